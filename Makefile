@@ -1,0 +1,52 @@
+# busmtl: `make book` builds the Jupyter Book from fresh runs; `make test` runs the test suite.
+# Either target creates .venv and installs the project first when needed.
+
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.busmtl-installed
+PROFILE ?= quick
+DATA    ?=
+JOBS    ?= 1
+DEVICE  ?=
+
+.PHONY: all install test test-fast book sweep bench clean-book clean help
+
+help:
+	@echo "make book   [PROFILE=quick|smoke|paper] [DATA=path/to/BUSI] [JOBS=N] [DEVICE=cpu|cuda]"
+	@echo "make test   run the test suite (CPU, about 10 minutes)"
+	@echo "make bench  weighting overhead benchmark"
+
+all: book
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[book,dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (busmtl)" >/dev/null
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-2} $(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
+
+book: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/busmtl book --profile $(PROFILE) --jobs $(JOBS) \
+		$(if $(DATA),--data-dir "$(DATA)") $(if $(DEVICE),--device $(DEVICE))
+
+sweep: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/busmtl sweep --profile $(PROFILE) --jobs $(JOBS) \
+		$(if $(DATA),--data-dir "$(DATA)") $(if $(DEVICE),--device $(DEVICE))
+
+bench: $(STAMP)
+	$(BIN)/busmtl bench weighting
+
+clean-book:
+	rm -rf _build
+
+clean: clean-book
+	rm -rf $(VENV) .pytest_cache

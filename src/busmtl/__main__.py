@@ -1,0 +1,5 @@
+import sys
+
+from busmtl.cli import main
+
+sys.exit(main())
