@@ -1,0 +1,107 @@
+"""The interface every loss weighter implements.
+
+A weighter receives the K unweighted task losses of one training step and decides how much each
+one counts. Because some methods need per-task gradients (GradNorm, DB-MTL), the weighter runs
+the backward pass itself; the trainer only calls::
+
+    optimizer.zero_grad()
+    weights = weighter.backward(losses, model)   # fills .grad of the network's parameters
+    optimizer.step()
+
+and, after each epoch, ``weighter.epoch_end(mean_train_losses)``.
+
+Task order follows :data:`busmtl.TASKS`: index 0 is segmentation, index 1 classification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import torch
+from torch import nn
+
+
+class SharedModel(Protocol):
+    """What a weighter needs from the network: the parameter groups of the shared encoder."""
+
+    def shared_parameters(self) -> Iterable[nn.Parameter]: ...
+
+    def last_shared_parameters(self) -> Iterable[nn.Parameter]: ...
+
+    def parameters(self) -> Iterable[nn.Parameter]: ...
+
+
+ExtraState = dict[str, float | list[float]]
+
+
+class Weighter(nn.Module):
+    """Base class: holds ``num_tasks`` and the recorded epoch losses ``L_k(e)``.
+
+    Subclasses implement :meth:`backward`; the weights they return are on the scale of equal
+    weighting (they sum to K) unless their docstring says otherwise.
+    """
+
+    #: Registry name, e.g. ``"atdwa"``; set by each subclass.
+    name: str = ""
+
+    def __init__(self, num_tasks: int) -> None:
+        super().__init__()
+        if int(num_tasks) < 1:
+            raise ValueError(f"num_tasks must be >= 1, got {num_tasks!r}")
+        self.num_tasks = int(num_tasks)
+        #: ``epoch_losses[e][k]`` = mean training loss of task k in (0-based) epoch e.
+        self.epoch_losses: list[list[float]] = []
+
+    # -- the API used by the trainer ---------------------------------------------------------
+    def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
+        """Back-propagate the weighted losses into ``model`` and return the applied weights."""
+        raise NotImplementedError
+
+    def epoch_end(self, epoch_losses: Sequence[float] | torch.Tensor) -> None:
+        """Record the K batch-size-weighted mean training losses of the finished epoch."""
+        values = [float(v) for v in torch.as_tensor(epoch_losses).detach().flatten().tolist()]
+        if len(values) != self.num_tasks:
+            raise ValueError(f"epoch_end expects {self.num_tasks} losses, got {len(values)}")
+        self.epoch_losses.append(values)
+
+    def extra_state(self) -> ExtraState:
+        """Values worth logging besides the weights (empty by default)."""
+        return {}
+
+    def network_parameters(self) -> list[nn.Parameter]:
+        """Learnable weighter parameters that the *network's* optimizer must update."""
+        return []
+
+    # -- helpers for subclasses ---------------------------------------------------------------
+    def _check(self, losses: torch.Tensor) -> torch.Tensor:
+        if losses.dim() != 1 or losses.numel() != self.num_tasks:
+            raise ValueError(
+                f"{self.name or type(self).__name__} expects a 1-D tensor of {self.num_tasks} "
+                f"task losses, got shape {tuple(losses.shape)}"
+            )
+        return losses
+
+    @staticmethod
+    def _weighted_backward(losses: torch.Tensor, weights: torch.Tensor) -> None:
+        """Back-propagate ``sum_k w_k L_k`` with the weights treated as constants."""
+        (weights.detach().to(losses) * losses).sum().backward()
+
+
+def add_grad(param: nn.Parameter, grad: torch.Tensor) -> None:
+    """Accumulate ``grad`` into ``param.grad`` (as ``Tensor.backward`` would)."""
+    if param.grad is None:
+        param.grad = grad.detach().clone()
+    else:
+        param.grad.add_(grad.detach())
+
+
+def unique_parameters(params: Iterable[nn.Parameter]) -> list[nn.Parameter]:
+    """Parameters that require grad, each once, in first-seen order."""
+    seen: set[int] = set()
+    out: list[nn.Parameter] = []
+    for p in params:
+        if p.requires_grad and id(p) not in seen:
+            seen.add(id(p))
+            out.append(p)
+    return out

@@ -1,0 +1,23 @@
+"""Equal weighting (EW): the SSC-ResNet baseline of the primary paper."""
+
+from __future__ import annotations
+
+import torch
+
+from busmtl.weighting.base import SharedModel, Weighter
+
+
+class EW(Weighter):
+    """Equal weighting: ``w_k = 1`` for every task, so the total loss is ``sum_k L_k``.
+
+    This is the plain joint objective of the SSC-ResNet baseline in the primary paper
+    (Hariyadi et al., Table II, row "SSC-ResNet"). Weights sum to K.
+    """
+
+    name = "ew"
+
+    def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
+        self._check(losses)
+        weights = torch.ones(self.num_tasks, device=losses.device)
+        self._weighted_backward(losses, weights)
+        return weights.detach()

@@ -1,0 +1,246 @@
+"""Hand-computed values for each weighter's equations (numbers worked out on paper, see comments)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from busmtl.weighting import get_weighter
+from busmtl.weighting.dbmtl import balance_gradients
+from busmtl.weighting.dmf_bayes import posterior
+from busmtl.weighting.dmf_memory import mad, median, minmax, symlog
+from busmtl.weighting.gradnorm import gradnorm_target, renormalize
+from busmtl.weighting.uw import uw_total
+from weighting_toy import ToyMTL, toy_batch
+
+HISTORY = [[1.0, 2.0], [0.5, 1.8]]
+
+
+def weights_after(name: str, history: list[list[float]], **hp) -> torch.Tensor:
+    w = get_weighter(name, 2, **hp)
+    for losses in history:
+        w.epoch_end(losses)
+    return w.current_weights()
+
+
+# --- DWA, eqs. (1) and (5) ------------------------------------------------------------------
+def test_dwa_first_two_epochs_are_equal_weighting():
+    assert torch.equal(weights_after("dwa", []), torch.ones(2))
+    assert torch.equal(weights_after("dwa", HISTORY[:1]), torch.ones(2))
+
+
+def test_dwa_hand_computed():
+    # r = [0.5/1.0, 1.8/2.0] = [0.5, 0.9]; T = 2 -> exp(.25) = 1.284025, exp(.45) = 1.568312
+    # w = 2 * [1.284025, 1.568312] / 2.852337 = [0.900332, 1.099668]
+    w = weights_after("dwa", HISTORY)
+    assert w.tolist() == pytest.approx([0.900332, 1.099668], abs=1e-6)
+
+
+def test_dwa_weights_change_only_at_epoch_boundaries():
+    w = get_weighter("dwa", 2)
+    for losses in HISTORY:
+        w.epoch_end(losses)
+    model = ToyMTL()
+    seen = [w.backward(model.losses(*toy_batch(s)), model) for s in range(3)]
+    assert all(torch.equal(seen[0], s) for s in seen)
+
+
+def test_dwa_huge_temperature_tends_to_equal_weighting():
+    w = weights_after("dwa", [[1.0, 5.0], [0.1, 6.0]], T=1e9)
+    assert w.tolist() == pytest.approx([1.0, 1.0], abs=1e-8)
+
+
+# --- ATDWA, eqs. (1)-(5) --------------------------------------------------------------------
+def test_atdwa_hand_computed_temperature_and_weights():
+    # u = [std(1, .5), std(2, 1.8)] = [0.25, 0.1] (ddof 0); u_bar = 0.175
+    # T = 2 (1 + 0.8 * 0.175) = 2.28; r / T = [0.219298, 0.394737]
+    # w_0 = 2 / (1 + exp(0.175439)) = 2 / 2.191770 = 0.912505, w_1 = 1.087495
+    w = get_weighter("atdwa", 2)
+    for losses in HISTORY:
+        w.epoch_end(losses)
+    state = w.extra_state()
+    assert state["temperature"] == pytest.approx(2.28)
+    assert state["uncertainty"] == pytest.approx(0.175)
+    assert state["task_uncertainty"] == pytest.approx([0.25, 0.1])
+    assert w.current_weights().tolist() == pytest.approx([0.912505, 1.087495], abs=1e-6)
+
+
+def test_atdwa_window_uses_most_recent_recorded_epochs():
+    # last three epochs of task 0: 0.5, 0.4, 0.1 -> mean 1/3, std = sqrt(((1/6)^2+(1/15)^2+(7/30)^2)/3)
+    hist = [[9.0, 1.0], [0.5, 1.0], [0.4, 1.0], [0.1, 1.0]]
+    w = get_weighter("atdwa", 2)
+    for losses in hist:
+        w.epoch_end(losses)
+    u0 = math.sqrt(((1 / 6) ** 2 + (1 / 15) ** 2 + (7 / 30) ** 2) / 3)
+    assert w.extra_state()["task_uncertainty"] == pytest.approx([u0, 0.0])
+    assert w.extra_state()["temperature"] == pytest.approx(2 * (1 + 0.8 * u0 / 2))
+
+
+def test_atdwa_ddof1_with_a_single_epoch_keeps_base_temperature():
+    w = get_weighter("atdwa", 2, ddof=1)
+    w.epoch_end([1.0, 2.0])
+    assert w.extra_state()["temperature"] == pytest.approx(2.0)
+
+
+def test_atdwa_with_gamma_zero_equals_dwa():
+    hist = [[1.0, 2.0], [0.7, 1.9], [0.6, 1.2], [0.2, 1.1]]
+    at, dwa = get_weighter("atdwa", 2, gamma=0.0), get_weighter("dwa", 2)
+    for losses in hist:
+        at.epoch_end(losses)
+        dwa.epoch_end(losses)
+        assert torch.allclose(at.current_weights(), dwa.current_weights())
+
+
+def test_atdwa_volatility_flattens_weights():
+    calm = weights_after("atdwa", [[1.0, 1.0], [0.5, 1.0]], gamma=0.0)
+    volatile = weights_after("atdwa", [[1.0, 1.0], [0.5, 1.0]], gamma=10.0)
+    assert abs(volatile[0] - volatile[1]) < abs(calm[0] - calm[1])
+
+
+# --- GradNorm ---------------------------------------------------------------------------------
+def test_gradnorm_target_hand_computed():
+    # Lt = [.5, .8] / [1, 1]; r = Lt / .65 = [0.769231, 1.230769]; mean G = 1.5
+    # target = 1.5 * r ** 1.5 = [1.5 * 0.674660, 1.5 * 1.365416] = [1.011990, 2.048124]
+    t = gradnorm_target(torch.tensor([2.0, 1.0]), torch.tensor([0.5, 0.8]), torch.ones(2), 1.5)
+    assert t.tolist() == pytest.approx([1.011990, 2.048124], abs=1e-5)
+
+
+def test_gradnorm_renormalization_sums_to_k_and_stays_positive():
+    assert renormalize(torch.tensor([0.5, 1.5, 2.0])).tolist() == pytest.approx([0.375, 1.125, 1.5])  # 3 w / 4
+    w = renormalize(torch.tensor([-1.0, 1.0]))
+    assert (w > 0).all() and float(w.sum()) == pytest.approx(2.0)
+
+
+class LinearToy(nn.Module):
+    """L_k = a_k * W with a scalar shared W = 1, so grad_W L_k = a_k exactly."""
+
+    def __init__(self, a: list[float]) -> None:
+        super().__init__()
+        self.W = nn.Parameter(torch.ones(1))
+        self.a = torch.tensor(a)
+
+    def shared_parameters(self):
+        return [self.W]
+
+    def last_shared_parameters(self):
+        return [self.W]
+
+    def losses(self) -> torch.Tensor:
+        return self.a * self.W
+
+
+def test_gradnorm_one_step_on_two_task_toy():
+    # a = [2, 1]: L = L(0) = [2, 1] so r = [1, 1]; G = [2, 1]; target = mean(G) = 1.5
+    # dL_grad/dw = [sign(.5) * 2, sign(-.5) * 1] = [2, -1]; Adam's first step moves by -lr*sign
+    # -> w = [0.9, 1.1] (sum already 2); the network sees the grad of 1*L0 + 1*L1 -> dW = 3.
+    model, gn = LinearToy([2.0, 1.0]), get_weighter("gradnorm", 2, lr=0.1)
+    applied = gn.backward(model.losses(), model)
+    assert applied.tolist() == [1.0, 1.0]
+    assert model.W.grad.item() == pytest.approx(3.0)
+    assert gn.w.detach().tolist() == pytest.approx([0.9, 1.1], abs=1e-6)
+    assert gn.extra_state()["grad_norms"] == pytest.approx([2.0, 1.0])
+
+
+# --- UW ---------------------------------------------------------------------------------------
+def test_uw_total_hand_computed():
+    # 0.5*1*2 + 0.5*0 + 0.5*0.5*0.5 + 0.5*ln 2 = 1 + 0.125 + 0.346574 = 1.471574
+    total = uw_total(torch.tensor([2.0, 0.5]), torch.tensor([0.0, math.log(2.0)]))
+    assert total.item() == pytest.approx(1.471574, abs=1e-6)
+
+
+def test_uw_reports_half_exp_minus_s_and_trains_s():
+    uw = get_weighter("uw", 2)
+    with torch.no_grad():
+        uw.log_vars.copy_(torch.tensor([0.0, math.log(2.0)]))
+    losses = torch.tensor([2.0, 0.5], requires_grad=True)
+    w = uw.backward(losses, ToyMTL())
+    assert w.tolist() == pytest.approx([0.5, 0.25])
+    # d/ds_k = -0.5 exp(-s_k) L_k + 0.5 = [-0.5, 0.375]
+    assert uw.log_vars.grad.tolist() == pytest.approx([-0.5, 0.375])
+    assert losses.grad.tolist() == pytest.approx([0.5, 0.25])
+
+
+# --- DB-MTL -----------------------------------------------------------------------------------
+class ExpToy(nn.Module):
+    """L_k = exp(c_k . theta + psi_k): grad_theta log L_k = c_k and grad_psi_k log L_k = 1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.theta = nn.Parameter(torch.zeros(2))
+        self.psi = nn.Parameter(torch.zeros(2))
+        self.c = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+
+    def shared_parameters(self):
+        return [self.theta]
+
+    def last_shared_parameters(self):
+        return [self.theta]
+
+    def losses(self) -> torch.Tensor:
+        return torch.exp(self.c @ self.theta + self.psi)
+
+
+def test_balance_gradients_hand_computed():
+    # norms [0.5, 0.1]; alpha 0.5; g = 0.5 ([.6, .8] + [1, 0]) = [0.8, 0.4]; scales [1, 5]
+    g, scales = balance_gradients(torch.tensor([[0.3, 0.4], [0.1, 0.0]]))
+    assert g.tolist() == pytest.approx([0.8, 0.4])
+    assert scales.tolist() == pytest.approx([1.0, 5.0])
+
+
+def test_dbmtl_two_steps_on_closed_form_toy():
+    model, db = ExpToy(), get_weighter("dbmtl", 2)
+    w = db.backward(model.losses(), model)
+    # step 1: ema = 0.1 c -> shared grad [0.8, 0.4]; each psi_k gets d log L_k / d psi_k = 1
+    assert model.theta.grad.tolist() == pytest.approx([0.8, 0.4], rel=1e-6)
+    assert model.psi.grad.tolist() == pytest.approx([1.0, 1.0], rel=1e-6)
+    assert w.tolist() == pytest.approx([1.0, 5.0], rel=1e-6)
+    model.zero_grad()
+    db.backward(model.losses(), model)
+    # step 2: ema = 0.9*0.1c + 0.1c = 0.19c -> alpha = 0.95 -> 0.95 ([.6, .8] + [1, 0])
+    assert model.theta.grad.tolist() == pytest.approx([1.52, 0.76], rel=1e-6)
+
+
+# --- DMF, eqs. (3)-(10) -----------------------------------------------------------------------
+def test_dmf_normalizations():
+    assert symlog(torch.tensor([-1.0, 0.0, math.e - 1])).tolist() == pytest.approx([-math.log(2), 0.0, 1.0])
+    assert minmax(torch.tensor([1.0, 2.0, 3.0])).tolist() == pytest.approx([0.0, 0.5, 1.0], abs=1e-6)
+    assert median(torch.tensor([4.0, 1.0, 3.0, 2.0])).item() == 2.5  # not torch.median's 2
+    assert mad(torch.tensor([1.0, 2.0, 3.0, 4.0])).item() == pytest.approx(1.0)
+
+
+# losses exp(v) - 1 so that symlog gives v back; v0 = [0, 1, 2, 3], v1 = [0, 2, 2.5, 3]
+# scaled: task 0 [0, 1/3, 2/3, 1], task 1 [0, 2/3, 5/6, 1]
+# Var: 20/144 and 20.75/144 -> w_var = 2 [20, 20.75] / 40.75 = [0.981595, 1.018405]
+# MAD: 1/3 and 1/6 -> w_mad = 2 [3, 6] / 9 = [2/3, 4/3]
+STEPS = [[math.expm1(a), math.expm1(b)] for a, b in zip([0, 1, 2, 3], [0, 2, 2.5, 3])]
+
+
+@pytest.mark.parametrize("name,expected", [("dmf_var", [0.981595, 1.018405]),
+                                           ("dmf_mad", [2 / 3, 4 / 3]),
+                                           ("dmf_bayes", [2 / 3, 4 / 3])])
+def test_dmf_rules_hand_computed(name, expected):
+    w = get_weighter(name, 2, history=4, warmup=4)
+    for i, losses in enumerate(STEPS):
+        out = w.update(torch.tensor(losses))
+        if i < 3:
+            assert out.tolist() == [1.0, 1.0]  # warm-up: equal weights
+    assert out.tolist() == pytest.approx(expected, abs=1e-5)
+
+
+def test_dmf_bayes_posterior_becomes_prior():
+    # step 1: prior [.5, .5] x lik [3, 6] -> [1/3, 2/3]; step 2: [1/3, 2/3] x [3, 6] -> [0.2, 0.8]
+    assert posterior(torch.tensor([0.5, 0.5]), torch.tensor([3.0, 6.0])).tolist() == pytest.approx([1 / 3, 2 / 3])
+    w = get_weighter("dmf_bayes", 2, history=4, warmup=4)
+    scaled = torch.tensor([[0, 1 / 3, 2 / 3, 1], [0, 2 / 3, 5 / 6, 1]], dtype=torch.float64)
+    assert w.rule(scaled).tolist() == pytest.approx([2 / 3, 4 / 3], abs=1e-5)
+    assert w.rule(scaled).tolist() == pytest.approx([0.4, 1.6], abs=1e-5)
+
+
+def test_dmf_history_is_a_fifo_window():
+    w = get_weighter("dmf_var", 2, history=4, warmup=2)
+    for losses in STEPS + STEPS[:2]:
+        w.update(torch.tensor(losses))
+    assert len(w.memory) == 4 and w.memory[0] == pytest.approx(STEPS[2])
