@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 from torch import nn
+from weighting_toy import ToyMTL, toy_batch
 
 from busmtl.weighting import get_weighter
 from busmtl.weighting.dbmtl import balance_gradients
@@ -14,7 +15,6 @@ from busmtl.weighting.dmf_bayes import posterior
 from busmtl.weighting.dmf_memory import mad, median, minmax, symlog
 from busmtl.weighting.gradnorm import gradnorm_target, renormalize
 from busmtl.weighting.uw import uw_total
-from weighting_toy import ToyMTL, toy_batch
 
 HISTORY = [[1.0, 2.0], [0.5, 1.8]]
 

@@ -6,9 +6,9 @@ import math
 
 import pytest
 import torch
+from weighting_toy import ToyMTL, toy_batch
 
 from busmtl.weighting import WEIGHTERS, available, get_weighter, hyperparameters
-from weighting_toy import ToyMTL, toy_batch
 
 ALL = available()
 #: Weighters whose weights sum to K by construction (UW and DB-MTL document other scales).
@@ -45,7 +45,7 @@ def test_registry_lists_nine_methods():
 
 @pytest.mark.parametrize("name", ALL)
 def test_weights_finite_positive_right_length(name):
-    _, weighter, history = run_steps(name)
+    _, _, history = run_steps(name)
     for w in history:
         assert w.shape == (2,) and not w.requires_grad
         assert torch.isfinite(w).all() and (w > 0).all(), f"{name}: {w}"

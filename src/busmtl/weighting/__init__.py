@@ -69,4 +69,4 @@ def get_weighter(name: str, num_tasks: int = 2, **hparams: Any) -> Weighter:
     return cls(num_tasks, **hparams)
 
 
-__all__ = ["WEIGHTERS", "PAPER_METHODS", "Weighter", "available", "get_weighter", "hyperparameters"]
+__all__ = ["PAPER_METHODS", "WEIGHTERS", "Weighter", "available", "get_weighter", "hyperparameters"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from busmtl.weighting.base import ExtraState, SharedModel, Weighter, add_grad, unique_parameters
 
