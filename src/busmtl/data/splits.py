@@ -1,0 +1,147 @@
+"""The paper's evaluation protocol: a stratified held-out test set and k stratified folds.
+
+1. ``test`` = a fraction ``test_fraction`` of the cases, stratified by class
+   (scikit-learn ``train_test_split``; 130 of BUSI's 647 cases at 0.2).
+2. The remaining cases are split by ``StratifiedKFold(folds)``; fold ``k`` trains on four
+   parts and validates on the fifth (val ~ 1/folds of the rest).
+
+Everything is reproducible from ``seed`` and recorded with the dataset's identity (a hash of
+``index.csv``, :func:`busmtl.data.prepare.dataset_identity`), so a split file is never applied
+to other data. ``splits.json``::
+
+    {"dataset_identity": str, "seed": int, "test_fraction": float, "folds_n": int,
+     "test": [id, ...], "folds": [{"train": [id, ...], "val": [id, ...]}, ...]}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold, train_test_split
+
+from busmtl.data.errors import DataError
+from busmtl.data.prepare import _require_cache, dataset_identity, read_index
+from busmtl.io import write_json
+
+SPLITS_FILE = "splits.json"
+
+
+@dataclass
+class Fold:
+    """Training and validation ids of one fold."""
+
+    train: list[str]
+    val: list[str]
+
+
+@dataclass
+class Splits:
+    """Contents of ``splits.json``."""
+
+    dataset_identity: str
+    seed: int
+    test_fraction: float
+    folds_n: int
+    test: list[str]
+    folds: list[Fold] = field(default_factory=list)
+
+    def fold(self, k: int) -> Fold:
+        """Fold ``k`` (``DataError`` when out of range)."""
+        if not 0 <= k < self.folds_n:
+            raise DataError(f"fold {k} does not exist: this split has folds 0 to {self.folds_n - 1}")
+        return self.folds[k]
+
+
+def make_splits(
+    data_dir: str | Path,
+    seed: int = 0,
+    test_fraction: float = 0.2,
+    folds: int = 5,
+    out: str | Path | None = None,
+) -> Path:
+    """Write ``splits.json`` for a prepared cache (default ``<data_dir>/splits.json``)."""
+    data_dir = Path(data_dir)
+    _require_cache(data_dir)
+    if not 0.0 < test_fraction < 1.0:
+        raise DataError(f"--test-fraction {test_fraction} must be between 0 and 1 (e.g. 0.2)")
+    if int(folds) < 2:
+        raise DataError(f"--folds {folds} must be at least 2 (the paper uses 5)")
+    rows = read_index(data_dir)
+    ids = np.array([row["id"] for row in rows])
+    labels = np.load(data_dir / "labels.npy")
+    smallest = int(np.bincount(labels).min(initial=0)) if len(labels) else 0
+    classes, per_class = np.unique(labels, return_counts=True)
+    # each class needs one test case and, in the rest, one case per fold
+    need = int(folds) + 1 + int(np.ceil(int(folds) * test_fraction / (1 - test_fraction)))
+    if len(ids) == 0 or per_class.min() < need:
+        raise DataError(
+            f"{data_dir} has too few cases per class ({dict(zip(classes.tolist(), per_class.tolist()))}, "
+            f"smallest {smallest}) for a test set plus {folds} folds: use fewer --folds or more data "
+            f"(at least {need} per class)"
+        )
+    order = np.arange(len(ids))
+    rest, test = train_test_split(
+        order, test_size=test_fraction, stratify=labels, random_state=seed, shuffle=True
+    )
+    rest = np.sort(rest)
+    kfold = StratifiedKFold(n_splits=int(folds), shuffle=True, random_state=seed)
+    fold_list = [
+        {"train": ids[rest[np.sort(tr)]].tolist(), "val": ids[rest[np.sort(va)]].tolist()}
+        for tr, va in kfold.split(rest, labels[rest])
+    ]
+    payload = {
+        "dataset_identity": dataset_identity(data_dir),
+        "seed": int(seed),
+        "test_fraction": float(test_fraction),
+        "folds_n": int(folds),
+        "test": ids[np.sort(test)].tolist(),
+        "folds": fold_list,
+    }
+    target = Path(out) if out is not None else data_dir / SPLITS_FILE
+    return write_json(target, payload)
+
+
+def load_splits(path: str | Path, data_dir: str | Path) -> Splits:
+    """Read a split file and check it was made for the cache in ``data_dir``.
+
+    Raises :class:`DataError` when the file is missing or malformed, when its
+    ``dataset_identity`` differs from the cache's, or when it names ids the cache lacks.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(
+            f"split file {path} does not exist: run `busmtl data split --data-dir {data_dir}`"
+        )
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        splits = Splits(
+            dataset_identity=str(raw["dataset_identity"]),
+            seed=int(raw["seed"]),
+            test_fraction=float(raw["test_fraction"]),
+            folds_n=int(raw["folds_n"]),
+            test=list(raw["test"]),
+            folds=[Fold(list(f["train"]), list(f["val"])) for f in raw["folds"]],
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(
+            f"split file {path} is not valid ({type(exc).__name__}: {exc}): delete it and run "
+            f"`busmtl data split --data-dir {data_dir}`"
+        ) from None
+    identity = dataset_identity(data_dir)
+    if splits.dataset_identity != identity:
+        raise DataError(
+            f"split file {path} was made for another dataset (identity {splits.dataset_identity}, "
+            f"but {data_dir} is {identity}): run `busmtl data split --data-dir {data_dir}` "
+            "to make one for this data"
+        )
+    known = {row["id"] for row in read_index(data_dir)}
+    used = set(splits.test).union(*(set(f.train) | set(f.val) for f in splits.folds))
+    if not used <= known:
+        raise DataError(
+            f"split file {path} names ids missing from {data_dir} (e.g. {sorted(used - known)[0]!r}): "
+            f"run `busmtl data split --data-dir {data_dir}` again"
+        )
+    return splits

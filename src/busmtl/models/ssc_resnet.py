@@ -1,0 +1,215 @@
+"""SSC-ResNet: one encoder shared by a segmentation decoder and a classification head.
+
+The model of the primary paper (Hariyadi et al., ATDWA): a U-Net from
+``segmentation_models_pytorch`` (a ResNet-34 encoder by default) whose deepest encoder feature
+map also feeds a classification head (global average pooling, dropout, linear layer; smp's
+``aux_params`` head). ``forward`` returns ``(seg_logits [B,1,H,W], cls_logits [B,C])``.
+
+Parameter groups, used by the loss weighters (:mod:`busmtl.weighting`):
+
+- ``shared_parameters()``: the encoder (what both tasks share);
+- ``last_shared_parameters()``: the weight of the encoder's last layer, GradNorm's ``W``.
+  "Last layer" is defined for every smp encoder as the **last convolution (or linear layer)
+  executed by the encoder's forward pass** (found once, at construction, by tracing a small
+  input). For ResNets this is the second convolution of the last block of ``layer4``;
+- ``task_specific_parameters()``: everything else (decoder, segmentation head, classification
+  head).
+
+ImageNet weights are never downloaded silently at run time on an offline machine: see
+:func:`resolve_pretrained_file`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+#: Host and port probed (with a short timeout) before any download of encoder weights.
+HUB_HOST: tuple[str, int] = ("huggingface.co", 443)
+#: Seconds the connectivity probe may take; it is what bounds the "fail fast" path.
+PROBE_TIMEOUT_S: float = 3.0
+
+
+def _smp():
+    import segmentation_models_pytorch as smp
+
+    return smp
+
+
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """True when a TCP connection to the Hugging Face hub opens within ``timeout`` seconds.
+
+    Returns False at once (no network use) when ``HF_HUB_OFFLINE`` or ``BUSMTL_OFFLINE`` is set.
+    """
+    if _env_true("HF_HUB_OFFLINE") or _env_true("BUSMTL_OFFLINE"):
+        return False
+    try:
+        with socket.create_connection(HUB_HOST, timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _weights_help(encoder: str, weights: str, repo_id: str, revision: str | None) -> str:
+    rev = f" --revision {revision}" if revision else ""
+    return (
+        f"ImageNet weights for encoder '{encoder}' ({weights}) are not in the local Hugging Face "
+        f"cache and cannot be downloaded here (offline). On a machine with internet run "
+        f"`huggingface-cli download {repo_id}{rev}` (or build `busmtl.models.SSCResNet("
+        f"'{encoder}', encoder_weights='{weights}')` once there), then copy its cache folder "
+        f"(~/.cache/huggingface/hub, or $HF_HOME/hub) to this machine at the same place or point "
+        f"HF_HOME at it; alternatively pass encoder_weights='/path/to/model.safetensors'. "
+        f"Use encoder_weights=None to train from random initialisation."
+    )
+
+
+def resolve_pretrained_file(encoder: str, weights: str, allow_download: bool = True) -> Path:
+    """Local file holding the pretrained encoder weights, or a clear error, never a hang.
+
+    Order: (1) ``weights`` itself when it is a path to an existing file; (2) the file already in
+    the Hugging Face cache (smp >= 0.5 stores its encoders on the hub as ``smp-hub/<name>``);
+    (3) a download, only when ``allow_download`` and the hub answers the connectivity probe
+    within :data:`PROBE_TIMEOUT_S` seconds (skipped entirely under ``HF_HUB_OFFLINE``).
+    Otherwise :class:`FileNotFoundError` explains how to pre-download the weights.
+    """
+    if Path(weights).expanduser().is_file():
+        return Path(weights).expanduser()
+    if encoder.startswith("tu-"):
+        raise ValueError(
+            f"encoder_weights='{weights}' for timm encoder '{encoder}': busmtl loads pretrained "
+            f"weights for smp's own encoders only (e.g. resnet34); pass a path to a state-dict "
+            f"file or use encoder_weights=None"
+        )
+    smp = _smp()
+    if encoder not in smp.encoders.encoders:
+        raise ValueError(f"unknown encoder '{encoder}'; valid: {', '.join(sorted(smp.encoders.encoders))}")
+    settings = smp.encoders.encoders[encoder]["pretrained_settings"]
+    if weights not in settings:
+        raise ValueError(
+            f"encoder '{encoder}' has no pretrained weights '{weights}'; valid: {', '.join(settings)}"
+        )
+    repo_id = settings[weights]["repo_id"]
+    revision = settings[weights].get("revision")
+
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "model.safetensors", revision=revision)
+    if isinstance(cached, str) and Path(cached).is_file():
+        return Path(cached)
+    if allow_download and hub_reachable():
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(repo_id, filename="model.safetensors", revision=revision))
+    raise FileNotFoundError(_weights_help(encoder, weights, repo_id, revision))
+
+
+def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path), device="cpu")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+class SSCResNet(nn.Module):
+    """U-Net (smp) with a classification head on the deepest encoder features.
+
+    Args:
+        encoder: any smp encoder name (``resnet34`` as in the paper, ``resnet18`` for small CPU
+            runs, ``tu-...`` timm encoders without pretrained weights).
+        encoder_weights: ``None`` (random init), ``"imagenet"`` (from the local cache; fails fast
+            with instructions when absent and offline), or a path to a state-dict file.
+        num_classes: classes of the classification head (2: benign/malignant; 3 with normal).
+        dropout: dropout before the classification layer (0.3 in the paper).
+        decoder_channels: U-Net decoder widths (smp's default; ``(128, 64, 32, 16, 16)`` halves
+            the CPU cost).
+        in_channels: input channels (3: the grey image repeated, as for ImageNet encoders).
+    """
+
+    def __init__(
+        self,
+        encoder: str = "resnet34",
+        encoder_weights: str | None = None,
+        num_classes: int = 2,
+        dropout: float = 0.3,
+        decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
+        in_channels: int = 3,
+    ) -> None:
+        super().__init__()
+        smp = _smp()
+        if not encoder.startswith("tu-") and encoder not in smp.encoders.encoders:
+            raise ValueError(
+                f"unknown encoder '{encoder}'; valid: {', '.join(sorted(smp.encoders.encoders))} "
+                f"(or a timm encoder as 'tu-<name>')"
+            )
+        if num_classes < 1 or not 0.0 <= dropout < 1.0 or in_channels < 1:
+            raise ValueError(
+                f"bad SSCResNet arguments: num_classes={num_classes} (>= 1), dropout={dropout} "
+                f"(in [0, 1)), in_channels={in_channels} (>= 1)"
+            )
+        weights_file = (
+            resolve_pretrained_file(encoder, encoder_weights) if encoder_weights is not None else None
+        )
+        self.encoder_name = encoder
+        self.unet = smp.Unet(
+            encoder_name=encoder,
+            encoder_weights=None,  # loaded below from a local file, never downloaded by smp
+            decoder_channels=tuple(decoder_channels),
+            in_channels=3 if weights_file is not None else in_channels,
+            classes=1,
+            aux_params={"classes": num_classes, "dropout": dropout, "pooling": "avg"},
+        )
+        if weights_file is not None:
+            self.unet.encoder.load_state_dict(_load_state_dict(weights_file))
+            if in_channels != 3:  # smp's own adaptation of the first convolution
+                self.unet.encoder.set_in_channels(in_channels, pretrained=True)
+        self._last_layer = _last_executed_layer(self.unet.encoder, in_channels)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return ``(seg_logits [B,1,H,W], cls_logits [B,num_classes])``; H, W divisible by 32."""
+        seg, cls = self.unet(x)
+        return seg, cls
+
+    def shared_parameters(self) -> Iterator[nn.Parameter]:
+        """The encoder's parameters (shared by both tasks)."""
+        return self.unet.encoder.parameters()
+
+    def last_shared_parameters(self) -> list[nn.Parameter]:
+        """Weight of the last convolution/linear layer executed by the encoder (GradNorm's W)."""
+        return [self._last_layer.weight]
+
+    def task_specific_parameters(self) -> Iterator[nn.Parameter]:
+        """Decoder, segmentation head and classification head parameters."""
+        for part in (self.unet.decoder, self.unet.segmentation_head, self.unet.classification_head):
+            yield from part.parameters()
+
+
+def _last_executed_layer(encoder: nn.Module, in_channels: int) -> nn.Module:
+    """The last ``Conv2d``/``Linear`` module run by ``encoder`` on a small input (traced once)."""
+    executed: list[nn.Module] = []
+    hooks = [
+        m.register_forward_hook(lambda mod, _i, _o: executed.append(mod))
+        for m in encoder.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and getattr(m, "weight", None) is not None
+    ]
+    was_training = encoder.training
+    try:
+        encoder.eval()
+        with torch.no_grad():
+            encoder(torch.zeros(1, in_channels, 64, 64))
+    finally:
+        encoder.train(was_training)
+        for h in hooks:
+            h.remove()
+    if not executed:
+        raise ValueError("the encoder ran no convolution or linear layer; cannot define its last layer")
+    return executed[-1]

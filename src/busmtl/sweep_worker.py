@@ -1,0 +1,101 @@
+"""Execute one notebook with papermill, in its own process (one per sweep run).
+
+The sweep starts ``python -m busmtl.sweep_worker JOB.json`` for every run, so each run has its
+own environment (thread caps, ``CUDA_VISIBLE_DEVICES``) and a crash cannot take the sweep down.
+``JOB.json`` holds ``input``, ``output``, ``parameters``, ``kernel_name``, ``cwd``, ``retries``
+and ``result``: the path of a JSON file the worker writes at the end::
+
+    {"status": "ok" | "failed", "error": str | None, "attempts": int}
+
+Starting many kernels at once can fail for reasons unrelated to the notebook (the kernel dies
+before answering, a ZMQ port is taken by a neighbour); such failures are retried up to
+``retries`` times. An exception raised by a cell is never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill as pm
+from papermill.exceptions import PapermillExecutionError
+
+#: Substrings of errors raised while a kernel starts; these are worth another try.
+KERNEL_START_ERRORS: tuple[str, ...] = (
+    "Kernel died before replying",
+    "Address already in use",
+    "ZMQError",
+    "didn't respond",
+    "Kernel didn't respond",
+)
+
+
+def is_kernel_start_error(exc: BaseException) -> bool:
+    """True for the start-up races listed in :data:`KERNEL_START_ERRORS`."""
+    text = f"{type(exc).__name__}: {exc}"
+    return any(pattern in text for pattern in KERNEL_START_ERRORS)
+
+
+def first_error_line(notebook: str | Path) -> str | None:
+    """``"ename: evalue"`` of the first error output in an executed notebook, if any."""
+    try:
+        nb = nbformat.read(str(notebook), as_version=4)
+    except Exception:  # noqa: BLE001 - a missing or half-written notebook has no error to show
+        return None
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                value = str(output.get("evalue", "")).strip().splitlines()
+                return f"{output.get('ename', 'Error')}: {value[0] if value else ''}".strip()
+    return None
+
+
+def execute(job: dict[str, Any]) -> dict[str, Any]:
+    """Run papermill for ``job``; return the result record (never raises for notebook errors)."""
+    retries = int(job.get("retries", 3))
+    error: str | None = None
+    for attempt in range(1, retries + 2):
+        try:
+            pm.execute_notebook(
+                job["input"],
+                job["output"],
+                parameters=job["parameters"],
+                kernel_name=job["kernel_name"],
+                cwd=job["cwd"],
+                progress_bar=False,
+                log_output=False,
+            )
+            return {"status": "ok", "error": None, "attempts": attempt}
+        except PapermillExecutionError as exc:
+            error = first_error_line(job["output"]) or f"{exc.ename}: {exc.evalue}"
+            return {"status": "failed", "error": error, "attempts": attempt}
+        except Exception as exc:  # noqa: BLE001 - reported in the sweep's summary
+            error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            if not is_kernel_start_error(exc) or attempt > retries:
+                return {"status": "failed", "error": error, "attempts": attempt}
+    return {"status": "failed", "error": error, "attempts": retries + 1}  # pragma: no cover
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    # Turn SIGTERM into KeyboardInterrupt so papermill shuts its kernel down on the way out.
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m busmtl.sweep_worker JOB.json", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _terminate)
+    job = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    result = execute(job)
+    Path(job["result"]).write_text(json.dumps(result), encoding="utf-8")
+    return 0 if result["status"] == "ok" else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""``busmtl train``: one method on one fold, from the command line.
+
+Settings come from a profile (``--profile``, default ``quick``); every flag that is given
+overrides it (:func:`busmtl.config.make_config`; an absent flag is ``None`` = keep the profile).
+Weighter hyper-parameters: ``--weighter-param key=value`` (repeatable; values are read as JSON
+when possible, e.g. ``alpha=1.5``, else kept as text).
+
+Exit codes: 0 success, 1 the training diverged (NaN/inf loss), 2 bad input (unknown method,
+missing data, bad setting).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from busmtl.cli import UserError
+
+
+def parse_weighter_params(items: list[str] | None) -> dict[str, Any] | None:
+    """``["alpha=1.5", "mode=fast"]`` -> ``{"alpha": 1.5, "mode": "fast"}`` (None if empty)."""
+    if not items:
+        return None
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--weighter-param {item!r} is not key=value (e.g. alpha=1.5)")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train one weighting method on one fold and write its run folder",
+        description="Train SSC-ResNet with one loss-weighting method on one fold; write "
+        "config.json, history.csv, metrics.json, predictions.npz (and model.pt) and DONE.",
+    )
+    p.add_argument("--method", required=True, help="weighting method (e.g. ew, uw, gradnorm, atdwa)")
+    p.add_argument("--fold", type=int, default=None, help="fold index (default 0)")
+    p.add_argument("--data-dir", default=None, help="prepared cache (busmtl data prepare)")
+    p.add_argument("--splits", default=None, help="splits.json (default <data-dir>/splits.json)")
+    p.add_argument("--out", required=True, help="run folder to write")
+    p.add_argument("--profile", default="quick", help="settings profile: smoke, quick or paper")
+    p.add_argument("--epochs", type=int, default=None, help="maximum number of epochs")
+    p.add_argument("--image-size", type=int, default=None, help="resize images on load to S x S")
+    p.add_argument("--encoder", default=None, help="encoder name (e.g. resnet18, resnet34)")
+    p.add_argument("--batch-size", type=int, default=None, help="batch size (all methods)")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate")
+    p.add_argument("--augment", choices=("online", "offline", "none"), default=None)
+    p.add_argument("--num-workers", type=int, default=None, help="DataLoader worker processes")
+    p.add_argument("--num-threads", type=int, default=None, help="torch intra-op threads")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-save-model", action="store_true", help="do not write model.pt")
+    p.add_argument("--weighter-param", action="append", metavar="KEY=VALUE",
+                   help="weighter hyper-parameter (repeatable)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from busmtl.config import make_config
+    from busmtl.trainer import NonFiniteLossError, train
+
+    cfg = make_config(
+        args.profile,
+        method=args.method, fold=args.fold, data_dir=args.data_dir, splits=args.splits,
+        epochs=args.epochs, image_size=args.image_size, encoder=args.encoder,
+        batch_size=args.batch_size, device=args.device, seed=args.seed, lr=args.lr,
+        augment=args.augment, num_workers=args.num_workers, num_threads=args.num_threads,
+        progress=False if args.no_progress else None,
+        save_model=False if args.no_save_model else None,
+        weighter=parse_weighter_params(args.weighter_param),
+    )
+    try:
+        result = train(cfg, args.out)
+    except NonFiniteLossError as exc:
+        print(f"busmtl train: training diverged: {exc}", file=sys.stderr)
+        return 1
+    test = result["test"]
+    print(
+        f"{cfg.method} fold {cfg.fold}: best epoch {result['best_epoch']} of "
+        f"{result['epochs_run']}; test " + ", ".join(f"{k} {v:.3f}" for k, v in test.items())
+    )
+    print(f"run folder: {args.out}")
+    return 0
