@@ -347,6 +347,9 @@ def _train(cfg: TrainConfig, data_dir: Path, device: torch.device, out: Path) ->
             bar.set_postfix(seg=f"{losses[0].item():.3f}", cls=f"{losses[1].item():.3f}")
         bar.close()
         train_losses = loss_sum / seen
+        # the weighter's state *during* this epoch (e.g. the temperature that produced w_seg/w_cls),
+        # read before epoch_end prepares the next epoch
+        extra = flatten_extra_state(weighter.extra_state())
         weighter.epoch_end(train_losses.to(torch.float32).to(device))
 
         val = evaluate(model, loaders["val"], device)
@@ -368,7 +371,7 @@ def _train(cfg: TrainConfig, data_dir: Path, device: torch.device, out: Path) ->
             "val_loss_seg": float(val.losses[0]), "val_loss_cls": float(val.losses[1]),
             "val_loss_mean": val_mean,
             "w_seg": float(mean_w[0]), "w_cls": float(mean_w[1]),
-            **flatten_extra_state(weighter.extra_state()),
+            **extra,
             "lr": float(optimizer.param_groups[0]["lr"]),
             "epoch_time_s": epoch_time,
             "step_time_ms_max": 1000.0 * max(epoch_steps),
