@@ -72,8 +72,8 @@ def make_splits(
     rows = read_index(data_dir)
     ids = np.array([row["id"] for row in rows])
     labels = np.load(data_dir / "labels.npy")
-    smallest = int(np.bincount(labels).min(initial=0)) if len(labels) else 0
     classes, per_class = np.unique(labels, return_counts=True)
+    smallest = int(per_class.min()) if len(per_class) else 0
     # each class needs one test case and, in the rest, one case per fold
     need = int(folds) + 1 + int(np.ceil(int(folds) * test_fraction / (1 - test_fraction)))
     if len(ids) == 0 or per_class.min() < need:

@@ -1,0 +1,37 @@
+"""Helpers that write tiny datasets in the BUSI layout for the data tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def write_png(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array, mode=mode).save(path)
+    return path
+
+
+def disc(h: int, w: int, cy: int, cx: int, r: int) -> np.ndarray:
+    y, x = np.ogrid[:h, :w]
+    return (((y - cy) ** 2 + (x - cx) ** 2) <= r * r).astype(np.uint8)
+
+
+def make_busi(root: Path, benign: int = 4, malignant: int = 2, size: tuple[int, int] = (40, 48),
+              multi: bool = True) -> Path:
+    """``benign (i).png`` + ``_mask.png`` ...; benign (1) also gets a ``_mask_1.png`` second lesion."""
+    h, w = size
+    rng = np.random.default_rng(0)
+    for cls, n in (("benign", benign), ("malignant", malignant)):
+        for i in range(1, n + 1):
+            image = rng.integers(0, 255, size=(h, w), dtype=np.uint8)
+            if cls == "malignant":  # RGB with equal channels, like the original download
+                write_png(root / cls / f"{cls} ({i}).png", np.stack([image] * 3, -1))
+            else:
+                write_png(root / cls / f"{cls} ({i}).png", image)
+            write_png(root / cls / f"{cls} ({i})_mask.png", 255 * disc(h, w, h // 3, w // 3, 5))
+            if multi and cls == "benign" and i == 1:
+                write_png(root / cls / f"{cls} ({i})_mask_1.png", 255 * disc(h, w, 2 * h // 3, 2 * w // 3, 4))
+    return root

@@ -1,0 +1,150 @@
+"""Phantoms, the prepared cache, splits, augmentation and the torch Dataset."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+
+from busmtl.data.augment import augment_pair, paper_augmentation
+from busmtl.data.busi import scan_dataset
+from busmtl.data.dataset import make_datasets
+from busmtl.data.phantoms import generate_phantoms, save_preview
+from busmtl.data.prepare import dataset_identity, load_prepared, prepare_dataset
+from busmtl.data.splits import load_splits, make_splits
+from data_fixtures import make_busi
+
+
+@pytest.fixture(scope="module")
+def phantoms(tmp_path_factory):
+    return generate_phantoms(tmp_path_factory.mktemp("ph") / "raw", n=30, seed=0, size=64, progress=False)
+
+
+@pytest.fixture(scope="module")
+def prepared(phantoms, tmp_path_factory):
+    out = prepare_dataset(phantoms, tmp_path_factory.mktemp("prep") / "p32", size=32, progress=False)
+    make_splits(out, seed=0, test_fraction=0.2, folds=3)
+    return out
+
+
+def test_phantoms_use_the_busi_layout_with_split_masks(phantoms):
+    cases = scan_dataset(phantoms)
+    labels = [c.label for c in cases]
+    assert len(cases) == 30 and 0.2 <= np.mean(labels) <= 0.45  # about BUSI's 2:1
+    assert all((phantoms / c.cls / f"{c.cls} ({i})_mask.png").is_file()
+               for c in cases[:1] for i in [1])
+    big = generate_phantoms(phantoms.parent / "many", n=120, seed=1, size=32, progress=False)
+    assert any(len(c.masks) > 1 for c in scan_dataset(big)), "no two-lesion (_mask_1) phantoms"
+
+
+def test_phantoms_are_deterministic_for_a_seed(phantoms, tmp_path):
+    again = generate_phantoms(tmp_path / "again", n=30, seed=0, size=64, progress=False)
+    other = generate_phantoms(tmp_path / "other", n=30, seed=1, size=64, progress=False)
+    name = "benign/benign (1).png"
+    assert (phantoms / name).read_bytes() == (again / name).read_bytes()
+    assert (phantoms / name).read_bytes() != (other / name).read_bytes()
+
+
+def test_phantom_classes_differ_in_shape(tmp_path):
+    """Malignant lesions are taller-than-wide more often than benign ones (a learnable cue)."""
+    from busmtl.data.busi import load_case
+
+    raw = generate_phantoms(tmp_path / "raw", n=60, seed=2, size=64, progress=False)
+    ratio = {0: [], 1: []}
+    for case in scan_dataset(raw):
+        _, mask = load_case(case)
+        ys, xs = np.nonzero(mask)
+        ratio[case.label].append((np.ptp(ys) + 1) / (np.ptp(xs) + 1))
+    assert np.mean(ratio[1]) > np.mean(ratio[0])
+
+
+def test_preview_grid_is_written(phantoms, tmp_path):
+    path = save_preview(phantoms, tmp_path / "grid.png", per_class=3)
+    assert path.stat().st_size > 10_000
+
+
+def test_prepared_cache_format(prepared):
+    data = load_prepared(prepared)
+    assert data.images.shape == (30, 32, 32) and data.images.dtype == np.uint8
+    assert set(np.unique(data.masks)) <= {0, 1} and data.labels.dtype == np.int64
+    header = (prepared / "index.csv").read_text().splitlines()[0]
+    assert header.split(",")[:2] == ["id", "class"]
+
+
+def test_prepare_from_zip_equals_prepare_from_folder(tmp_path):
+    root = make_busi(tmp_path / "BUSI")
+    with zipfile.ZipFile(tmp_path / "busi.zip", "w") as archive:
+        for path in root.rglob("*.png"):
+            archive.write(path, path.relative_to(tmp_path))
+    a = load_prepared(prepare_dataset(root, tmp_path / "a", size=16, progress=False))
+    b = load_prepared(prepare_dataset(tmp_path / "busi.zip", tmp_path / "b", size=16, progress=False))
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.masks, b.masks)
+
+
+def test_splits_are_stratified_disjoint_covering_and_reproducible(prepared, tmp_path):
+    splits = load_splits(prepared / "splits.json", prepared)
+    labels = dict(zip(load_prepared(prepared).ids, load_prepared(prepared).labels))
+    everything = set(labels)
+    test = set(splits.test)
+    assert len(test) == 6 and np.mean([labels[i] for i in test]) == pytest.approx(
+        np.mean(list(labels.values())), abs=0.2)
+    vals = [set(f.val) for f in splits.folds]
+    for f in splits.folds:
+        assert not set(f.train) & set(f.val) and not (set(f.train) | set(f.val)) & test
+        assert set(f.train) | set(f.val) | test == everything
+    assert set().union(*vals) == everything - test and sum(map(len, vals)) == len(everything - test)
+    again = make_splits(prepared, seed=0, test_fraction=0.2, folds=3, out=tmp_path / "again.json")
+    assert json.loads(again.read_text())["test"] == splits.test
+    assert json.loads(again.read_text())["dataset_identity"] == dataset_identity(prepared)
+
+
+def test_shared_busi_split_sizes_when_present(tmp_path):
+    from pathlib import Path
+
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "busi"
+    if not (shared / "benign").is_dir():
+        pytest.skip("shared BUSI copy not present")
+    prep = prepare_dataset(shared, tmp_path / "busi16", size=16, progress=False)
+    splits = load_splits(make_splits(prep, seed=0), prep)
+    assert len(splits.test) in (129, 130) and len(splits.folds) == 5
+    assert all(100 <= len(f.val) <= 106 for f in splits.folds)
+
+
+def test_augmentation_keeps_image_and_mask_aligned():
+    size = 64
+    mask = np.zeros((size, size), np.uint8)
+    mask[10:30, 14:40] = 1
+    image = (mask * 200 + 20).astype(np.uint8)  # the bright region is the mask
+    transform = paper_augmentation(size)
+    for seed in range(5):
+        img, msk = augment_pair(transform, image, mask, (0, seed, 0))
+        assert img.shape == (size, size) and set(np.unique(msk)) <= {0, 1}
+        inside, outside = img[msk == 1], img[msk == 0]
+        assert inside.mean() > 150 and outside.mean() < 80, seed
+        assert not np.array_equal(msk, mask)
+
+
+def test_augmentation_is_seeded():
+    image = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
+    mask = (image > 128).astype(np.uint8)
+    t = paper_augmentation(32)
+    a = augment_pair(t, image, mask, (0, 1, 2))
+    b = augment_pair(t, image, mask, (0, 1, 2))
+    c = augment_pair(t, image, mask, (0, 2, 2))
+    assert np.array_equal(a[0], b[0]) and not np.array_equal(a[0], c[0])
+
+
+def test_dataset_items_and_modes(prepared):
+    sets = make_datasets(prepared, fold=1, augment="online", seed=0)
+    image, mask, label = sets["train"][0]
+    assert image.shape == (3, 32, 32) and image.dtype == torch.float32
+    assert mask.shape == (1, 32, 32) and label.dtype == torch.int64
+    assert sets["val"].transform is None and sets["test"].transform is None
+    offline = make_datasets(prepared, fold=1, augment="offline", offline_copies=2)
+    assert len(offline["train"]) == 3 * len(sets["train"])
+    assert len(offline["val"]) == len(sets["val"])
+    resized = make_datasets(prepared, fold=0, augment="none", image_size=16, in_channels=1)
+    assert resized["test"][0][0].shape == (1, 16, 16)
