@@ -222,12 +222,14 @@ def _check_method(method: str) -> None:
 
 
 def _data_dir(cfg: TrainConfig) -> Path:
-    if cfg.data_dir is None:
-        raise ValueError(
-            "no data: set data_dir (--data-dir) to a prepared cache (`busmtl data prepare` or "
-            "`busmtl data phantoms` then `busmtl data split`)"
-        )
-    return Path(cfg.data_dir).expanduser()
+    """``cfg.data_dir`` when given, else the profile's default dataset (``cfg.dataset``: BUSI
+    when configured, else the phantoms), generated, prepared and split on first use."""
+    if cfg.data_dir is not None:
+        return Path(cfg.data_dir).expanduser()
+    from busmtl.data.default import ensure_dataset
+
+    return ensure_dataset(cfg.dataset, phantoms_n=cfg.phantoms_n, size=cfg.prepare_size, seed=0,
+                          progress=cfg.progress)
 
 
 def _loaders(datasets: dict[str, Dataset], cfg: TrainConfig) -> dict[str, DataLoader]:
@@ -265,6 +267,7 @@ def train(config: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
     validate(cfg)
     _check_method(cfg.method)
     data_dir = _data_dir(cfg)
+    cfg.data_dir = str(data_dir)  # recorded in config.json as resolved
     device = resolve_device(cfg.device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,30 @@
+"""Shared fixtures: a tiny prepared phantom dataset (generated once per test session)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> Path:
+    """36 phantoms at 32 px, prepared and split (test 8, two folds)."""
+    from busmtl.data.phantoms import generate_phantoms
+    from busmtl.data.prepare import prepare_dataset
+    from busmtl.data.splits import make_splits
+
+    base = tmp_path_factory.mktemp("tiny_data")
+    raw = generate_phantoms(base / "raw", n=36, seed=0, size=64, progress=False)
+    prepared = prepare_dataset(raw, base / "prepared", size=32, progress=False)
+    make_splits(prepared, seed=0, test_fraction=0.2, folds=2)
+    return prepared
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_root(tmp_path_factory, monkeypatch):
+    """Nothing a test does may write into the repository's data/generated."""
+    monkeypatch.setenv("BUSMTL_DATA_ROOT", str(tmp_path_factory.getbasetemp() / "data_root"))
