@@ -1,0 +1,1 @@
+"""Benchmarks (not timed tests): ``busmtl bench weighting``."""
