@@ -6,7 +6,8 @@ A run is identified by what could change its result:
   say *where* or *how fast* it runs (:data:`EXECUTION_ONLY`);
 * the notebook's source: the cells' sources only, so executing a notebook (which adds outputs
   and execution counts) does not change its hash;
-* the library: ``busmtl.__version__`` plus a hash of every ``src/busmtl/**/*.py`` file;
+* the library: ``busmtl.__version__`` plus a hash of the ``src/busmtl/**/*.py`` files that can
+  change a result (all but :data:`NOT_TRAINING`);
 * the data: the bytes of ``splits.json`` and ``index.csv`` of the prepared cache, when present.
 
 The sweep passes the hash to the notebook (parameter ``run_hash``), the trainer records it in
@@ -27,6 +28,10 @@ import nbformat
 #: Parameters that do not change a run's result and so are left out of its hash: the output
 #: folder, and thread counts / progress bars (which change with ``--jobs`` or a terminal).
 EXECUTION_ONLY: frozenset[str] = frozenset({"out_dir", "num_threads", "progress", "run_hash"})
+
+#: Parts of the package that cannot change a run's result (the report, the benchmarks, the sweep
+#: driver): editing them does not invalidate finished runs.
+NOT_TRAINING: frozenset[str] = frozenset({"report", "bench", "sweep.py", "sweep_worker.py", "cli.py"})
 
 #: Files of a prepared cache whose bytes identify the data and the folds.
 DATA_FILES: tuple[str, ...] = ("splits.json", "index.csv")
@@ -50,7 +55,10 @@ def library_hash() -> str:
     import busmtl
 
     package = Path(busmtl.__file__).resolve().parent
-    files = sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    files = sorted(
+        p for p in package.rglob("*.py")
+        if "__pycache__" not in p.parts and p.relative_to(package).parts[0] not in NOT_TRAINING
+    )
     parts = [busmtl.__version__.encode()]
     for path in files:
         parts.append(path.relative_to(package).as_posix().encode())

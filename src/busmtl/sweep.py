@@ -1,0 +1,322 @@
+"""``busmtl sweep``: execute ``notebooks/train_fold.ipynb`` with papermill for every method x fold.
+
+Layout (DEVELOPERS.md): ``<runs>/<profile>/<method>/fold<k>.ipynb`` (the executed notebook) and
+``<runs>/<profile>/<method>/fold<k>/`` (its run folder), with ``<runs>`` = ``book/runs``.
+
+* **Resume**: a run is done only when its ``DONE`` marker records the run hash of the same
+  parameters, notebook and library (:mod:`busmtl.notebook_hash`); done runs are skipped, every
+  other run is executed from scratch. Nothing of a finished run is touched, so killing the sweep
+  at any moment and starting it again loses nothing that had finished.
+* **Parallel**: ``jobs`` notebooks at once, each in its own process (:mod:`busmtl.sweep_worker`)
+  and working directory, with ``OMP``/``MKL`` threads capped at ``cores // jobs``; on several
+  GPUs each run gets one device (``CUDA_VISIBLE_DEVICES``). Kernel start-up races are retried.
+* **Failures**: a failing run does not stop the others; its notebook (with the error cells) is
+  kept for inspection. The summary lists done, skipped and failed runs; the CLI exits with 1
+  when anything failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from busmtl import __version__, notebook_hash
+from busmtl.config import PROFILES, make_config
+from busmtl.io import write_json
+from busmtl.settings import repo_root
+
+#: Methods and folds each profile sweeps by default.
+PROFILE_SWEEPS: dict[str, dict[str, list[Any]]] = {
+    "smoke": {"methods": ["ew", "atdwa"], "folds": [0, 1]},
+    "quick": {"methods": ["ew", "gradnorm", "dwa", "atdwa"], "folds": [0, 1, 2, 3, 4]},
+    "paper": {"methods": ["ew", "gradnorm", "dwa", "atdwa"], "folds": [0, 1, 2, 3, 4]},
+}
+KERNEL_NAME = "python3"
+
+
+def default_notebook() -> Path:
+    return repo_root() / "notebooks" / "train_fold.ipynb"
+
+
+def default_runs_root() -> Path:
+    return repo_root() / "book" / "runs"
+
+
+def parse_methods(text: str | None, profile: str) -> list[str]:
+    """``"all"`` (every registered weighter), ``"ew,dwa"``, or ``None`` (the profile's)."""
+    from busmtl.weighting import available
+
+    if text is None:
+        return list(PROFILE_SWEEPS[profile]["methods"])
+    names = available() if text.strip() == "all" else [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in names if m not in available()]
+    if unknown or not names:
+        raise ValueError(f"unknown method(s) {', '.join(unknown) or text!r}; valid: "
+                         f"{', '.join(available())} or 'all'")
+    return list(dict.fromkeys(names))
+
+
+def parse_folds(text: str | None, profile: str) -> list[int]:
+    """``"0-4"``, ``"0,2,3"``, ``"1"`` or ``None`` (the profile's folds)."""
+    if text is None:
+        return list(PROFILE_SWEEPS[profile]["folds"])
+    folds: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                low, high = (int(x) for x in part.split("-"))
+                folds.extend(range(low, high + 1))
+            elif part.strip():
+                folds.append(int(part))
+    except ValueError:
+        raise ValueError(f"--folds {text!r}: use a range like 0-4 or a list like 0,2,3") from None
+    if not folds or min(folds) < 0:
+        raise ValueError(f"--folds {text!r}: give fold numbers >= 0, e.g. 0-4")
+    return sorted(set(folds))
+
+
+@dataclass
+class Run:
+    """One method x fold of a sweep."""
+
+    method: str
+    fold: int
+    notebook: Path  # the executed notebook
+    run_dir: Path
+    parameters: dict[str, Any]
+    run_hash: str
+    status: str = "pending"  # pending | skipped | done | failed
+    error: str | None = None
+    seconds: float = 0.0
+    train_seconds: float = 0.0
+
+    def is_done(self) -> bool:
+        """True when ``DONE`` exists and records this run's hash."""
+        marker = self.run_dir / "DONE"
+        try:
+            return json.loads(marker.read_text(encoding="utf-8")).get("run_hash") == self.run_hash
+        except (OSError, ValueError):
+            return False
+
+
+@dataclass
+class SweepSummary:
+    profile: str
+    runs: list[Run] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[Run]:
+        return [r for r in self.runs if r.status == "failed"]
+
+    def counts(self) -> dict[str, int]:
+        out = {"done": 0, "skipped": 0, "failed": 0}
+        for r in self.runs:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+    def table(self) -> str:
+        lines = [f"{'method':<10} {'fold':>4}  {'status':<8} {'time s':>7}  detail"]
+        for r in self.runs:
+            detail = f"{r.error}  ({r.notebook})" if r.status == "failed" else str(r.notebook)
+            lines.append(f"{r.method:<10} {r.fold:>4}  {r.status:<8} {r.seconds:>7.1f}  {detail}")
+        c = self.counts()
+        lines.append(f"{c['done']} done, {c['skipped']} skipped (already done), {c['failed']} failed "
+                     f"in {self.seconds:.0f} s")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile, "seconds": self.seconds, "counts": self.counts(),
+            "busmtl_version": __version__,
+            "runs": [{"method": r.method, "fold": r.fold, "status": r.status, "error": r.error,
+                      "seconds": r.seconds, "train_seconds": r.train_seconds,
+                      "notebook": str(r.notebook), "run_dir": str(r.run_dir)} for r in self.runs],
+        }
+
+
+def prepare_data(profile: str, data_dir: str | Path | None, progress: bool | None = None) -> Path:
+    """The prepared cache (with ``splits.json``) the sweep's runs read, made when missing."""
+    from busmtl.data.default import ensure_dataset
+
+    cfg = make_config(profile, method="ew")
+    dataset = str(data_dir) if data_dir is not None else cfg.dataset
+    return ensure_dataset(dataset, phantoms_n=cfg.phantoms_n, size=cfg.prepare_size, seed=0,
+                          progress=progress).resolve()
+
+
+def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
+         runs_root: Path, notebook: Path, overrides: dict[str, Any] | None = None) -> list[Run]:
+    """The runs of a sweep with their parameters and hashes (nothing is executed)."""
+    library = notebook_hash.library_hash()
+    runs = []
+    for method in methods:
+        for fold in folds:
+            folder = runs_root / profile / method
+            run_dir = (folder / f"fold{fold}").resolve()
+            params: dict[str, Any] = {"method": method, "fold": fold, "profile": profile,
+                                      "data_dir": str(data_dir), "out_dir": str(run_dir)}
+            params.update({k: v for k, v in (overrides or {}).items() if v is not None})
+            make_config(profile, **{k: v for k, v in params.items()
+                                    if k not in ("profile", "out_dir")})  # validates early
+            digest = notebook_hash.run_hash(params, notebook, library=library)
+            runs.append(Run(method, fold, (folder / f"fold{fold}.ipynb").resolve(), run_dir,
+                            {**params, "run_hash": digest}, digest))
+    return runs
+
+
+def _cuda_devices() -> list[str]:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return [d for d in visible.split(",") if d.strip()]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except Exception:  # noqa: BLE001 - no torch CUDA: CPU only
+        return []
+
+
+def _train_seconds(run_dir: Path) -> float:
+    try:
+        import pandas as pd
+
+        return float(pd.read_csv(run_dir / "history.csv")["epoch_time_s"].sum())
+    except Exception:  # noqa: BLE001 - a failed run may have no history
+        return 0.0
+
+
+def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
+              folds: list[int] | str | None = None, data_dir: str | Path | None = None, jobs: int = 1,
+              device: str | None = None, *, runs_root: str | Path | None = None,
+              notebook: str | Path | None = None, epochs: int | None = None,
+              image_size: int | None = None, seed: int | None = None, retries: int = 2,
+              progress: bool | None = None, log=print) -> SweepSummary:
+    """Execute every pending method x fold; return the summary (also written as
+    ``<runs>/<profile>/sweep_summary.json``). Never raises for a failing run."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    if int(jobs) < 1:
+        raise ValueError(f"--jobs {jobs}: use 1 or more")
+    methods = parse_methods(methods, profile) if not isinstance(methods, list) else methods
+    folds = parse_folds(folds, profile) if not isinstance(folds, list) else folds
+    notebook = Path(notebook) if notebook else default_notebook()
+    root = Path(runs_root) if runs_root else default_runs_root()
+    start = time.perf_counter()
+    data = prepare_data(profile, data_dir, progress)
+    overrides = {"device": device, "epochs": epochs, "image_size": image_size, "seed": seed}
+    runs = plan(profile, methods, folds, data, runs_root=root, notebook=notebook, overrides=overrides)
+    summary = SweepSummary(profile, runs)
+    pending = []
+    for r in runs:
+        if r.is_done():
+            r.status = "skipped"
+        else:
+            pending.append(r)
+    cores = os.cpu_count() or 1
+    threads = max(1, cores // int(jobs))
+    gpus = _cuda_devices() if device in (None, "auto", "cuda") else []
+    bar = tqdm(total=len(runs), initial=len(runs) - len(pending), desc=f"sweep {profile}",
+               unit="run", disable=None if progress is None else not progress)
+    active: list[tuple[Run, subprocess.Popen, Path, float]] = []
+    with tempfile.TemporaryDirectory(prefix="busmtl-sweep-") as tmp:
+        queue = list(pending)
+        slot = 0
+        try:
+            while queue or active:
+                while queue and len(active) < int(jobs):
+                    r = queue.pop(0)
+                    active.append(_launch(r, Path(tmp), threads, gpus, slot, retries, notebook))
+                    slot += 1
+                time.sleep(0.2)
+                for item in list(active):
+                    r, proc, result_file, t0 = item
+                    if proc.poll() is None:
+                        continue
+                    active.remove(item)
+                    _finish(r, result_file, t0)
+                    bar.update(1)
+                    bar.write(f"{r.status:<6} {r.method} fold {r.fold} ({r.seconds:.0f} s)"
+                              + (f": {r.error}" if r.error else ""))
+        except KeyboardInterrupt:
+            for _, proc, _, _ in active:
+                proc.terminate()
+            for _, proc, _, _ in active:
+                proc.wait(timeout=30)
+            raise
+        finally:
+            bar.close()
+    summary.seconds = time.perf_counter() - start
+    (root / profile).mkdir(parents=True, exist_ok=True)
+    write_json(root / profile / "sweep_summary.json", summary.to_dict())
+    if log is not None:
+        log(summary.table())
+    return summary
+
+
+def _launch(r: Run, tmp: Path, threads: int, gpus: list[str], slot: int, retries: int,
+            notebook: Path) -> tuple[Run, subprocess.Popen, Path, float]:
+    r.run_dir.mkdir(parents=True, exist_ok=True)
+    params = {**r.parameters, "num_threads": threads}
+    job_file = tmp / f"{r.method}-fold{r.fold}.json"
+    result_file = tmp / f"{r.method}-fold{r.fold}.result.json"
+    job = {"input": str(notebook), "output": str(r.notebook), "parameters": params,
+           "kernel_name": KERNEL_NAME, "cwd": str(r.run_dir), "retries": retries,
+           "result": str(result_file)}
+    job_file.write_text(json.dumps(job), encoding="utf-8")
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               PYTHONUNBUFFERED="1")
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
+    proc = subprocess.Popen([sys.executable, "-m", "busmtl.sweep_worker", str(job_file)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return r, proc, result_file, time.perf_counter()
+
+
+def _finish(r: Run, result_file: Path, t0: float) -> None:
+    r.seconds = time.perf_counter() - t0
+    r.train_seconds = _train_seconds(r.run_dir)
+    try:
+        result = json.loads(result_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        result = {"status": "failed", "error": "the worker process died before reporting"}
+    if result.get("status") == "ok" and r.is_done():
+        r.status, r.error = "done", None
+    else:
+        r.status = "failed"
+        r.error = result.get("error") or "the run finished without a matching DONE marker"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("sweep", help="run the notebook for every method x fold (papermill)",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("--profile", default="quick", help=f"one of {', '.join(PROFILES)}")
+    p.add_argument("--methods", default=None, help="comma-separated, or 'all' (default: the profile's)")
+    p.add_argument("--folds", default=None, help="e.g. 0-4 or 0,2 (default: the profile's)")
+    p.add_argument("--data-dir", default=None, help="BUSI folder or prepared cache (default: the profile's)")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda")
+    p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    p.add_argument("--image-size", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--runs-dir", default=None, help="default: book/runs")
+    p.add_argument("--notebook", default=None, help="notebook to execute (default: notebooks/train_fold.ipynb)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    summary = run_sweep(args.profile, args.methods, args.folds, args.data_dir, args.jobs, args.device,
+                        runs_root=args.runs_dir, notebook=args.notebook, epochs=args.epochs, image_size=args.image_size,
+                        seed=args.seed, progress=False if args.no_progress else None)
+    return 1 if summary.failed else 0

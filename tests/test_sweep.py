@@ -1,0 +1,169 @@
+"""The papermill sweep: parameters, hashes, resume after an interruption, failures, parallel jobs.
+
+Most tests execute a tiny stand-in notebook (it writes the run folder's ``DONE`` marker itself)
+so that they take seconds; one test executes the real ``notebooks/train_fold.ipynb``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from busmtl import notebook_hash, sweep
+
+FAKE_SOURCE = '''
+import json, os, time
+from pathlib import Path
+out = Path(out_dir)
+out.mkdir(parents=True, exist_ok=True)
+(out / "params.json").write_text(json.dumps({"method": method, "fold": fold, "epochs": epochs,
+                                             "num_threads": num_threads,
+                                             "omp": os.environ.get("OMP_NUM_THREADS")}))
+if method == "dwa":
+    raise RuntimeError("deliberate failure for the test")
+if fold == 1 and os.environ.get("BUSMTL_TEST_SLOW"):
+    time.sleep(60)
+(out / "DONE").write_text(json.dumps({"run_hash": run_hash}))
+'''
+
+
+@pytest.fixture()
+def fake_notebook(tmp_path) -> Path:
+    nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                               "language": "python"}})
+    params = new_code_cell("method = 'ew'\nfold = 0\nprofile = 'smoke'\ndata_dir = None\n"
+                           "out_dir = 'x'\nepochs = None\nnum_threads = None\nrun_hash = None",
+                           metadata={"tags": ["parameters"]})
+    nb.cells = [params, new_code_cell(FAKE_SOURCE)]
+    path = tmp_path / "fake.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def sweep_fake(fake_notebook, tiny_data, tmp_path, methods="ew,atdwa", folds="0-1", jobs=1, **kw):
+    return sweep.run_sweep("smoke", methods, folds, tiny_data, jobs, runs_root=tmp_path / "runs",
+                           notebook=fake_notebook, progress=False, log=None, **kw)
+
+
+def test_parse_methods_and_folds():
+    assert sweep.parse_folds("0-2,4", "quick") == [0, 1, 2, 4]
+    assert sweep.parse_folds(None, "smoke") == [0, 1]
+    assert sweep.parse_methods("all", "quick")[:3] == ["ew", "dwa", "atdwa"]
+    assert sweep.parse_methods(None, "quick") == ["ew", "gradnorm", "dwa", "atdwa"]
+    with pytest.raises(ValueError, match="unknown method.*nope"):
+        sweep.parse_methods("ew,nope", "quick")
+    with pytest.raises(ValueError, match="--folds"):
+        sweep.parse_folds("a-b", "quick")
+
+
+def test_hash_follows_parameters_notebook_and_data_not_execution(tmp_path, fake_notebook, tiny_data):
+    base = {"method": "ew", "fold": 0, "profile": "smoke", "data_dir": str(tiny_data), "out_dir": "a"}
+    h = notebook_hash.run_hash(base, fake_notebook)
+    assert h == notebook_hash.run_hash({**base, "out_dir": "b", "num_threads": 3}, fake_notebook)
+    assert h != notebook_hash.run_hash({**base, "fold": 1}, fake_notebook)
+    assert h != notebook_hash.run_hash({**base, "epochs": 5}, fake_notebook)
+    executed = nbformat.read(fake_notebook, as_version=4)
+    executed.cells[1].outputs = [nbformat.v4.new_output("stream", text="hello")]
+    executed.cells[1].execution_count = 7
+    nbformat.write(executed, tmp_path / "executed.ipynb")
+    assert h == notebook_hash.run_hash(base, tmp_path / "executed.ipynb")
+    edited = nbformat.read(fake_notebook, as_version=4)
+    edited.cells[1].source += "\nprint('changed')"
+    nbformat.write(edited, tmp_path / "edited.ipynb")
+    assert h != notebook_hash.run_hash(base, tmp_path / "edited.ipynb")
+
+
+def test_parameters_are_injected_and_recorded(fake_notebook, tiny_data, tmp_path):
+    summary = sweep_fake(fake_notebook, tiny_data, tmp_path, methods="ew", folds="1", epochs=3)
+    run = summary.runs[0]
+    assert run.status == "done" and run.notebook == (tmp_path / "runs/smoke/ew/fold1.ipynb").resolve()
+    recorded = json.loads((run.run_dir / "params.json").read_text())
+    assert recorded["fold"] == 1 and recorded["epochs"] == 3 and recorded["omp"] == recorded["num_threads"].__str__()
+    executed = nbformat.read(run.notebook, as_version=4)
+    injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "fold = 1" in injected[0].source and run.run_hash in injected[0].source
+    saved = json.loads((tmp_path / "runs/smoke/sweep_summary.json").read_text())
+    assert saved["counts"] == {"done": 1, "skipped": 0, "failed": 0}
+
+
+def test_failing_run_is_reported_while_the_others_complete(fake_notebook, tiny_data, tmp_path, capsys):
+    summary = sweep_fake(fake_notebook, tiny_data, tmp_path, methods="ew,dwa,atdwa", folds="0", jobs=2)
+    status = {r.method: r.status for r in summary.runs}
+    assert status == {"ew": "done", "dwa": "failed", "atdwa": "done"}
+    failed = summary.failed[0]
+    assert failed.error == "RuntimeError: deliberate failure for the test"
+    assert failed.notebook.is_file(), "the failed notebook is kept for inspection"
+    table = summary.table()
+    assert "failed" in table and "deliberate failure" in table and str(failed.notebook) in table
+    from busmtl.cli import main
+
+    code = main(["sweep", "--profile", "smoke", "--methods", "ew,dwa", "--folds", "0",
+                 "--data-dir", str(tiny_data), "--runs-dir", str(tmp_path / "cli"), "--no-progress",
+                 "--notebook", str(fake_notebook)])
+    assert code == 1
+    assert "1 failed" in capsys.readouterr().out
+
+
+def test_resume_skips_finished_runs_and_reruns_the_rest(fake_notebook, tiny_data, tmp_path):
+    first = sweep_fake(fake_notebook, tiny_data, tmp_path)
+    assert first.counts()["done"] == 4
+    keep = first.runs[0].run_dir / "DONE"
+    mtime = keep.stat().st_mtime_ns
+    (first.runs[3].run_dir / "DONE").unlink()  # as if killed during that run
+    again = sweep_fake(fake_notebook, tiny_data, tmp_path)
+    assert again.counts() == {"done": 1, "skipped": 3, "failed": 0}
+    assert keep.stat().st_mtime_ns == mtime, "a finished run was touched"
+    changed = sweep_fake(fake_notebook, tiny_data, tmp_path, epochs=2)  # new parameters: new hashes
+    assert changed.counts()["done"] == 4
+
+
+def test_killed_sweep_resumes_without_losing_finished_runs(fake_notebook, tiny_data, tmp_path):
+    script = (f"from busmtl import sweep; sweep.run_sweep('smoke', 'ew', '0-1', {str(tiny_data)!r}, 1, "
+              f"runs_root={str(tmp_path / 'runs')!r}, notebook={str(fake_notebook)!r}, progress=False)")
+    env = dict(os.environ, BUSMTL_TEST_SLOW="1")
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
+    done0 = tmp_path / "runs/smoke/ew/fold0/DONE"
+    deadline = time.time() + 120
+    while not done0.exists() and time.time() < deadline:
+        time.sleep(0.5)
+    assert done0.exists()
+    time.sleep(2)  # fold 1 is running (sleeping) now
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "runs/smoke/ew/fold1/DONE").exists()
+    resumed = sweep_fake(fake_notebook, tiny_data, tmp_path, methods="ew", folds="0-1")
+    assert [r.status for r in resumed.runs] == ["skipped", "done"]
+
+
+def test_real_notebook_smoke_run(tiny_data, tmp_path):
+    summary = sweep.run_sweep("smoke", "atdwa", "0", tiny_data, 1, runs_root=tmp_path / "runs",
+                              epochs=1, progress=False, log=None)
+    run = summary.runs[0]
+    assert run.status == "done", run.error
+    for name in ("config.json", "history.csv", "metrics.json", "predictions.npz", "DONE"):
+        assert (run.run_dir / name).is_file(), name
+    executed = nbformat.read(run.notebook, as_version=4)
+    images = [o for c in executed.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) >= 3  # losses, weights, predictions
+    config = json.loads((run.run_dir / "config.json").read_text())["config"]
+    assert config["run_hash"] == run.run_hash and config["epochs"] == 1
+
+
+def test_committed_notebooks_have_no_outputs():
+    for path in (Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, f"strip outputs of {path.name}"
+        params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(params) == 1 or path.name != "train_fold.ipynb"
