@@ -10,16 +10,15 @@ from busmtl.weighting.base import ExtraState, SharedModel, Weighter, add_grad, u
 EPS = 1e-8
 
 
-def balance_gradients(ema_grads: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eq. (2) / Algorithm 1 step 9: the magnitude-balanced shared gradient.
+def balance_scales(norms: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """Eq. (2) / Algorithm 1 step 9: ``scales_k = alpha / (||ĝ_k|| + eps)``, ``alpha = max_k ||ĝ_k||``."""
+    return norms.max() / (norms + eps)
 
-    ``ema_grads`` is ``[K, P]`` (one flattened EMA gradient per task). Returns
-    ``(g_shared, scales)`` with ``alpha = max_k ||ĝ_k||``, ``scales_k = alpha / (||ĝ_k|| + eps)``
-    and ``g_shared = sum_k scales_k ĝ_k``: every task direction is rescaled to the largest norm.
-    """
-    norms = ema_grads.norm(dim=1)
-    alpha = norms.max()
-    scales = alpha / (norms + eps)
+
+def balance_gradients(ema_grads: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. (2) on flattened gradients ``[K, P]``: returns ``(g_shared, scales)`` with
+    ``g_shared = sum_k scales_k ĝ_k``, i.e. every task direction rescaled to the largest norm."""
+    scales = balance_scales(ema_grads.norm(dim=1), eps)
     return (scales[:, None] * ema_grads).sum(dim=0), scales
 
 
@@ -47,7 +46,8 @@ class DBMTL(Weighter):
         if not 0.0 <= float(beta) < 1.0:
             raise ValueError(f"dbmtl: beta must be in [0, 1), got {beta!r}")
         self.beta = float(beta)
-        self._ema: torch.Tensor | None = None
+        #: ``_ema[k][i]``: EMA gradient of task k for shared parameter i (Algorithm 1, step 7).
+        self._ema: list[list[torch.Tensor]] | None = None
         self._norms: list[float] = [0.0] * num_tasks
 
     def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
@@ -58,30 +58,31 @@ class DBMTL(Weighter):
         everything = shared + specific
         log_losses = torch.log(losses + EPS)
 
-        task_grads = []
+        n_shared = len(shared)
         for k in range(self.num_tasks):
             grads = torch.autograd.grad(
                 log_losses[k], everything, retain_graph=k < self.num_tasks - 1, allow_unused=True
             )
-            flat = torch.cat(
-                [(g if g is not None else torch.zeros_like(p)).flatten() for g, p in zip(grads[: len(shared)], shared)]
-            )
-            task_grads.append(flat)
-            for g, p in zip(grads[len(shared):], specific):
+            shared_grads = [g if g is not None else torch.zeros_like(p)
+                            for g, p in zip(grads[:n_shared], shared)]
+            for g, p in zip(grads[n_shared:], specific):
                 if g is not None:
                     add_grad(p, g)
+            # eq. (1), in place per parameter: ema_k <- beta ema_k + (1 - beta) g_k
+            if self._ema is None or len(self._ema) < self.num_tasks:
+                self._ema = (self._ema or []) + [[torch.zeros_like(p) for p in shared]]
+            torch._foreach_mul_(self._ema[k], self.beta)
+            torch._foreach_add_(self._ema[k], shared_grads, alpha=1.0 - self.beta)
 
-        current = torch.stack(task_grads)
-        if self._ema is None or self._ema.shape != current.shape:
-            self._ema = torch.zeros_like(current)
-        self._ema = self.beta * self._ema + (1.0 - self.beta) * current
-        g_shared, scales = balance_gradients(self._ema)
-        offset = 0
-        for p in shared:
-            n = p.numel()
-            add_grad(p, g_shared[offset : offset + n].view_as(p))
-            offset += n
-        self._norms = self._ema.norm(dim=1).tolist()
+        norms = torch.stack([torch.linalg.vector_norm(torch.stack(torch._foreach_norm(ema)))
+                             for ema in self._ema])
+        scales = balance_scales(norms)
+        combined = torch._foreach_mul(self._ema[0], scales[0])
+        for k in range(1, self.num_tasks):
+            torch._foreach_add_(combined, torch._foreach_mul(self._ema[k], scales[k]))
+        for p, g in zip(shared, combined):
+            add_grad(p, g)
+        self._norms = norms.tolist()
         return scales.detach()
 
     def extra_state(self) -> ExtraState:
