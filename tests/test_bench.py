@@ -6,31 +6,85 @@ import json
 
 import pytest
 
-from busmtl.bench.weighting import ratios
+from busmtl.bench.weighting import TARGETS, pool, ratios
+
+TINY = ["--image-size", "32", "--batch-size", "2", "--encoder", "resnet18", "--steps", "2",
+        "--warmup", "1", "--device", "cpu", "--threads", "1"]
 
 
 def test_bench_runs_and_writes_ratios(tmp_path, capsys):
     from busmtl.cli import main
 
-    out = tmp_path / "bench.json"
-    code = main(["bench", "weighting", "--image-size", "32", "--batch-size", "2", "--encoder",
-                 "resnet18", "--steps", "2", "--warmup", "1", "--methods", "ew,atdwa",
-                 "--device", "cpu", "--out", str(out)])
+    out = tmp_path / "bench" / "weighting.json"
+    code = main(["bench", "weighting", *TINY, "--methods", "dmf_mad", "--out", str(out)])
     assert code == 0
-    rows = json.loads(out.read_text())["rows"]
-    assert [r["method"] for r in rows] == ["ew", "atdwa"]
+    report = json.loads(out.read_text())
+    rows = report["rows"]
+    assert [r["method"] for r in rows] == ["ew", "dmf_mad"]  # ew added as the reference
     assert rows[0]["time_ratio"] == 1.0 and rows[0]["memory_ratio"] == 1.0
-    assert rows[1]["peak_memory_mb"] > 0 and rows[1]["memory_kind"] == "cpu_peak_rss"
-    assert "atdwa" in capsys.readouterr().out
+    for r in rows:
+        assert len(r["step_ms"]) == 2 and 0 < r["step_ms_median"] <= r["step_ms_max"]
+        assert r["peak_memory_mb"] > r["step_memory_mb"] >= 0
+        assert r["memory_kind"] == "cpu_peak_rss" and r["device"] == "cpu" and r["threads"] == 1
+    assert rows[0]["target_ok"] is None and isinstance(rows[1]["target_ok"], bool)
+    assert report["settings"]["encoder"] == "resnet18" and report["targets"] == TARGETS
+    assert report["environment"]["torch_version"]
+    printed = capsys.readouterr().out
+    assert "dmf_mad" in printed and "time x" in printed and str(out) in printed
+    assert not list(out.parent.glob(".*tmp*"))  # atomic write left nothing behind
 
 
-def test_ratio_arithmetic_and_targets():
+def test_single_mode_prints_one_json_row(capsys):
+    from busmtl.bench.weighting import main
+
+    assert main([*TINY, "--single", "atdwa"]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["method"] == "atdwa" and len(row["step_ms"]) == 2
+
+
+def test_bad_options_are_one_line_errors(tmp_path):
+    from busmtl.bench.weighting import main
+
+    out = str(tmp_path / "x.json")
+    assert main(["--methods", "ew,nope", "--out", out]) == 2
+    assert main(["--image-size", "30", "--out", out]) == 2
+    assert main(["--steps", "0", "--out", out]) == 2
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_cuda_request_without_cuda_is_refused(monkeypatch):
+    import torch
+
+    from busmtl.bench.weighting import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda")
+    assert resolve_device("auto") == "cpu"
+
+
+def test_ratio_arithmetic_targets_and_pooling():
     rows = [
-        {"method": "ew", "step_ms_median": 100.0, "step_ms_max": 120.0, "peak_memory_mb": 1000.0},
-        {"method": "gradnorm", "step_ms_median": 130.0, "step_ms_max": 240.0, "peak_memory_mb": 1300.0},
+        {"method": "ew", "step_ms_median": 100.0, "step_ms_max": 120.0, "peak_memory_mb": 1000.0,
+         "step_memory_mb": 100.0},
+        {"method": "gradnorm", "step_ms_median": 130.0, "step_ms_max": 240.0,
+         "peak_memory_mb": 1300.0, "step_memory_mb": 150.0},
+        {"method": "dwa", "step_ms_median": 104.0, "step_ms_max": 120.0, "peak_memory_mb": 1000.0},
     ]
     table = ratios(rows)
-    assert table[1]["time_ratio"] == pytest.approx(1.3) and table[1]["max_time_ratio"] == pytest.approx(2.0)
-    assert table[1]["memory_ratio"] == pytest.approx(1.3) and table[1]["target"].startswith("MISSED")
+    assert table[1]["time_ratio"] == pytest.approx(1.3)
+    assert table[1]["max_time_ratio"] == pytest.approx(2.0)
+    assert table[1]["memory_ratio"] == pytest.approx(1.3)
+    assert table[1]["step_memory_ratio"] == pytest.approx(1.5)
+    assert table[1]["target"].startswith("MISSED") and table[1]["target_ok"] is False
+    assert table[2]["target_ok"] is True and "step_memory_ratio" not in table[2]
     with pytest.raises(ValueError, match="ew"):
         ratios(rows[1:])
+    merged = pool([
+        {"method": "ew", "step_ms": [1.0, 5.0], "peak_memory_mb": 10.0, "step_memory_mb": 2.0,
+         "memory_before_steps_mb": 8.0},
+        {"method": "ew", "step_ms": [3.0], "peak_memory_mb": 12.0, "step_memory_mb": 1.0,
+         "memory_before_steps_mb": 9.0},
+    ])
+    assert merged["step_ms_median"] == 3.0 and merged["step_ms_max"] == 5.0
+    assert merged["peak_memory_mb"] == 12.0 and merged["rounds"] == 2

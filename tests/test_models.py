@@ -52,10 +52,15 @@ def test_unknown_encoder_lists_valid_ones():
         SSCResNet(encoder="resnet999")
 
 
-def test_missing_imagenet_weights_fail_fast_with_instructions(tmp_path, monkeypatch):
+def _empty_caches(tmp_path, monkeypatch) -> None:
+    """Point the Hugging Face and torch hub caches at empty temporary folders."""
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+
+
+def test_missing_imagenet_weights_fail_fast_with_instructions(tmp_path, monkeypatch):
+    _empty_caches(tmp_path, monkeypatch)
     monkeypatch.setenv("BUSMTL_OFFLINE", "1")
     start = time.perf_counter()
     with pytest.raises(FileNotFoundError) as exc:
@@ -64,12 +69,46 @@ def test_missing_imagenet_weights_fail_fast_with_instructions(tmp_path, monkeypa
     message = str(exc.value)
     assert "resnet34" in message and "huggingface-cli download" in message
     assert "encoder_weights=None" in message
+    assert "resnet34-b627a593.pth" in message and str(tmp_path / "torch") in message
+
+
+def test_imagenet_weights_found_in_the_torch_hub_cache(tmp_path, monkeypatch):
+    """torchvision's checkpoint under $TORCH_HOME/hub/checkpoints is used, without network."""
+    _empty_caches(tmp_path, monkeypatch)
+    monkeypatch.setenv("BUSMTL_OFFLINE", "1")
+    donor = SSCResNet(**SMALL)
+    state = dict(donor.unet.encoder.state_dict())
+    state["fc.weight"], state["fc.bias"] = torch.zeros(1000, 512), torch.zeros(1000)  # as torchvision
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save(state, folder / "resnet18-f37072fd.pth")
+    model = SSCResNet(**SMALL, encoder_weights="imagenet")
+    assert torch.equal(model.unet.encoder.layer4[-1].conv2.weight, donor.unet.encoder.layer4[-1].conv2.weight)
+
+
+def test_imagenet_weights_found_in_the_hf_cache_named_at_call_time(tmp_path, monkeypatch):
+    """The Hugging Face cache is read from the environment at call time, not at import."""
+    import segmentation_models_pytorch as smp
+    from safetensors.torch import save_file
+
+    _empty_caches(tmp_path, monkeypatch)
+    monkeypatch.setenv("BUSMTL_OFFLINE", "1")
+    settings = smp.encoders.encoders["resnet18"]["pretrained_settings"]["imagenet"]
+    snapshot = (
+        tmp_path / "hf" / "hub" / f"models--{settings['repo_id'].replace('/', '--')}"
+        / "snapshots" / settings["revision"]
+    )
+    snapshot.mkdir(parents=True)
+    donor = SSCResNet(**SMALL)
+    save_file({k: v.contiguous() for k, v in donor.unet.encoder.state_dict().items()},
+              str(snapshot / "model.safetensors"))
+    model = SSCResNet(**SMALL, encoder_weights="imagenet")
+    assert torch.equal(model.unet.encoder.conv1.weight, donor.unet.encoder.conv1.weight)
 
 
 def test_missing_weights_without_offline_flag_still_do_not_hang(tmp_path, monkeypatch):
     """No network here: the connectivity probe times out quickly instead of hanging."""
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    _empty_caches(tmp_path, monkeypatch)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("BUSMTL_OFFLINE", raising=False)
     import busmtl.models.ssc_resnet as m
@@ -95,3 +134,21 @@ def test_real_probe_is_bounded(monkeypatch):
     start = time.perf_counter()
     m.hub_reachable(timeout=1.0)
     assert time.perf_counter() - start < 5
+
+
+def test_probe_gives_up_on_a_stalled_lookup(monkeypatch):
+    """A DNS lookup that never returns (not covered by socket timeouts) does not block."""
+    import busmtl.models.ssc_resnet as m
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("BUSMTL_OFFLINE", raising=False)
+    monkeypatch.setattr(m.socket, "create_connection", lambda *a, **k: time.sleep(30))
+    start = time.perf_counter()
+    assert m.hub_reachable(timeout=0.5) is False
+    assert time.perf_counter() - start < 3
+
+
+def test_unknown_pretrained_weights_list_the_valid_ones():
+    """Unknown pretrained weights name the valid ones."""
+    with pytest.raises(ValueError, match="no pretrained weights 'bogus'.*imagenet"):
+        SSCResNet(**SMALL, encoder_weights="bogus")

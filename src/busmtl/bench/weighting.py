@@ -1,20 +1,50 @@
 """Overhead of each loss weighter on SSC-ResNet: step time and peak memory, as ratios to ``ew``.
 
 Usage: ``busmtl bench weighting`` or ``python -m busmtl.bench.weighting [--image-size 128
---batch-size 8 --encoder resnet34 --steps 10 --warmup 2 --methods all --out bench/weighting.json]``.
+--batch-size 8 --encoder resnet34 --steps 10 --warmup 2 --methods all --repeats 1 --threads N
+--out bench/weighting.json --device auto]``.
 
-Every method runs in a fresh subprocess (``--single METHOD``) so that its peak memory is its own:
-``torch.cuda.max_memory_allocated`` on a GPU, the peak resident set size (``ru_maxrss``) of the
-process on a CPU. A step is forward + ``weighter.backward`` + ``optimizer.step`` on random data
-(CUDA synchronised before the clock is read). All methods are measured in one run, on the same
-machine, so only the ratios are meant to be compared. The primary paper (Table III) reports
-GradNorm at 8.5x the memory and 7.2x the longest step of equal weighting.
+What is measured
+----------------
+A *step* is what the trainer does per batch: forward pass, the two task losses, the weighter's
+``backward`` (which runs the backward pass(es) it needs) and ``optimizer.step`` (Adam), on a fixed
+random batch. On CUDA the device is synchronised before each clock read. For every method the
+benchmark reports the median and the longest of ``steps`` timed steps (after ``warmup`` untimed
+ones), and the peak memory:
+
+* GPU: ``torch.cuda.max_memory_allocated`` over the whole measurement;
+* CPU: the peak resident set size (``ru_maxrss``) of the process. Every method therefore runs in
+  a fresh subprocess (``--single METHOD``, which prints one JSON line), so that its peak is its
+  own. This peak includes the Python interpreter, torch and the model (a constant few hundred
+  MB), which dilutes the ratios; ``step_memory_mb`` (peak minus the resident/allocated memory
+  just before the first step) isolates what the training steps add.
+
+All methods use the same batch size (the paper trains GradNorm with batch 8 and the others with
+16; here every method gets ``--batch-size``, 8 by default, so the ratios compare like with like).
+
+Before timing, every weighter is brought to its steady state with synthetic losses, so that the
+timed steps run the code path of a real training epoch and not a warm-up shortcut: three
+``epoch_end`` calls (DWA/ATDWA have a loss history and compute softmax weights) and, for the DMF
+methods, a full loss memory (``history`` losses through ``update``, so the weights are
+recomputed from the memory at every timed step). GradNorm records its initial losses ``L(0)`` at
+the first warm-up step, as in training.
+
+With ``--repeats R`` the list of methods is run R times, interleaved (ew, dwa, ..., ew, dwa,
+...), and the step times of all rounds are pooled: on a shared machine, slow periods then hit
+every method alike. Only the ratios measured in one run are meant to be compared.
+
+Targets (from the issue; median-step-time ratio and peak-memory ratio to ``ew``): dwa, atdwa,
+uw and dmf_* <= 1.05x time; gradnorm (last shared layer) <= 1.5x time and <= 1.25x memory;
+dbmtl <= 2.0x time. The primary paper (Table III) reports GradNorm at 8.5x the memory and 7.2x
+the longest step of equal weighting.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import resource
 import statistics
 import subprocess
@@ -23,65 +53,178 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: Targets from the issue: method -> {"time": max ratio, "memory": max ratio}.
+#: Targets from the issue: method -> {"time": max median-time ratio, "memory": max memory ratio}.
 TARGETS: dict[str, dict[str, float]] = {
-    "dwa": {"time": 1.05}, "atdwa": {"time": 1.05}, "uw": {"time": 1.05},
-    "dmf_var": {"time": 1.05}, "dmf_mad": {"time": 1.05}, "dmf_bayes": {"time": 1.05},
-    "gradnorm": {"time": 1.5, "memory": 1.25}, "dbmtl": {"time": 2.0},
+    "dwa": {"time": 1.05},
+    "atdwa": {"time": 1.05},
+    "uw": {"time": 1.05},
+    "dmf_var": {"time": 1.05},
+    "dmf_mad": {"time": 1.05},
+    "dmf_bayes": {"time": 1.05},
+    "gradnorm": {"time": 1.5, "memory": 1.25},
+    "dbmtl": {"time": 2.0},
 }
 
 
-def measure(method: str, image_size: int, batch_size: int, encoder: str, steps: int,
-            warmup: int, device: str, seed: int = 0) -> dict[str, Any]:
-    """Time ``steps`` training steps (after ``warmup``) of ``method`` in this process."""
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``; a CUDA request without CUDA is an error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available here; use --device cpu or auto")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def _rss_mb() -> float:
+    """Current resident set size of this process (MiB; Linux ``VmRSS``, else ``ru_maxrss``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return _peak_rss_mb()
+
+
+def _peak_rss_mb() -> float:
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024  # macOS: bytes
+
+
+def prime(weighter: Any, num_tasks: int, seed: int = 0) -> None:
+    """Bring ``weighter`` to its steady state with synthetic losses (see the module docstring)."""
+    import torch
+
+    from busmtl.weighting.dmf_memory import DMFWeighter
+
+    gen = torch.Generator().manual_seed(seed)
+    for epoch in range(3):
+        weighter.epoch_end((1.0 + torch.rand(num_tasks, generator=gen)) / (1 + epoch))
+    if isinstance(weighter, DMFWeighter):
+        for _ in range(weighter.history):
+            weighter.update(torch.rand(num_tasks, generator=gen, dtype=torch.float64))
+
+
+def measure(
+    method: str,
+    image_size: int,
+    batch_size: int,
+    encoder: str,
+    steps: int,
+    warmup: int,
+    device: str,
+    seed: int = 0,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Time ``warmup + steps`` training steps of ``method`` in this process; one result row."""
     import torch
 
     from busmtl import losses as L
     from busmtl.models import SSCResNet
     from busmtl.weighting import get_weighter
 
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                       ("cpu" if device == "auto" else device))
+    if threads:
+        torch.set_num_threads(threads)
+    dev = torch.device(resolve_device(device))
     torch.manual_seed(seed)
     model = SSCResNet(encoder=encoder).to(dev).train()
     weighter = get_weighter(method, 2).to(dev)
-    optimizer = torch.optim.Adam(list(model.parameters()) + weighter.network_parameters(), lr=1e-4)
+    prime(weighter, 2, seed)
+    params = list(model.parameters()) + list(weighter.network_parameters())
+    optimizer = torch.optim.Adam(params, lr=1e-4)
     image = torch.randn(batch_size, 3, image_size, image_size, device=dev)
     mask = (torch.rand(batch_size, 1, image_size, image_size, device=dev) > 0.8).float()
     label = torch.randint(0, 2, (batch_size,), device=dev)
     if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
         torch.cuda.reset_peak_memory_stats(dev)
-    times = []
+        before = torch.cuda.memory_allocated(dev) / 2**20
+    else:
+        before = _rss_mb()
+    times: list[float] = []
     for i in range(warmup + steps):
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         start = time.perf_counter()
         seg, cls = model(image)
         optimizer.zero_grad(set_to_none=True)
-        weighter.backward(L.task_losses(seg, cls, mask, label), model)
+        weights = weighter.backward(L.task_losses(seg, cls, mask, label), model)
         optimizer.step()
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
         if i >= warmup:
             times.append(1000.0 * (time.perf_counter() - start))
+    if not bool(torch.isfinite(weights).all()):
+        raise RuntimeError(f"{method}: non-finite weights {weights.tolist()} in the benchmark")
     if dev.type == "cuda":
-        memory, kind = torch.cuda.max_memory_allocated(dev) / 2**20, "cuda_max_allocated"
+        peak, kind = torch.cuda.max_memory_allocated(dev) / 2**20, "cuda_max_allocated"
     else:
-        memory, kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "cpu_peak_rss"
-    return {"method": method, "step_ms_median": statistics.median(times), "step_ms_max": max(times),
-            "peak_memory_mb": memory, "memory_kind": kind, "device": str(dev)}
+        peak, kind = _peak_rss_mb(), "cpu_peak_rss"
+    return {
+        "method": method,
+        "step_ms": times,
+        "step_ms_median": statistics.median(times),
+        "step_ms_max": max(times),
+        "peak_memory_mb": peak,
+        "memory_before_steps_mb": before,
+        "step_memory_mb": max(peak - before, 0.0),
+        "memory_kind": kind,
+        "device": str(dev),
+        "threads": torch.get_num_threads(),
+    }
 
 
-def _single_args(args: argparse.Namespace, method: str) -> list[str]:
-    return [sys.executable, "-m", "busmtl.bench.weighting", "--single", method,
-            "--image-size", str(args.image_size), "--batch-size", str(args.batch_size),
-            "--encoder", args.encoder, "--steps", str(args.steps), "--warmup", str(args.warmup),
-            "--device", args.device]
+def _single_command(args: argparse.Namespace, method: str) -> list[str]:
+    cmd = [
+        sys.executable, "-m", "busmtl.bench.weighting", "--single", method,
+        "--image-size", str(args.image_size), "--batch-size", str(args.batch_size),
+        "--encoder", args.encoder, "--steps", str(args.steps), "--warmup", str(args.warmup),
+        "--device", args.device, "--seed", str(args.seed),
+    ]
+    if args.threads:
+        cmd += ["--threads", str(args.threads)]
+    return cmd
+
+
+def run_single(args: argparse.Namespace, method: str) -> dict[str, Any]:
+    """Measure ``method`` in a fresh subprocess and return its JSON row."""
+    env = dict(os.environ)
+    if args.threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
+    done = subprocess.run(_single_command(args, method), capture_output=True, text=True, env=env)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"benchmark of {method!r} failed (exit {done.returncode}):\n{tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def pool(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge the rows of one method from several rounds (step times pooled, memory max)."""
+    times = [t for r in rows for t in r["step_ms"]]
+    out = dict(rows[0])
+    out.update(
+        step_ms=times,
+        step_ms_median=statistics.median(times),
+        step_ms_max=max(times),
+        peak_memory_mb=max(r["peak_memory_mb"] for r in rows),
+        step_memory_mb=max(r["step_memory_mb"] for r in rows),
+        memory_before_steps_mb=min(r["memory_before_steps_mb"] for r in rows),
+        rounds=len(rows),
+    )
+    return out
 
 
 def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add ``time_ratio`` (median step), ``max_time_ratio`` and ``memory_ratio`` to ``ew``, and
-    ``target`` ("ok" / "MISSED" / "-") per row."""
+    """Add the ratios to ``ew`` and the verdict on the issue's targets to every row.
+
+    ``time_ratio`` (median step), ``max_time_ratio`` (longest step), ``memory_ratio`` (peak
+    memory, the issue's definition) and, when present, ``step_memory_ratio`` (what the steps add
+    to the memory held before them); ``target_ok`` (bool or None) and ``target`` (text).
+    """
     base = next((r for r in rows if r["method"] == "ew"), None)
     if base is None:
         raise ValueError("the benchmark needs 'ew' among the methods (ratios are to ew)")
@@ -91,81 +234,152 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["time_ratio"] = r["step_ms_median"] / base["step_ms_median"]
         row["max_time_ratio"] = r["step_ms_max"] / base["step_ms_max"]
         row["memory_ratio"] = r["peak_memory_mb"] / base["peak_memory_mb"]
+        if "step_memory_mb" in r and base.get("step_memory_mb"):
+            row["step_memory_ratio"] = r["step_memory_mb"] / base["step_memory_mb"]
         target = TARGETS.get(r["method"])
         if target is None:
-            row["target"] = "-"
+            row["target_ok"], row["target"] = None, "-"
         else:
-            ok = row["time_ratio"] <= target["time"] and row["memory_ratio"] <= target.get("memory", 1e9)
+            ok = row["time_ratio"] <= target["time"] and row["memory_ratio"] <= target.get(
+                "memory", float("inf")
+            )
             limits = ", ".join(f"{k} <= {v}x" for k, v in target.items())
+            row["target_ok"] = ok
             row["target"] = f"{'ok' if ok else 'MISSED'} ({limits})"
         out.append(row)
     return out
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
-    head = (f"{'method':<10} {'median ms':>10} {'max ms':>9} {'memory MB':>10} "
-            f"{'time x':>7} {'max x':>7} {'mem x':>7}  target")
+    """A plain-text table of the rows returned by :func:`ratios`."""
+    head = (
+        f"{'method':<10} {'median ms':>10} {'max ms':>9} {'peak MB':>9} {'step MB':>8} "
+        f"{'time x':>7} {'max x':>6} {'mem x':>6} {'stepmem x':>9}  target"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
+        step_mem = r.get("step_memory_mb", float("nan"))
+        step_ratio = r.get("step_memory_ratio", float("nan"))
         lines.append(
             f"{r['method']:<10} {r['step_ms_median']:>10.1f} {r['step_ms_max']:>9.1f} "
-            f"{r['peak_memory_mb']:>10.1f} {r['time_ratio']:>7.2f} {r['max_time_ratio']:>7.2f} "
-            f"{r['memory_ratio']:>7.2f}  {r['target']}"
+            f"{r['peak_memory_mb']:>9.1f} {step_mem:>8.1f} {r['time_ratio']:>7.2f} "
+            f"{r['max_time_ratio']:>6.2f} {r['memory_ratio']:>6.2f} {step_ratio:>9.2f}  "
+            f"{r['target']}"
         )
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    from tqdm.auto import tqdm
+def _environment() -> dict[str, Any]:
+    import torch
 
+    try:
+        load = list(os.getloadavg())
+    except OSError:  # pragma: no cover - not on Linux/macOS
+        load = None
+    return {
+        "torch_version": torch.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average": load,
+        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    """``busmtl bench weighting``: measure every method, print the table, write the JSON."""
     from busmtl.io import write_json
     from busmtl.weighting import available
 
-    methods = available() if args.methods == "all" else [m.strip() for m in args.methods.split(",")]
+    if args.methods == "all":
+        methods = available()
+    else:
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     unknown = sorted(set(methods) - set(available()))
     if unknown:
         raise ValueError(f"unknown method(s) {', '.join(unknown)}; valid: {', '.join(available())}")
+    for name in ("image_size", "batch_size", "steps", "repeats"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.warmup < 0:
+        raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
+    if args.image_size % 32:
+        raise ValueError(f"--image-size must be a multiple of 32 (U-Net), got {args.image_size}")
+    resolve_device(args.device)
     if "ew" not in methods:
         methods = ["ew", *methods]
-    rows = []
-    for method in tqdm(methods, desc="bench weighting", disable=None):
-        done = subprocess.run(_single_args(args, method), capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"benchmark of {method} failed: {done.stderr.strip().splitlines()[-1:]}")
-        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    table = ratios(rows)
-    settings = {k: getattr(args, k) for k in ("image_size", "batch_size", "encoder", "steps", "warmup", "device")}
-    print(f"SSC-ResNet ({args.encoder}), batch {args.batch_size}, {args.image_size}x{args.image_size}, "
-          f"{args.steps} steps after {args.warmup} warm-up, device {rows[0]['device']}")
+    methods = list(dict.fromkeys(methods))
+
+    env_before = _environment()
+    started = time.perf_counter()
+    per_method: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
+    total = len(methods) * args.repeats
+    for round_ in range(args.repeats):
+        for i, method in enumerate(methods):
+            print(f"[{round_ * len(methods) + i + 1}/{total}] {method}", file=sys.stderr, flush=True)
+            per_method[method].append(run_single(args, method))
+    table = ratios([pool(per_method[m]) for m in methods])
+    device = table[0]["device"]
+    settings = {
+        k: getattr(args, k)
+        for k in ("image_size", "batch_size", "encoder", "steps", "warmup", "repeats", "seed",
+                  "threads", "device")
+    }
+    settings["resolved_device"] = device
+    environment = env_before | {"load_average_end": _environment()["load_average"],
+                                "wall_s": time.perf_counter() - started,
+                                "threads_used": table[0].get("threads")}
+    title = (
+        f"SSC-ResNet ({args.encoder}), batch {args.batch_size}, {args.image_size}x"
+        f"{args.image_size}, {args.steps} timed steps after {args.warmup} warm-up x "
+        f"{args.repeats} round(s), device {device}, {table[0].get('threads')} thread(s)"
+    )
+    print(title)
     print(format_table(table))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_json(out, {"settings": settings, "rows": table})
-    print(f"written: {out}")
+    if device == "cpu":
+        print("CPU memory: peak RSS of a fresh process per method (includes torch and the model); "
+              "'step MB' = peak minus the RSS before the first step.")
+    write_json(args.out, {"title": title, "settings": settings, "environment": environment,
+                          "targets": TARGETS, "rows": table})
+    print(f"written: {args.out}")
     return 0
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--image-size", type=int, default=128)
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--encoder", default="resnet34")
-    p.add_argument("--steps", type=int, default=10, help="timed steps per method")
-    p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
-    p.add_argument("--methods", default="all", help="comma-separated names or 'all'")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    """The benchmark's options (shared by ``busmtl bench weighting`` and ``python -m``)."""
+    p.add_argument("--image-size", type=int, default=128, help="square input side (default 128)")
+    p.add_argument("--batch-size", type=int, default=8, help="batch size, all methods (default 8)")
+    p.add_argument("--encoder", default="resnet34", help="smp encoder name (default resnet34)")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per method (default 10)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="interleaved rounds over all methods, step times pooled (default 1)")
+    p.add_argument("--methods", default="all", help="comma-separated names or 'all'; ew is added")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch/OpenMP threads per measurement (default: torch's default)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the model and the batch")
     p.add_argument("--out", default="bench/weighting.json", help="JSON file to write")
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m busmtl.bench.weighting", description=__doc__.splitlines()[0])
+    """``python -m busmtl.bench.weighting``; ``--single METHOD`` prints one JSON row."""
+    p = argparse.ArgumentParser(
+        prog="python -m busmtl.bench.weighting", description=__doc__.splitlines()[0]
+    )
     add_arguments(p)
     p.add_argument("--single", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.single:
-        print(json.dumps(measure(args.single, args.image_size, args.batch_size, args.encoder,
-                                 args.steps, args.warmup, args.device)))
-        return 0
-    return run(args)
+    try:
+        if args.single:
+            row = measure(args.single, args.image_size, args.batch_size, args.encoder,
+                          args.steps, args.warmup, args.device, args.seed, args.threads)
+            print(json.dumps(row))
+            return 0
+        return run(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"{p.prog}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

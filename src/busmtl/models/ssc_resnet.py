@@ -16,13 +16,17 @@ Parameter groups, used by the loss weighters (:mod:`busmtl.weighting`):
   head).
 
 ImageNet weights are never downloaded silently at run time on an offline machine: see
-:func:`resolve_pretrained_file`.
+:func:`resolve_pretrained_file`. They are looked up, in order, as an explicit file, in the Hugging
+Face cache (where smp >= 0.5 keeps its encoders) and, for the torchvision ResNets, in the torch
+hub cache (``$TORCH_HOME/hub/checkpoints``); a download is tried only when the hub answers a
+connectivity probe bounded by :data:`PROBE_TIMEOUT_S` seconds.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -33,6 +37,16 @@ from torch import nn
 HUB_HOST: tuple[str, int] = ("huggingface.co", 443)
 #: Seconds the connectivity probe may take; it is what bounds the "fail fast" path.
 PROBE_TIMEOUT_S: float = 3.0
+
+#: ImageNet checkpoints of the torchvision ResNets (what smp's ``imagenet`` ResNet weights are),
+#: current and legacy file names, as ``torch.hub`` stores them under ``<hub dir>/checkpoints``.
+TORCHVISION_CHECKPOINTS: dict[str, tuple[str, ...]] = {
+    "resnet18": ("resnet18-f37072fd.pth", "resnet18-5c106cde.pth"),
+    "resnet34": ("resnet34-b627a593.pth", "resnet34-333f7ec4.pth"),
+    "resnet50": ("resnet50-0676ba61.pth", "resnet50-19c8e357.pth"),
+    "resnet101": ("resnet101-63fe2227.pth", "resnet101-5d3b4d8f.pth"),
+    "resnet152": ("resnet152-394f9c45.pth", "resnet152-b121ed2d.pth"),
+}
 
 
 def _smp():
@@ -52,22 +66,62 @@ def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
     """
     if _env_true("HF_HUB_OFFLINE") or _env_true("BUSMTL_OFFLINE"):
         return False
-    try:
-        with socket.create_connection(HUB_HOST, timeout=timeout):
-            return True
-    except OSError:
-        return False
+    # The socket timeout does not cover the DNS lookup, which can stall on a machine without
+    # network: the probe therefore runs in a daemon thread that is abandoned after ``timeout``.
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection(HUB_HOST, timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=probe, name="busmtl-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def hf_cache_dir() -> Path:
+    """The Hugging Face hub cache as the environment names it *now*.
+
+    (``huggingface_hub`` reads ``HF_HUB_CACHE``/``HF_HOME`` once, at import; reading them here
+    lets a caller or a test point at another cache later.)
+    """
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def torch_hub_checkpoint(encoder: str) -> Path | None:
+    """The torchvision ImageNet checkpoint of ``encoder`` in the torch hub cache, if present."""
+    names = TORCHVISION_CHECKPOINTS.get(encoder, ())
+    if not names:
+        return None
+    folder = Path(torch.hub.get_dir()) / "checkpoints"  # honours $TORCH_HOME at call time
+    return next((folder / n for n in names if (folder / n).is_file()), None)
 
 
 def _weights_help(encoder: str, weights: str, repo_id: str, revision: str | None) -> str:
     rev = f" --revision {revision}" if revision else ""
+    torch_hint = ""
+    if encoder in TORCHVISION_CHECKPOINTS and weights == "imagenet":
+        folder = Path(torch.hub.get_dir()) / "checkpoints"
+        torch_hint = (
+            f" or put torchvision's {TORCHVISION_CHECKPOINTS[encoder][0]} into {folder}"
+        )
     return (
-        f"ImageNet weights for encoder '{encoder}' ({weights}) are not in the local Hugging Face "
-        f"cache and cannot be downloaded here (offline). On a machine with internet run "
-        f"`huggingface-cli download {repo_id}{rev}` (or build `busmtl.models.SSCResNet("
-        f"'{encoder}', encoder_weights='{weights}')` once there), then copy its cache folder "
-        f"(~/.cache/huggingface/hub, or $HF_HOME/hub) to this machine at the same place or point "
-        f"HF_HOME at it; alternatively pass encoder_weights='/path/to/model.safetensors'. "
+        f"ImageNet weights for encoder '{encoder}' ({weights}) are not in the local caches "
+        f"(Hugging Face: {hf_cache_dir()}) and cannot be downloaded here (offline). On a machine "
+        f"with internet run `huggingface-cli download {repo_id}{rev}` (or build "
+        f"`busmtl.models.SSCResNet('{encoder}', encoder_weights='{weights}')` once there), then "
+        f"copy its cache folder (~/.cache/huggingface/hub, or $HF_HOME/hub) to this machine at "
+        f"the same place or point HF_HOME at it{torch_hint}; alternatively pass "
+        f"encoder_weights='/path/to/model.safetensors'. "
         f"Use encoder_weights=None to train from random initialisation."
     )
 
@@ -77,9 +131,11 @@ def resolve_pretrained_file(encoder: str, weights: str, allow_download: bool = T
 
     Order: (1) ``weights`` itself when it is a path to an existing file; (2) the file already in
     the Hugging Face cache (smp >= 0.5 stores its encoders on the hub as ``smp-hub/<name>``);
-    (3) a download, only when ``allow_download`` and the hub answers the connectivity probe
-    within :data:`PROBE_TIMEOUT_S` seconds (skipped entirely under ``HF_HUB_OFFLINE``).
-    Otherwise :class:`FileNotFoundError` explains how to pre-download the weights.
+    (3) for ``imagenet`` ResNets, torchvision's checkpoint in the torch hub cache (the same
+    weights smp serves); (4) a download, only when ``allow_download`` and the hub answers the
+    connectivity probe within :data:`PROBE_TIMEOUT_S` seconds (skipped entirely under
+    ``HF_HUB_OFFLINE`` or ``BUSMTL_OFFLINE``). Otherwise :class:`FileNotFoundError` explains how
+    to pre-download the weights.
     """
     if Path(weights).expanduser().is_file():
         return Path(weights).expanduser()
@@ -102,13 +158,18 @@ def resolve_pretrained_file(encoder: str, weights: str, allow_download: bool = T
 
     from huggingface_hub import try_to_load_from_cache
 
-    cached = try_to_load_from_cache(repo_id, "model.safetensors", revision=revision)
+    cache = hf_cache_dir()
+    cached = try_to_load_from_cache(repo_id, "model.safetensors", cache_dir=cache, revision=revision)
     if isinstance(cached, str) and Path(cached).is_file():
         return Path(cached)
+    if weights == "imagenet" and (local := torch_hub_checkpoint(encoder)) is not None:
+        return local
     if allow_download and hub_reachable():
         from huggingface_hub import hf_hub_download
 
-        return Path(hf_hub_download(repo_id, filename="model.safetensors", revision=revision))
+        return Path(
+            hf_hub_download(repo_id, filename="model.safetensors", revision=revision, cache_dir=cache)
+        )
     raise FileNotFoundError(_weights_help(encoder, weights, repo_id, revision))
 
 
