@@ -1,0 +1,102 @@
+"""Collect the run folders of a sweep (``<runs>/<profile>/<method>/fold<k>/``) into tables.
+
+Every expected method x fold appears, with ``status`` ``done`` (``DONE`` and ``metrics.json``
+present), ``failed`` (the sweep recorded a failure) or ``missing``: missing runs are shown as
+missing, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from busmtl.report.paper_values import METRICS
+
+
+def expected_runs(runs_root: Path, profile: str) -> tuple[list[str], list[int]]:
+    """Methods and folds the sweep planned (its summary), else the profile's defaults, plus any
+    method folder found on disk."""
+    from busmtl.sweep import PROFILE_SWEEPS
+
+    summary = runs_root / profile / "sweep_summary.json"
+    methods: list[str] = []
+    folds: list[int] = []
+    if summary.is_file():
+        for run in json.loads(summary.read_text(encoding="utf-8"))["runs"]:
+            methods.append(run["method"])
+            folds.append(int(run["fold"]))
+    else:
+        methods = list(PROFILE_SWEEPS.get(profile, PROFILE_SWEEPS["quick"])["methods"])
+        folds = list(PROFILE_SWEEPS.get(profile, PROFILE_SWEEPS["quick"])["folds"])
+    folder = runs_root / profile
+    if folder.is_dir():
+        methods += sorted(p.name for p in folder.iterdir() if p.is_dir())
+    return list(dict.fromkeys(methods)), sorted(set(folds))
+
+
+def _status(run_dir: Path, failed: set[tuple[str, int]], method: str, fold: int) -> str:
+    if (run_dir / "DONE").is_file() and (run_dir / "metrics.json").is_file():
+        return "done"
+    return "failed" if (method, fold) in failed else "missing"
+
+
+def collect(runs_root: str | Path, profile: str, methods: list[str] | None = None,
+            folds: list[int] | None = None) -> pd.DataFrame:
+    """One row per expected (method, fold): ``status``, ``test_<metric>``, ``val_<metric>``,
+    efficiency columns, ``best_epoch``, ``epochs_run``, ``run_dir``, ``notebook``."""
+    root = Path(runs_root)
+    exp_methods, exp_folds = expected_runs(root, profile)
+    methods = methods or exp_methods
+    folds = folds if folds is not None else exp_folds
+    failed: set[tuple[str, int]] = set()
+    summary = root / profile / "sweep_summary.json"
+    if summary.is_file():
+        failed = {(r["method"], int(r["fold"])) for r in json.loads(summary.read_text())["runs"]
+                  if r["status"] == "failed"}
+    rows: list[dict[str, Any]] = []
+    for method in methods:
+        for fold in folds:
+            run_dir = root / profile / method / f"fold{fold}"
+            row: dict[str, Any] = {"method": method, "fold": fold, "run_dir": str(run_dir),
+                                   "notebook": str(run_dir.with_suffix(".ipynb")),
+                                   "status": _status(run_dir, failed, method, fold)}
+            if row["status"] == "done":
+                m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+                row.update({f"test_{k}": m["test"].get(k, np.nan) for k in METRICS})
+                row.update({f"val_{k}": m["val"].get(k, np.nan) for k in METRICS})
+                row.update({k: v for k, v in m["efficiency"].items()})
+                row.update(best_epoch=m["best_epoch"], epochs_run=m["epochs_run"])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def histories(runs: pd.DataFrame) -> pd.DataFrame:
+    """All ``history.csv`` rows of the done runs, with ``method`` and ``fold`` columns."""
+    frames = []
+    for _, run in runs[runs["status"] == "done"].iterrows():
+        h = pd.read_csv(Path(run["run_dir"]) / "history.csv")
+        h.insert(0, "fold", run["fold"])
+        h.insert(0, "method", run["method"])
+        frames.append(h)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def predictions(run_dir: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of a run's ``predictions.npz``."""
+    with np.load(Path(run_dir) / "predictions.npz") as data:
+        return {k: data[k] for k in data.files}
+
+
+def completeness(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per method: runs done / expected, and the folds that are missing or failed."""
+    out = []
+    for method, group in runs.groupby("method", sort=False):
+        bad = group[group["status"] != "done"]
+        out.append({"method": method, "done": int((group["status"] == "done").sum()),
+                    "expected": len(group),
+                    "missing": ", ".join(f"fold {f} ({s})" for f, s in zip(bad["fold"], bad["status"]))})
+    return pd.DataFrame(out)

@@ -1,0 +1,122 @@
+"""``busmtl book``: data, sweep, aggregate and build the Jupyter Book into ``_build/html``.
+
+Steps: (1) the profile's dataset is generated/prepared and split when missing; (2) the sweep runs
+(resuming: finished runs are skipped; failed ones are reported and shown as missing in the
+tables); (3) a table of contents with the run notebooks present is written to
+``book/_generated/`` (the appendix groups them by method); (4) ``jupyter-book build`` runs
+offline with warnings as errors; the report chapters are executed by myst-nb during the build so
+they always reflect the runs present, the run notebooks are not re-executed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from busmtl.cli import UserError
+from busmtl.report.colors import label
+from busmtl.settings import repo_root
+
+CHAPTERS = ("book/methods", "book/data", "book/results", "book/reproducing")
+GENERATED = "book/_generated"
+
+
+def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
+    """Write ``book/_generated/_toc.yml``: the chapters, then an appendix page per method with
+    that method's executed run notebooks of ``profile`` (fold order)."""
+    out = root / GENERATED
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("runs_*.md"):
+        old.unlink()
+    method_pages = []
+    folder = runs_root.resolve() / profile
+    if not folder.is_relative_to(root.resolve()):
+        print(f"note: the runs in {folder} are outside the book's folder {root}: the tables use "
+              "them, the appendix cannot include their notebooks")
+        folder = root / "__no_runs__"
+    methods = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    for method in methods:
+        notebooks = sorted((folder / method).glob("fold*.ipynb"),
+                           key=lambda p: int(p.stem.removeprefix("fold") or 0))
+        notebooks = [nb for nb in notebooks if (nb.with_suffix("") / "DONE").is_file()]
+        if not notebooks:
+            continue
+        page = out / f"runs_{method}.md"
+        page.write_text(
+            f"# {label(method)}: run notebooks\n\n"
+            f"The executed notebook of every fold of `{method}` in the `{profile}` profile, "
+            "exactly as papermill left it.\n", encoding="utf-8")
+        method_pages.append({
+            "file": page.relative_to(root).with_suffix("").as_posix(),
+            "sections": [{"file": nb.relative_to(root.resolve()).with_suffix("").as_posix(),
+                          "title": f"{label(method)}, fold {nb.stem.removeprefix('fold')}"}
+                         for nb in notebooks],
+        })
+    toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
+    for part in toc["parts"]:
+        for chapter in part["chapters"]:
+            if chapter["file"] == "book/appendix":
+                chapter["sections"] = method_pages
+                if not method_pages:
+                    chapter.pop("sections")
+    path = out / "_toc.yml"
+    path.write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def jupyter_book_executable() -> str:
+    local = Path(sys.executable).with_name("jupyter-book")
+    found = str(local) if local.exists() else shutil.which("jupyter-book")
+    if not found:
+        raise UserError("jupyter-book is not installed: run `make install` (it installs the "
+                        "'book' extra: pip install -e '.[book]')")
+    return found
+
+
+def build_html(root: Path, toc: Path, env: dict[str, str]) -> Path:
+    """``jupyter-book build`` (offline, ``-W --keep-going``); raise when it fails."""
+    cmd = [jupyter_book_executable(), "build", str(root), "--toc", str(toc), "-W", "--keep-going",
+           "--path-output", str(root)]
+    done = subprocess.run(cmd, env=env, cwd=root)
+    if done.returncode != 0:
+        raise UserError(f"the book build failed (exit {done.returncode}); see the messages above "
+                        f"and the logs in {root / '_build'}")
+    return root / "_build" / "html" / "index.html"
+
+
+def build_book(profile: str = "quick", data_dir: str | None = None, jobs: int = 1,
+               device: str | None = None, methods: str | None = None, folds: str | None = None,
+               epochs: int | None = None, runs_root: str | Path | None = None,
+               skip_sweep: bool = False, progress: bool | None = None,
+               root: str | Path | None = None) -> Path:
+    """Run the whole pipeline; return the path of ``index.html``.
+
+    ``root`` is the folder holding ``_config.yml``, ``_toc.yml`` and ``book/`` (default: the
+    repository); the HTML goes to ``<root>/_build/html``.
+    """
+    from busmtl.sweep import prepare_data, run_sweep
+
+    root = Path(root).resolve() if root else repo_root()
+    runs = Path(runs_root) if runs_root else root / "book" / "runs"
+    start = time.perf_counter()
+    data = prepare_data(profile, data_dir, progress)
+    if not skip_sweep:
+        summary = run_sweep(profile, methods, folds, data, jobs, device, runs_root=runs,
+                            epochs=epochs, progress=progress)
+        if summary.failed:
+            print(f"{len(summary.failed)} run(s) failed: they are shown as missing in the book")
+    sweep_s = time.perf_counter() - start
+    toc = write_toc(root, profile, runs)
+    env = dict(os.environ, BUSMTL_BOOK_PROFILE=profile, BUSMTL_BOOK_RUNS=str(runs.resolve()),
+               BUSMTL_BOOK_DATA=str(data), PYDEVD_DISABLE_FILE_VALIDATION="1")
+    index = build_html(root, toc, env)
+    total = time.perf_counter() - start
+    print(f"data + sweep {sweep_s:.0f} s, build {total - sweep_s:.0f} s, total {total:.0f} s")
+    print(f"book: {index}\nopen it with: xdg-open {index}  (or python -m http.server -d {index.parent})")
+    return index

@@ -1,0 +1,172 @@
+"""The book's figures, drawn from aggregated runs (:mod:`busmtl.report.aggregate`).
+
+One colour per method everywhere (:mod:`busmtl.report.colors`); bands are the min-max range over
+folds around the mean.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+from busmtl.report.aggregate import predictions
+from busmtl.report.colors import TASK_COLORS, color, label
+from busmtl.report.run_plots import dice
+
+TASKS = {"seg": "segmentation", "cls": "classification"}
+
+
+def _band(ax, frame: pd.DataFrame, column: str, c: str, name: str, ls: str = "-") -> None:
+    g = frame.groupby("epoch")[column]
+    mean, low, high = g.mean(), g.min(), g.max()
+    ax.plot(mean.index, mean.values, color=c, ls=ls, lw=1.6, label=name)
+    ax.fill_between(mean.index, low.values, high.values, color=c, alpha=0.18, lw=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _grid(n: int, ncols: int = 4, size=(3.2, 2.6)):
+    ncols = min(ncols, max(n, 1))
+    nrows = math.ceil(max(n, 1) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    return fig, axes.ravel()
+
+
+def weights_figure(hist: pd.DataFrame) -> plt.Figure:
+    """Fig. 3 analogue: per method, the mean weight of each task per epoch (band over folds)."""
+    methods = list(dict.fromkeys(hist["method"]))
+    fig, axes = _grid(len(methods))
+    for ax, method in zip(axes, methods):
+        h = hist[hist["method"] == method]
+        for task in TASKS:
+            _band(ax, h, f"w_{task}", TASK_COLORS[task], TASKS[task])
+        ax.set_title(label(method), color=color(method), fontweight="bold")
+        ax.set(xlabel="epoch", ylabel="task weight")
+    axes[0].legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def temperature_figure(hist: pd.DataFrame) -> plt.Figure:
+    """The softmax temperature per epoch of the methods that have one (DWA fixed, ATDWA adaptive)."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    for method in dict.fromkeys(hist["method"]):
+        h = hist[hist["method"] == method]
+        if "x_temperature" in h and h["x_temperature"].notna().any():
+            _band(ax, h.dropna(subset=["x_temperature"]), "x_temperature", color(method), label(method))
+    ax.set(xlabel="epoch", ylabel="temperature T", title="Softmax temperature per epoch")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def loss_figure(hist: pd.DataFrame) -> plt.Figure:
+    """Train (dashed) and validation (solid) loss of each task per epoch and method."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    for ax, task in zip(axes, TASKS):
+        for method in dict.fromkeys(hist["method"]):
+            h = hist[hist["method"] == method]
+            _band(ax, h, f"val_loss_{task}", color(method), label(method))
+            ax.plot(*h.groupby("epoch")[f"train_loss_{task}"].mean().reset_index().to_numpy().T,
+                    color=color(method), ls="--", lw=1)
+        ax.set(xlabel="epoch", ylabel="loss (unweighted)",
+               title=f"{TASKS[task]}: validation (solid), train (dashed)")
+    axes[1].legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def choose_examples(pred: dict[str, np.ndarray], per_class: int = 2) -> list[int]:
+    """Test images whose lesion area is closest to the class median: typical, not cherry-picked."""
+    chosen = []
+    area = pred["mask_true"].reshape(len(pred["labels"]), -1).sum(1)
+    for cls in (0, 1):
+        idx = np.flatnonzero((pred["labels"] == cls) & (area > 0))
+        if len(idx):
+            order = idx[np.argsort(np.abs(area[idx] - np.median(area[idx])))]
+            chosen.extend(sorted(order[:per_class].tolist()))
+    return chosen
+
+
+def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2) -> plt.Figure:
+    """Fig. 4 analogue: chosen benign and malignant test images with the ground truth (green)
+    and each method's predicted contour, titled with the per-image Dice."""
+    done = runs[(runs["status"] == "done") & (runs["fold"] == fold)]
+    if done.empty:
+        done = runs[runs["status"] == "done"].drop_duplicates("method")
+    preds = {row["method"]: predictions(row["run_dir"]) for _, row in done.iterrows()}
+    first = next(iter(preds.values()))
+    images = choose_examples(first, per_class)
+    methods = list(preds)
+    fig, axes = plt.subplots(len(images), len(methods) + 1,
+                             figsize=(2.0 * (len(methods) + 1), 2.1 * len(images)), squeeze=False)
+    for r, i in enumerate(images):
+        truth = first["mask_true"][i] > 0
+        cls = "malignant" if first["labels"][i] == 1 else "benign"
+        axes[r, 0].imshow(first["image"][i], cmap="gray", vmin=0, vmax=255)
+        axes[r, 0].contour(truth, levels=[0.5], colors="lime", linewidths=1)
+        axes[r, 0].set_title(f"{first['ids'][i]}\n({cls}, truth)", fontsize=8)
+        for c, method in enumerate(methods, start=1):
+            p = preds[method]
+            j = int(np.flatnonzero(p["ids"] == first["ids"][i])[0])
+            mask = p["mask_prob"][j] >= 128
+            ax = axes[r, c]
+            ax.imshow(p["image"][j], cmap="gray", vmin=0, vmax=255)
+            ax.contour(truth, levels=[0.5], colors="lime", linewidths=0.8)
+            if mask.any():
+                ax.contour(mask, levels=[0.5], colors=color(method), linewidths=1.2)
+            ax.set_title(f"{label(method)}\nDice {dice(truth, mask):.2f}", fontsize=8, color=color(method))
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def examples_figure(data_dir: str | Path, per_class: int = 4, seed: int = 0) -> plt.Figure:
+    """Fig. 2 analogue: example images of each class with their lesion masks below."""
+    from busmtl.data.prepare import load_prepared
+
+    data = load_prepared(data_dir)
+    rng = np.random.default_rng(seed)
+    picks = [int(i) for cls in (0, 1) for i in rng.choice(np.flatnonzero(data.labels == cls),
+                                                          size=per_class, replace=False)]
+    fig, axes = plt.subplots(2, len(picks), figsize=(1.7 * len(picks), 3.6), squeeze=False)
+    for c, i in enumerate(picks):
+        axes[0, c].imshow(data.images[i], cmap="gray", vmin=0, vmax=255)
+        axes[0, c].set_title(f"{'malignant' if data.labels[i] else 'benign'}\n{data.ids[i]}", fontsize=7)
+        axes[1, c].imshow(data.masks[i], cmap="gray", vmin=0, vmax=1)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def augmentation_figure(data_dir: str | Path, index: int = 0, seed: int = 0) -> plt.Figure:
+    """One training image (mask outline in green) under each of the paper's six transforms."""
+    from busmtl.data.augment import derive_seed, paper_augmentation
+    from busmtl.data.prepare import load_prepared
+
+    data = load_prepared(data_dir)
+    image, mask = data.images[index], data.masks[index]
+    transforms = paper_augmentation(image.shape[0]).transforms
+    panels = [("original", image, mask)]
+    for t in transforms:
+        t.set_random_seed(derive_seed(seed, len(panels)))
+        out = t(image=image, mask=mask)
+        panels.append((type(t).__name__, out["image"], out["mask"]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.9 * len(panels), 2.3))
+    for ax, (name, im, mk) in zip(axes, panels):
+        ax.imshow(im, cmap="gray", vmin=0, vmax=255)
+        if mk.any():
+            ax.contour(mk, levels=[0.5], colors="lime", linewidths=0.8)
+        ax.set_title(name, fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,50 @@
+"""Values reported by the primary paper (Hariyadi et al., ATDWA), for comparison in the book.
+
+Tables II and III are the paper's ablation (SSC-ResNet = equal weighting, GradNorm, DWA, ATDWA);
+Table I compares ATDWA with earlier BUSI multi-task models. ``None`` = not reported.
+"""
+
+from __future__ import annotations
+
+#: Table II: method -> metric -> value (segmentation then classification metrics).
+TABLE2: dict[str, dict[str, float]] = {
+    "ew": {"seg_acc": 0.9576, "seg_dice": 0.7414, "seg_iou": 0.6502, "seg_auc": 0.8887,
+           "seg_recall": 0.7970, "seg_precision": 0.7538,
+           "cls_acc": 0.8961, "cls_f1": 0.8960, "cls_recall": 0.8961, "cls_precision": 0.8981},
+    "gradnorm": {"seg_acc": 0.9570, "seg_dice": 0.7144, "seg_iou": 0.6291, "seg_auc": 0.8677,
+                 "seg_recall": 0.7498, "seg_precision": 0.7508,
+                 "cls_acc": 0.9271, "cls_f1": 0.9271, "cls_recall": 0.9271, "cls_precision": 0.9284},
+    "dwa": {"seg_acc": 0.9598, "seg_dice": 0.7420, "seg_iou": 0.6565, "seg_auc": 0.8815,
+            "seg_recall": 0.7789, "seg_precision": 0.7659,
+            "cls_acc": 0.9039, "cls_f1": 0.9033, "cls_recall": 0.9039, "cls_precision": 0.9080},
+    "atdwa": {"seg_acc": 0.9589, "seg_dice": 0.7561, "seg_iou": 0.6711, "seg_auc": 0.8843,
+              "seg_recall": 0.7837, "seg_precision": 0.7816,
+              "cls_acc": 0.9178, "cls_f1": 0.9178, "cls_recall": 0.9178, "cls_precision": 0.9207},
+}
+
+#: Table I: model -> metric -> value (None: not reported by the cited work).
+TABLE1: dict[str, dict[str, float | None]] = {
+    "Byra et al.": {"seg_acc": 0.9270, "seg_dice": 0.6440, "seg_iou": None,
+                    "cls_acc": 0.8650, "cls_recall": 0.8200, "cls_precision": None},
+    "SSC": {"seg_acc": 0.9639, "seg_dice": 0.7167, "seg_iou": 0.6613,
+            "cls_acc": 0.8667, "cls_recall": 0.8587, "cls_precision": 0.8733},
+    "ATDWA (paper)": {"seg_acc": 0.9589, "seg_dice": 0.7561, "seg_iou": 0.6711,
+                      "cls_acc": 0.9178, "cls_recall": 0.9178, "cls_precision": 0.9178},
+}
+TABLE1_METRICS: tuple[str, ...] = ("seg_acc", "seg_dice", "seg_iou", "cls_acc", "cls_recall", "cls_precision")
+
+#: Table III: method -> peak GPU memory (GB), longest step (ms), longest epoch (s).
+TABLE3: dict[str, dict[str, float]] = {
+    "ew": {"memory_gb": 0.8046, "step_ms_max": 179.5562, "epoch_s_max": 26.5903},
+    "dwa": {"memory_gb": 0.8049, "step_ms_max": 185.5686, "epoch_s_max": 26.0866},
+    "gradnorm": {"memory_gb": 6.8029, "step_ms_max": 1286.3955, "epoch_s_max": 258.8503},
+    "atdwa": {"memory_gb": 0.8049, "step_ms_max": 187.4173, "epoch_s_max": 26.6796},
+}
+
+#: Metric key -> column header.
+METRIC_NAMES: dict[str, str] = {
+    "seg_acc": "Seg Acc", "seg_dice": "Dice", "seg_iou": "IoU", "seg_auc": "AUC",
+    "seg_recall": "Seg Recall", "seg_precision": "Seg Precision",
+    "cls_acc": "Cls Acc", "cls_f1": "F1", "cls_recall": "Cls Recall", "cls_precision": "Cls Precision",
+}
+METRICS: tuple[str, ...] = tuple(METRIC_NAMES)
