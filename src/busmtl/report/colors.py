@@ -6,7 +6,7 @@ import matplotlib.colors as mcolors
 
 #: Method -> colour (colour-blind-friendly tab10/Okabe-Ito picks; ATDWA stands out in red).
 METHOD_COLORS: dict[str, str] = {
-    "ew": "#7f7f7f",
+    "ew": "#bcbd22",
     "dwa": "#1f77b4",
     "atdwa": "#d62728",
     "gradnorm": "#2ca02c",

@@ -41,14 +41,14 @@ def _grid(n: int, ncols: int = 4, size=(3.2, 2.6)):
 def weights_figure(hist: pd.DataFrame) -> plt.Figure:
     """Fig. 3 analogue: per method, the mean weight of each task per epoch (band over folds)."""
     methods = list(dict.fromkeys(hist["method"]))
-    fig, axes = _grid(len(methods))
+    fig, axes = _grid(len(methods), ncols=2 if len(methods) <= 4 else 3, size=(4.4, 3.0))
     for ax, method in zip(axes, methods):
         h = hist[hist["method"] == method]
         for task in TASKS:
             _band(ax, h, f"w_{task}", TASK_COLORS[task], TASKS[task])
         ax.set_title(label(method), color=color(method), fontweight="bold")
         ax.set(xlabel="epoch", ylabel="task weight")
-    axes[0].legend(frameon=False, fontsize=8)
+    axes[0].legend(frameon=False)
     fig.tight_layout()
     return fig
 
@@ -68,7 +68,7 @@ def temperature_figure(hist: pd.DataFrame) -> plt.Figure:
 
 def loss_figure(hist: pd.DataFrame) -> plt.Figure:
     """Train (dashed) and validation (solid) loss of each task per epoch and method."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, task in zip(axes, TASKS):
         for method in dict.fromkeys(hist["method"]):
             h = hist[hist["method"] == method]
@@ -77,7 +77,7 @@ def loss_figure(hist: pd.DataFrame) -> plt.Figure:
                     color=color(method), ls="--", lw=1)
         ax.set(xlabel="epoch", ylabel="loss (unweighted)",
                title=f"{TASKS[task]}: validation (solid), train (dashed)")
-    axes[1].legend(frameon=False, fontsize=8)
+    axes[1].legend(frameon=False)
     fig.tight_layout()
     return fig
 

@@ -35,6 +35,7 @@ def mean_std(runs: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def _cell(mean: float, std: float, n: int, expected: int, digits: int) -> str:
+    n, expected = int(n), int(expected)
     if n == 0 or np.isnan(mean):
         return MISSING
     text = f"{mean:.{digits}f} ± {std:.{digits}f}"

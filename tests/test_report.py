@@ -1,0 +1,200 @@
+"""Report layer: aggregation of run folders, Tables I-III, paired statistics, figures.
+
+The runs are fake run folders with known metrics (written like the trainer writes them), so every
+table cell can be checked by hand: ew has Dice 0.70 + 0.01 * fold; atdwa is always 0.05 better
+(fold 3 missing); dwa is worse on some folds and better on others (fold 4 failed in the sweep).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from busmtl.report import aggregate, figures, stats, tables  # noqa: E402
+from busmtl.report.paper_values import METRICS, TABLE2  # noqa: E402
+from busmtl.report.simulate import simulate  # noqa: E402
+
+PROFILE = "quick"
+FOLDS = range(5)
+DWA_OFFSETS = [-0.02, 0.01, -0.03, 0.02, 0.0]
+
+
+def dice_of(method: str, fold: int) -> float:
+    base = 0.70 + 0.01 * fold
+    return base + {"ew": 0.0, "atdwa": 0.05, "dwa": DWA_OFFSETS[fold]}[method]
+
+
+def write_run(run_dir: Path, method: str, fold: int, rng: np.random.Generator) -> None:
+    run_dir.mkdir(parents=True)
+    d = dice_of(method, fold)
+    test = {m: 0.5 for m in METRICS} | {"seg_dice": d, "cls_acc": 0.80 + 0.01 * fold}
+    eff = {"peak_memory_mb": 1000.0 * (2 if method == "dwa" else 1), "memory_kind": "cpu_peak_rss",
+           "step_time_ms_max": 200.0, "step_time_ms_median": 100.0 * (1.5 if method == "dwa" else 1),
+           "epoch_time_s_max": 3.0, "epoch_time_s_median": 2.0, "device": "cpu"}
+    metrics = {"test": test, "val": dict(test), "efficiency": eff, "best_epoch": 3, "epochs_run": 4,
+               "stopped_early": False}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    epochs = np.arange(1, 5)
+    pd.DataFrame({
+        "epoch": epochs, "train_loss_seg": 1 / epochs, "train_loss_cls": 0.7 / epochs,
+        "val_loss_seg": 1.1 / epochs, "val_loss_cls": 0.8 / epochs, "val_loss_mean": 0.95 / epochs,
+        "w_seg": [1, 1, 1.1, 1.2] if method != "ew" else 1.0,
+        "w_cls": [1, 1, 0.9, 0.8] if method != "ew" else 1.0,
+        "x_temperature": [2.0, 2.0, 2.3, 2.5] if method == "atdwa" else (2.0 if method == "dwa" else np.nan),
+    }).to_csv(run_dir / "history.csv", index=False)
+    n, size = 6, 16
+    masks = np.zeros((n, size, size), np.uint8)
+    for i in range(n):
+        masks[i, 4:4 + 2 + i, 4:10] = 1
+    np.savez_compressed(
+        run_dir / "predictions.npz", ids=np.array([f"img{i}" for i in range(n)]),
+        labels=np.array([0, 0, 0, 1, 1, 1]), image=rng.integers(0, 255, (n, size, size), dtype=np.uint8),
+        mask_true=masks, mask_prob=(masks * 230).astype(np.uint8),
+        cls_prob=np.full((n, 2), 0.5, np.float32))
+    (run_dir / "DONE").write_text("{}")
+
+
+@pytest.fixture
+def runs_root(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    summary = []
+    for method in ("ew", "atdwa", "dwa"):
+        for fold in FOLDS:
+            run_dir = tmp_path / PROFILE / method / f"fold{fold}"
+            status = "done"
+            if method == "atdwa" and fold == 3:
+                status = "missing"          # killed before DONE: a folder with no marker
+                run_dir.mkdir(parents=True)
+            elif method == "dwa" and fold == 4:
+                status = "failed"
+            else:
+                write_run(run_dir, method, fold, rng)
+            summary.append({"method": method, "fold": fold, "status": status})
+    (tmp_path / PROFILE / "sweep_summary.json").write_text(json.dumps({"runs": summary}))
+    return tmp_path
+
+
+@pytest.fixture
+def runs(runs_root: Path) -> pd.DataFrame:
+    return aggregate.collect(runs_root, PROFILE)
+
+
+def test_collect_lists_every_expected_run_with_its_status(runs):
+    assert len(runs) == 15
+    status = runs.set_index(["method", "fold"])["status"]
+    assert status["atdwa", 3] == "missing"
+    assert status["dwa", 4] == "failed"
+    assert (status.drop([("atdwa", 3), ("dwa", 4)]) == "done").all()
+    assert runs.loc[(runs["method"] == "ew") & (runs["fold"] == 2), "test_seg_dice"].item() == pytest.approx(0.72)
+
+
+def test_completeness_names_the_missing_folds(runs):
+    table = aggregate.completeness(runs).set_index("method")
+    assert table.loc["ew", "done"] == 5 and table.loc["ew", "missing"] == ""
+    assert table.loc["atdwa", "done"] == 4 and table.loc["atdwa", "missing"] == "fold 3 (missing)"
+    assert table.loc["dwa", "missing"] == "fold 4 (failed)"
+
+
+def test_a_method_with_no_run_at_all_still_appears(runs_root):
+    runs = aggregate.collect(runs_root, PROFILE, methods=["ew", "gradnorm"], folds=list(FOLDS))
+    t2 = tables.table2(runs)
+    assert (t2.loc["GradNorm"] == tables.MISSING).all()
+
+
+def test_mean_std_by_hand(runs):
+    ms = tables.mean_std(runs, "test_seg_dice")
+    ew = [0.70, 0.71, 0.72, 0.73, 0.74]
+    assert ms.loc["ew", "mean"] == pytest.approx(np.mean(ew))
+    assert ms.loc["ew", "std"] == pytest.approx(np.std(ew, ddof=1))
+    atdwa = [dice_of("atdwa", f) for f in (0, 1, 2, 4)]
+    assert ms.loc["atdwa", "mean"] == pytest.approx(np.mean(atdwa))
+    assert (ms.loc["atdwa", "n"], ms.loc["atdwa", "expected"]) == (4, 5)
+
+
+def test_table2_cells_bold_best_and_partial_runs_marked(runs):
+    t2 = tables.table2(runs)
+    assert list(t2.index) == ["EW (SSC-ResNet)", "ATDWA", "DWA"]
+    assert len(t2.columns) == 10
+    ew_mean, ew_std = np.mean([0.70, 0.71, 0.72, 0.73, 0.74]), np.std([0.70, 0.71, 0.72, 0.73, 0.74], ddof=1)
+    assert t2.loc["EW (SSC-ResNet)", "Dice"] == f"{ew_mean:.4f} ± {ew_std:.4f}"
+    assert t2.loc["ATDWA", "Dice"].startswith("**") and t2.loc["ATDWA", "Dice"].endswith("(4/5)**")
+    assert not t2.loc["DWA", "Dice"].startswith("**")
+    # a column where all methods tie: every method is bold
+    assert all(cell.startswith("**") for cell in t2["IoU"])
+    html = tables.to_html(t2)
+    assert "<b>" in html and "**" not in html
+
+
+def test_table2_vs_paper_difference(runs):
+    t = tables.table2_vs_paper(runs)
+    ours = float(t.loc[("EW (SSC-ResNet)", "this companion"), "Dice"])
+    assert ours == pytest.approx(0.72, abs=1e-4)
+    diff = float(t.loc[("EW (SSC-ResNet)", "difference"), "Dice"])
+    assert diff == pytest.approx(0.72 - TABLE2["ew"]["seg_dice"], abs=1e-4)
+    assert (t.loc[("GradNorm", "this companion")] == tables.MISSING).all()
+    assert float(t.loc[("GradNorm", "paper"), "Dice"]) == TABLE2["gradnorm"]["seg_dice"]
+
+
+def test_table1_has_cited_rows_and_our_atdwa(runs):
+    t1 = tables.table1(runs)
+    assert "ATDWA (this companion)" in t1.index and "ATDWA (paper)" in t1.index
+    assert t1.loc["Byra et al.", "IoU"] == "NA"
+    assert t1.loc["ATDWA (this companion)", "Dice"].endswith("(4/5)")
+
+
+def test_table3_ratios_to_ew(runs):
+    t3 = tables.table3(runs)
+    assert t3.loc["EW (SSC-ResNet)", "Peak memory / EW"] == "1.00x"
+    assert t3.loc["DWA", "Peak memory / EW"] == "2.00x"
+    assert t3.loc["DWA", "Median step / EW"] == "1.50x"
+    paper = tables.table3_paper()
+    assert paper.loc["GradNorm", "Memory / EW"] == "8.46x"
+
+
+def test_paired_statistics(runs):
+    table = stats.paired_vs_baseline(runs).set_index(["method", "metric"])
+    atdwa = table.loc[("ATDWA", "Dice")]
+    assert atdwa["folds"] == 4                      # fold 3 is missing: only paired folds count
+    assert atdwa["mean difference"] == pytest.approx(0.05)
+    assert atdwa["verdict"] == "better"             # a constant gain on every fold
+    dwa = table.loc[("DWA", "Dice")]
+    assert dwa["folds"] == 4
+    assert dwa["mean difference"] == pytest.approx(np.mean(DWA_OFFSETS[:4]))
+    from scipy.stats import ttest_rel
+    a = [dice_of("dwa", f) for f in range(4)]
+    b = [dice_of("ew", f) for f in range(4)]
+    assert dwa["paired t p"] == pytest.approx(ttest_rel(a, b).pvalue)
+    assert dwa["verdict"] == "within fold noise"
+    assert table.loc[("DWA", "IoU"), "verdict"] == "n/a"   # identical values: nothing to test
+
+
+def test_histories_and_figures(runs):
+    hist = aggregate.histories(runs)
+    assert set(hist["method"]) == {"ew", "atdwa", "dwa"} and len(hist) == 13 * 4
+    for fig in (figures.weights_figure(hist), figures.temperature_figure(hist), figures.loss_figure(hist),
+                figures.qualitative_figure(runs, fold=0, per_class=2)):
+        assert fig.axes and all(ax.get_title() or not ax.axison for ax in fig.axes)
+        matplotlib.pyplot.close(fig)
+
+
+def test_qualitative_examples_are_typical_not_extreme(runs):
+    pred = aggregate.predictions(runs.iloc[0]["run_dir"])
+    chosen = figures.choose_examples(pred, per_class=1)
+    assert chosen == [1, 4]                         # the median-area image of each class
+
+
+@pytest.mark.parametrize("method", ["ew", "dwa", "atdwa", "gradnorm", "uw"])
+def test_simulation_weights_are_finite_and_sum_to_k(method):
+    frame = simulate(method, epochs=4, steps=3)
+    w = frame[["w_seg", "w_cls"]].to_numpy()
+    assert np.isfinite(w).all()
+    if method in ("ew", "dwa", "atdwa", "gradnorm"):
+        assert np.allclose(w.sum(1), 2.0, atol=1e-5)
