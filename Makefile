@@ -7,7 +7,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.busmtl-installed
 PROFILE ?= quick
 DATA    ?=
-JOBS    ?= 1
+JOBS    ?=
 DEVICE  ?=
 
 .PHONY: all install test test-fast book sweep bench clean-book clean help
@@ -35,11 +35,11 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 book: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/busmtl book --profile $(PROFILE) --jobs $(JOBS) \
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/busmtl book --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) \
 		$(if $(DATA),--data-dir "$(DATA)") $(if $(DEVICE),--device $(DEVICE))
 
 sweep: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/busmtl sweep --profile $(PROFILE) --jobs $(JOBS) \
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/busmtl sweep --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) \
 		$(if $(DATA),--data-dir "$(DATA)") $(if $(DEVICE),--device $(DEVICE))
 
 bench: $(STAMP)

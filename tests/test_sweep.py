@@ -68,7 +68,9 @@ def test_parse_methods_and_folds():
 def test_hash_follows_parameters_notebook_and_data_not_execution(tmp_path, fake_notebook, tiny_data):
     base = {"method": "ew", "fold": 0, "profile": "smoke", "data_dir": str(tiny_data), "out_dir": "a"}
     h = notebook_hash.run_hash(base, fake_notebook)
-    assert h == notebook_hash.run_hash({**base, "out_dir": "b", "num_threads": 3}, fake_notebook)
+    assert h == notebook_hash.run_hash({**base, "out_dir": "b", "progress": False}, fake_notebook)
+    # CPU results depend on the thread count: a run with other threads is another run
+    assert h != notebook_hash.run_hash({**base, "num_threads": 3}, fake_notebook)
     assert h != notebook_hash.run_hash({**base, "fold": 1}, fake_notebook)
     assert h != notebook_hash.run_hash({**base, "epochs": 5}, fake_notebook)
     executed = nbformat.read(fake_notebook, as_version=4)
@@ -87,7 +89,8 @@ def test_parameters_are_injected_and_recorded(fake_notebook, tiny_data, tmp_path
     run = summary.runs[0]
     assert run.status == "done" and run.notebook == (tmp_path / "runs/smoke/ew/fold1.ipynb").resolve()
     recorded = json.loads((run.run_dir / "params.json").read_text())
-    assert recorded["fold"] == 1 and recorded["epochs"] == 3 and recorded["omp"] == recorded["num_threads"].__str__()
+    assert recorded["fold"] == 1 and recorded["epochs"] == 3
+    assert recorded["num_threads"] == sweep.DEFAULT_THREADS and recorded["omp"] == str(sweep.DEFAULT_THREADS)
     executed = nbformat.read(run.notebook, as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "fold = 1" in injected[0].source and run.run_hash in injected[0].source
@@ -99,6 +102,9 @@ def test_failing_run_is_reported_while_the_others_complete(fake_notebook, tiny_d
     summary = sweep_fake(fake_notebook, tiny_data, tmp_path, methods="ew,dwa,atdwa", folds="0", jobs=2)
     status = {r.method: r.status for r in summary.runs}
     assert status == {"ew": "done", "dwa": "failed", "atdwa": "done"}
+    # --jobs does not change a run's thread count (and so its numbers)
+    params = json.loads((summary.runs[0].run_dir / "params.json").read_text())
+    assert params["num_threads"] == sweep.DEFAULT_THREADS
     failed = summary.failed[0]
     assert failed.error == "RuntimeError: deliberate failure for the test"
     assert failed.notebook.is_file(), "the failed notebook is kept for inspection"

@@ -8,8 +8,11 @@ Layout (DEVELOPERS.md): ``<runs>/<profile>/<method>/fold<k>.ipynb`` (the execute
   other run is executed from scratch. Nothing of a finished run is touched, so killing the sweep
   at any moment and starting it again loses nothing that had finished.
 * **Parallel**: ``jobs`` notebooks at once, each in its own process (:mod:`busmtl.sweep_worker`)
-  and working directory, with ``OMP``/``MKL`` threads capped at ``cores // jobs``; on several
-  GPUs each run gets one device (``CUDA_VISIBLE_DEVICES``). Kernel start-up races are retried.
+  and working directory. Each run uses a fixed number of CPU threads (``--threads``, default 1,
+  also set as ``OMP``/``MKL`` threads), not ``cores // jobs``: CPU results depend on the thread
+  count, so it is part of the run's parameters and hash, and the numbers of a sweep do not
+  change with ``--jobs``. On several GPUs each run gets one device (``CUDA_VISIBLE_DEVICES``).
+  Kernel start-up races are retried.
 * **Failures**: a failing run does not stop the others; its notebook (with the error cells) is
   kept for inspection. The summary lists done, skipped and failed runs; the CLI exits with 1
   when anything failed.
@@ -46,6 +49,17 @@ KERNEL_NAME = "python3"
 
 def default_notebook() -> Path:
     return repo_root() / "notebooks" / "train_fold.ipynb"
+
+
+#: CPU threads per run. Fixed (not derived from ``--jobs`` or the machine's cores) because CPU
+#: results depend on the thread count: with a fixed count, the same sweep gives the same numbers
+#: whatever ``--jobs`` is and on any machine; parallelism comes from running several notebooks.
+DEFAULT_THREADS: int = 1
+
+
+def default_jobs() -> int:
+    """Notebooks run at once by default: one per core, at most 4 (each run holds ~1.6 GB)."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def default_runs_root() -> Path:
@@ -201,7 +215,8 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
               device: str | None = None, *, runs_root: str | Path | None = None,
               notebook: str | Path | None = None, epochs: int | None = None,
               image_size: int | None = None, seed: int | None = None, retries: int = 2,
-              progress: bool | None = None, log=print) -> SweepSummary:
+              threads: int | None = None, progress: bool | None = None,
+              log=print) -> SweepSummary:
     """Execute every pending method x fold; return the summary (also written as
     ``<runs>/<profile>/sweep_summary.json``). Never raises for a failing run."""
     if profile not in PROFILES:
@@ -214,7 +229,11 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
     root = Path(runs_root) if runs_root else default_runs_root()
     start = time.perf_counter()
     data = prepare_data(profile, data_dir, progress)
-    overrides = {"device": device, "epochs": epochs, "image_size": image_size, "seed": seed}
+    threads = DEFAULT_THREADS if threads is None else int(threads)
+    if threads < 1:
+        raise ValueError(f"--threads {threads}: use 1 or more")
+    overrides = {"device": device, "epochs": epochs, "image_size": image_size, "seed": seed,
+                 "num_threads": threads}
     runs = plan(profile, methods, folds, data, runs_root=root, notebook=notebook, overrides=overrides)
     summary = SweepSummary(profile, runs)
     pending = []
@@ -223,8 +242,6 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
             r.status = "skipped"
         else:
             pending.append(r)
-    cores = os.cpu_count() or 1
-    threads = max(1, cores // int(jobs))
     gpus = _cuda_devices() if device in (None, "auto", "cuda") else []
     bar = tqdm(total=len(runs), initial=len(runs) - len(pending), desc=f"sweep {profile}",
                unit="run", disable=None if progress is None else not progress)
@@ -236,7 +253,7 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
             while queue or active:
                 while queue and len(active) < int(jobs):
                     r = queue.pop(0)
-                    active.append(_launch(r, Path(tmp), threads, gpus, slot, retries, notebook))
+                    active.append(_launch(r, Path(tmp), gpus, slot, retries, notebook))
                     slot += 1
                 time.sleep(0.2)
                 for item in list(active):
@@ -264,16 +281,17 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
     return summary
 
 
-def _launch(r: Run, tmp: Path, threads: int, gpus: list[str], slot: int, retries: int,
+def _launch(r: Run, tmp: Path, gpus: list[str], slot: int, retries: int,
             notebook: Path) -> tuple[Run, subprocess.Popen, Path, float]:
     r.run_dir.mkdir(parents=True, exist_ok=True)
-    params = {**r.parameters, "num_threads": threads}
+    params = dict(r.parameters)
     job_file = tmp / f"{r.method}-fold{r.fold}.json"
     result_file = tmp / f"{r.method}-fold{r.fold}.result.json"
     job = {"input": str(notebook), "output": str(r.notebook), "parameters": params,
            "kernel_name": KERNEL_NAME, "cwd": str(r.run_dir), "retries": retries,
            "result": str(result_file)}
     job_file.write_text(json.dumps(job), encoding="utf-8")
+    threads = int(r.parameters["num_threads"])
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                PYTHONUNBUFFERED="1")
     if gpus:
@@ -304,7 +322,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--methods", default=None, help="comma-separated, or 'all' (default: the profile's)")
     p.add_argument("--folds", default=None, help="e.g. 0-4 or 0,2 (default: the profile's)")
     p.add_argument("--data-dir", default=None, help="BUSI folder or prepared cache (default: the profile's)")
-    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once")
+    p.add_argument("--jobs", type=int, default=default_jobs(),
+                   help="notebooks executed at once (default: the number of cores, at most 4)")
+    p.add_argument("--threads", type=int, default=None,
+                   help=f"CPU threads of each run (default {DEFAULT_THREADS}; part of the run's "
+                   "identity, since CPU results depend on it)")
     p.add_argument("--device", default=None, help="auto, cpu, cuda")
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     p.add_argument("--image-size", type=int, default=None)
@@ -318,5 +340,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _cli(args: argparse.Namespace) -> int:
     summary = run_sweep(args.profile, args.methods, args.folds, args.data_dir, args.jobs, args.device,
                         runs_root=args.runs_dir, notebook=args.notebook, epochs=args.epochs, image_size=args.image_size,
-                        seed=args.seed, progress=False if args.no_progress else None)
+                        seed=args.seed, threads=args.threads,
+                        progress=False if args.no_progress else None)
     return 1 if summary.failed else 0

@@ -94,7 +94,7 @@ def build_book(profile: str = "quick", data_dir: str | None = None, jobs: int = 
                device: str | None = None, methods: str | None = None, folds: str | None = None,
                epochs: int | None = None, runs_root: str | Path | None = None,
                skip_sweep: bool = False, progress: bool | None = None,
-               root: str | Path | None = None) -> Path:
+               root: str | Path | None = None, threads: int | None = None) -> Path:
     """Run the whole pipeline; return the path of ``index.html``.
 
     ``root`` is the folder holding ``_config.yml``, ``_toc.yml`` and ``book/`` (default: the
@@ -108,7 +108,7 @@ def build_book(profile: str = "quick", data_dir: str | None = None, jobs: int = 
     data = prepare_data(profile, data_dir, progress)
     if not skip_sweep:
         summary = run_sweep(profile, methods, folds, data, jobs, device, runs_root=runs,
-                            epochs=epochs, progress=progress)
+                            epochs=epochs, threads=threads, progress=progress)
         if summary.failed:
             print(f"{len(summary.failed)} run(s) failed: they are shown as missing in the book")
     sweep_s = time.perf_counter() - start

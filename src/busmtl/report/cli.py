@@ -11,7 +11,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               "profile and build the book into _build/html.")
     p.add_argument("--profile", default="quick", help="smoke, quick or paper")
     p.add_argument("--data-dir", default=None, help="BUSI folder or prepared cache (default: the profile's)")
-    p.add_argument("--jobs", type=int, default=1, help="notebooks executed at once")
+    from busmtl.sweep import DEFAULT_THREADS, default_jobs
+
+    p.add_argument("--jobs", type=int, default=default_jobs(),
+                   help="notebooks executed at once (default: the number of cores, at most 4)")
+    p.add_argument("--threads", type=int, default=None,
+                   help=f"CPU threads of each run (default {DEFAULT_THREADS})")
     p.add_argument("--device", default=None, help="auto, cpu or cuda")
     p.add_argument("--methods", default=None, help="comma-separated or 'all' (default: the profile's)")
     p.add_argument("--folds", default=None, help="e.g. 0-4 (default: the profile's)")
@@ -26,5 +31,6 @@ def run(args: argparse.Namespace) -> int:
     from busmtl.report.book import build_book
 
     build_book(args.profile, args.data_dir, args.jobs, args.device, args.methods, args.folds,
-               args.epochs, args.runs_dir, args.skip_sweep, False if args.no_progress else None)
+               args.epochs, args.runs_dir, args.skip_sweep, False if args.no_progress else None,
+               threads=args.threads)
     return 0
