@@ -74,7 +74,7 @@ def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> bool:
         try:
             with socket.create_connection(HUB_HOST, timeout=timeout):
                 result.append(True)
-        except OSError:
+        except Exception:  # noqa: BLE001 - any failure of the probe means "not reachable"
             result.append(False)
 
     thread = threading.Thread(target=probe, name="busmtl-hub-probe", daemon=True)
