@@ -198,3 +198,11 @@ def test_simulation_weights_are_finite_and_sum_to_k(method):
     assert np.isfinite(w).all()
     if method in ("ew", "dwa", "atdwa", "gradnorm"):
         assert np.allclose(w.sum(1), 2.0, atol=1e-5)
+
+
+def test_paired_matrix_cells(runs):
+    matrix = stats.paired_matrix(stats.paired_vs_baseline(runs))
+    assert list(matrix.columns) == ["ATDWA", "DWA"] and len(matrix) == len(METRICS)
+    assert matrix.loc["Dice", "ATDWA"].startswith("**+0.0500") and matrix.loc["Dice", "ATDWA"].endswith("better**")
+    assert matrix.loc["IoU", "DWA"] == "identical"
+    assert not matrix.loc["Dice", "DWA"].startswith("**")

@@ -451,11 +451,11 @@ if have:
 (paired)=
 ## Paired comparison with equal weighting
 
-For each method and metric, the difference to equal weighting on the same fold, averaged over
-folds, with the Wilcoxon signed-rank and paired t-test p-values. With five folds the Wilcoxon
-test cannot go below p = 0.0625, so read it as a sign test of consistency; *within fold noise*
-means the paired t-test does not reach p < 0.05. In this build, {glue:text}`n_clear` of the
-{glue:text}`n_tests` comparisons reach it.
+For each method and metric: the difference to equal weighting on the same fold, averaged over
+folds, and the paired t-test p-value; a difference the test calls clear (p < 0.05) is in bold
+with its direction. In this build, {glue:text}`n_clear` of the {glue:text}`n_tests` comparisons
+are clear. With five folds the Wilcoxon signed-rank test cannot go below p = 0.0625, so it only
+tells whether the sign is consistent; its p-values are in the full table below the matrix.
 """),
     code("""
 table = stats.paired_vs_baseline(runs)
@@ -464,8 +464,12 @@ glue("n_tests", int(len(table)), display=False)
 if table.empty:
     print("equal weighting or another method has no finished run: nothing to compare")
 else:
-    display(table.round({"mean difference": 4, "Wilcoxon p": 3, "paired t p": 3}).set_index(["method", "metric"]))
+    display(HTML(tables.to_html(stats.paired_matrix(table))))
 """),
+    code("""
+if not table.empty:
+    display(table.round({"mean difference": 4, "Wilcoxon p": 3, "paired t p": 3}).set_index(["method", "metric"]))
+""", {"tags": ["remove-input", "hide-output"]}),
     md("""
 ```{note}
 The per-run notebooks in the appendix show each run's curves, metrics and predictions; the

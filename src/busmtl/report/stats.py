@@ -41,3 +41,24 @@ def paired_vs_baseline(runs: pd.DataFrame, baseline: str = "ew", alpha: float = 
                          "mean difference": float(diff.mean()) if len(diff) else np.nan,
                          "Wilcoxon p": p_w, "paired t p": p_t, "verdict": verdict})
     return pd.DataFrame(rows)
+
+
+def paired_matrix(table: pd.DataFrame) -> pd.DataFrame:
+    """The table of :func:`paired_vs_baseline` as metric x method cells of the form
+    ``+0.0123 (p 0.04) better``: mean difference, paired t-test p-value, and the verdict when the
+    difference is clear. ``identical`` when the method equals the baseline on every fold."""
+    def cell(row: pd.Series) -> str:
+        if row["folds"] == 0:
+            return "no paired folds"
+        if np.isnan(row["paired t p"]):
+            return "identical" if row["mean difference"] == 0 else f"{row['mean difference']:+.4f}"
+        text = f"{row['mean difference']:+.4f} (p {row['paired t p']:.2f})"
+        return f"**{text} {row['verdict']}**" if row["verdict"] in ("better", "worse") else text
+
+    if table.empty:
+        return pd.DataFrame()
+    cells = table.assign(cell=table.apply(cell, axis=1))
+    out = cells.pivot(index="metric", columns="method", values="cell")
+    out = out.loc[list(dict.fromkeys(table["metric"])), list(dict.fromkeys(table["method"]))]
+    out.columns.name = None
+    return out
