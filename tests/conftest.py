@@ -28,3 +28,5 @@ def tiny_data(tmp_path_factory) -> Path:
 def _isolated_data_root(tmp_path_factory, monkeypatch):
     """Nothing a test does may write into the repository's data/generated."""
     monkeypatch.setenv("BUSMTL_DATA_ROOT", str(tmp_path_factory.getbasetemp() / "data_root"))
+    # A user's BUSI setting must not turn the tests' "auto" datasets into BUSI runs.
+    monkeypatch.delenv("BUSMTL_BUSI_DIR", raising=False)

@@ -6,12 +6,12 @@ import warnings
 
 import numpy as np
 import pytest
+from data_fixtures import make_busi, write_png
 
 from busmtl.data.busi import check_dataset, scan_dataset
 from busmtl.data.errors import DataError, DataWarning
 from busmtl.data.prepare import prepare_dataset
 from busmtl.data.splits import load_splits, make_splits
-from data_fixtures import make_busi, write_png
 
 
 def assert_one_line(exc: pytest.ExceptionInfo, *needles: str) -> None:

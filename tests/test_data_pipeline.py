@@ -8,6 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from data_fixtures import make_busi
 
 from busmtl.data.augment import augment_pair, paper_augmentation
 from busmtl.data.busi import scan_dataset
@@ -15,7 +16,6 @@ from busmtl.data.dataset import make_datasets
 from busmtl.data.phantoms import generate_phantoms, save_preview
 from busmtl.data.prepare import dataset_identity, load_prepared, prepare_dataset
 from busmtl.data.splits import load_splits, make_splits
-from data_fixtures import make_busi
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from data_fixtures import disc, make_busi, write_png
 
 from busmtl.data.busi import check_dataset, load_case, read_mask, scan_dataset
-from data_fixtures import disc, make_busi, write_png
 
 
 def test_scan_counts_classes_and_merges_multi_masks(tmp_path):

@@ -14,10 +14,9 @@ def test_write_json_is_complete_and_leaves_no_temporary(tmp_path):
 def test_failed_write_keeps_the_old_file(tmp_path):
     target = tmp_path / "x.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("crash")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
 
@@ -27,9 +26,8 @@ def test_atomic_dir_replaces_whole_or_nothing(tmp_path):
     with atomic_dir(out) as tmp:
         (tmp / "a").write_text("1")
     assert (out / "a").read_text() == "1"
-    with pytest.raises(ValueError):
-        with atomic_dir(out) as tmp:
-            (tmp / "b").write_text("2")
-            raise ValueError("bad input")
+    with pytest.raises(ValueError), atomic_dir(out) as tmp:
+        (tmp / "b").write_text("2")
+        raise ValueError("bad input")
     assert sorted(p.name for p in out.iterdir()) == ["a"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]

@@ -14,13 +14,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
 
-from busmtl.report import aggregate, figures, stats, tables  # noqa: E402
-from busmtl.report.paper_values import METRICS, TABLE2  # noqa: E402
-from busmtl.report.simulate import simulate  # noqa: E402
+from busmtl.report import aggregate, figures, stats, tables
+from busmtl.report.paper_values import METRICS, TABLE2
+from busmtl.report.simulate import simulate
 
 PROFILE = "quick"
 FOLDS = range(5)
