@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from busmtl import TASKS, __version__
 from busmtl import losses as L
