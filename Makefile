@@ -14,7 +14,7 @@ DEVICE  ?=
 
 help:
 	@echo "make book   [PROFILE=quick|smoke|paper] [DATA=path/to/BUSI] [JOBS=N] [DEVICE=cpu|cuda]"
-	@echo "make test   run the test suite (CPU, about 10 minutes)"
+	@echo "make test   run the test suite (CPU, about 3 minutes on 2 cores)"
 	@echo "make bench  weighting overhead benchmark"
 
 all: book

@@ -173,3 +173,15 @@ def test_committed_notebooks_have_no_outputs():
                 assert not cell.outputs and cell.execution_count is None, f"strip outputs of {path.name}"
         params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(params) == 1 or path.name != "train_fold.ipynb"
+
+
+def test_paper_profile_without_imagenet_weights_fails_before_any_run(fake_notebook, tiny_data, tmp_path,
+                                                                       monkeypatch):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("BUSMTL_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="ImageNet weights for encoder 'resnet34'"):
+        sweep.run_sweep("paper", "ew,atdwa", "0", tiny_data, 1, runs_root=tmp_path / "runs",
+                        notebook=fake_notebook, progress=False, log=None)
+    assert not (tmp_path / "runs" / "paper" / "ew").exists(), "no run was started"

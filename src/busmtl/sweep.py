@@ -189,6 +189,19 @@ def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
     return runs
 
 
+def check_pretrained_weights(r: Run) -> None:
+    """Fail before any notebook starts when the runs need pretrained encoder weights that are
+    neither cached nor downloadable (the ``paper`` profile on an offline machine): one clear
+    :class:`FileNotFoundError` with instructions, instead of every run failing alike. When the
+    weights can be downloaded, they are fetched here once, not by parallel runs."""
+    cfg = make_config(r.parameters["profile"], **{k: v for k, v in r.parameters.items()
+                                                  if k not in ("profile", "out_dir")})
+    if cfg.encoder_weights:
+        from busmtl.models.ssc_resnet import resolve_pretrained_file
+
+        resolve_pretrained_file(cfg.encoder, cfg.encoder_weights)
+
+
 def _cuda_devices() -> list[str]:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:
@@ -242,6 +255,8 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
             r.status = "skipped"
         else:
             pending.append(r)
+    if pending:
+        check_pretrained_weights(pending[0])
     gpus = _cuda_devices() if device in (None, "auto", "cuda") else []
     bar = tqdm(total=len(runs), initial=len(runs) - len(pending), desc=f"sweep {profile}",
                unit="run", disable=None if progress is None else not progress)
