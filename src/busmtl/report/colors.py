@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import matplotlib.colors as mcolors
 
+#: Resolution of every figure of the book and the run notebooks (the issue asks >= 150 dpi).
+FIG_DPI: int = 150
+
 #: Method -> colour (colour-blind-friendly tab10/Okabe-Ito picks; ATDWA stands out in red).
 METHOD_COLORS: dict[str, str] = {
     "ew": "#bcbd22",

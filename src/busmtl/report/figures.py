@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from busmtl.report.aggregate import predictions
-from busmtl.report.colors import TASK_COLORS, color, label
+from busmtl.report.colors import FIG_DPI, TASK_COLORS, color, label
 from busmtl.report.run_plots import dice
 
 TASKS = {"seg": "segmentation", "cls": "classification"}
@@ -32,7 +32,7 @@ def _band(ax, frame: pd.DataFrame, column: str, c: str, name: str, ls: str = "-"
 def _grid(n: int, ncols: int = 4, size=(3.2, 2.6)):
     ncols = min(ncols, max(n, 1))
     nrows = math.ceil(max(n, 1) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, dpi=FIG_DPI, figsize=(size[0] * ncols, size[1] * nrows), squeeze=False)
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     return fig, axes.ravel()
@@ -44,8 +44,8 @@ def weights_figure(hist: pd.DataFrame) -> plt.Figure:
     fig, axes = _grid(len(methods), ncols=2 if len(methods) <= 4 else 3, size=(4.4, 3.0))
     for ax, method in zip(axes, methods):
         h = hist[hist["method"] == method]
-        for task in TASKS:
-            _band(ax, h, f"w_{task}", TASK_COLORS[task], TASKS[task])
+        for task, name in TASKS.items():
+            _band(ax, h, f"w_{task}", TASK_COLORS[task], name)
         ax.set_title(label(method), color=color(method), fontweight="bold")
         ax.set(xlabel="epoch", ylabel="task weight")
     axes[0].legend(frameon=False)
@@ -55,7 +55,7 @@ def weights_figure(hist: pd.DataFrame) -> plt.Figure:
 
 def temperature_figure(hist: pd.DataFrame) -> plt.Figure:
     """The softmax temperature per epoch of the methods that have one (DWA fixed, ATDWA adaptive)."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    fig, ax = plt.subplots(dpi=FIG_DPI, figsize=(5.5, 3.2))
     for method in dict.fromkeys(hist["method"]):
         h = hist[hist["method"] == method]
         if "x_temperature" in h and h["x_temperature"].notna().any():
@@ -68,7 +68,7 @@ def temperature_figure(hist: pd.DataFrame) -> plt.Figure:
 
 def loss_figure(hist: pd.DataFrame) -> plt.Figure:
     """Train (dashed) and validation (solid) loss of each task per epoch and method."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 2, dpi=FIG_DPI, figsize=(10, 3.8))
     for ax, task in zip(axes, TASKS):
         for method in dict.fromkeys(hist["method"]):
             h = hist[hist["method"] == method]
@@ -105,7 +105,7 @@ def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2) ->
     images = choose_examples(first, per_class)
     methods = list(preds)
     fig, axes = plt.subplots(len(images), len(methods) + 1,
-                             figsize=(2.0 * (len(methods) + 1), 2.1 * len(images)), squeeze=False)
+                             dpi=FIG_DPI, figsize=(2.0 * (len(methods) + 1), 2.1 * len(images)), squeeze=False)
     for r, i in enumerate(images):
         truth = first["mask_true"][i] > 0
         cls = "malignant" if first["labels"][i] == 1 else "benign"
@@ -137,7 +137,7 @@ def examples_figure(data_dir: str | Path, per_class: int = 4, seed: int = 0) -> 
     rng = np.random.default_rng(seed)
     picks = [int(i) for cls in (0, 1) for i in rng.choice(np.flatnonzero(data.labels == cls),
                                                           size=per_class, replace=False)]
-    fig, axes = plt.subplots(2, len(picks), figsize=(1.7 * len(picks), 3.6), squeeze=False)
+    fig, axes = plt.subplots(2, len(picks), dpi=FIG_DPI, figsize=(1.7 * len(picks), 3.6), squeeze=False)
     for c, i in enumerate(picks):
         axes[0, c].imshow(data.images[i], cmap="gray", vmin=0, vmax=255)
         axes[0, c].set_title(f"{'malignant' if data.labels[i] else 'benign'}\n{data.ids[i]}", fontsize=7)
@@ -161,7 +161,7 @@ def augmentation_figure(data_dir: str | Path, index: int = 0, seed: int = 0) -> 
         t.set_random_seed(derive_seed(seed, len(panels)))
         out = t(image=image, mask=mask)
         panels.append((type(t).__name__, out["image"], out["mask"]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(1.9 * len(panels), 2.3))
+    fig, axes = plt.subplots(1, len(panels), dpi=FIG_DPI, figsize=(1.9 * len(panels), 2.3))
     for ax, (name, im, mk) in zip(axes, panels):
         ax.imshow(im, cmap="gray", vmin=0, vmax=255)
         if mk.any():

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from busmtl.report.colors import TASK_COLORS
+from busmtl.report.colors import FIG_DPI, TASK_COLORS
 
 TASK_NAMES = {"seg": "segmentation", "cls": "classification"}
 
@@ -27,7 +27,7 @@ def read_metrics(run_dir: str | Path) -> dict:
 
 def plot_losses(history: pd.DataFrame) -> plt.Figure:
     """Train (solid) and validation (dashed) loss of each task per epoch."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    fig, axes = plt.subplots(1, 2, dpi=FIG_DPI, figsize=(9, 3.2))
     for ax, task in zip(axes, ("seg", "cls")):
         ax.plot(history["epoch"], history[f"train_loss_{task}"], color=TASK_COLORS[task], label="train")
         ax.plot(history["epoch"], history[f"val_loss_{task}"], color=TASK_COLORS[task], ls="--", label="validation")
@@ -40,7 +40,7 @@ def plot_losses(history: pd.DataFrame) -> plt.Figure:
 def plot_weights(history: pd.DataFrame) -> plt.Figure:
     """Mean applied weight of each task per epoch, plus the temperature when the weighter has one."""
     has_t = "x_temperature" in history.columns
-    fig, axes = plt.subplots(1, 2 if has_t else 1, figsize=(9 if has_t else 4.8, 3.2), squeeze=False)
+    fig, axes = plt.subplots(1, 2 if has_t else 1, dpi=FIG_DPI, figsize=(9 if has_t else 4.8, 3.2), squeeze=False)
     ax = axes[0, 0]
     for task in ("seg", "cls"):
         ax.plot(history["epoch"], history[f"w_{task}"], marker="o", ms=3, color=TASK_COLORS[task],
@@ -73,7 +73,7 @@ def plot_predictions(run_dir: str | Path, n: int = 4) -> plt.Figure:
     labels = pred["labels"]
     order = [i for pair in zip(np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)) for i in pair]
     order = (order + [i for i in range(len(labels)) if i not in order])[:n]
-    fig, axes = plt.subplots(1, len(order), figsize=(2.6 * len(order), 2.9), squeeze=False)
+    fig, axes = plt.subplots(1, len(order), dpi=FIG_DPI, figsize=(2.6 * len(order), 2.9), squeeze=False)
     for ax, i in zip(axes[0], order):
         truth = pred["mask_true"][i] > 0
         mask = pred["mask_prob"][i] >= 128

@@ -67,9 +67,9 @@ def simulation_figure(method: str, frame: pd.DataFrame):
     """Loss curves (left, log scale) and the applied weights (right) of one simulated run."""
     import matplotlib.pyplot as plt
 
-    from busmtl.report.colors import TASK_COLORS, color, label
+    from busmtl.report.colors import FIG_DPI, TASK_COLORS, color, label
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8.5, 2.6))
+    fig, (a, b) = plt.subplots(1, 2, dpi=FIG_DPI, figsize=(8.5, 2.6))
     for task, name in (("seg", "task 0 (large, slow)"), ("cls", "task 1 (small, fast)")):
         a.plot(frame["step"], frame[f"loss_{task}"], color=TASK_COLORS[task], lw=1, label=name)
         b.plot(frame["step"], frame[f"w_{task}"], color=TASK_COLORS[task], lw=1.4, label=name)
