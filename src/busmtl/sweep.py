@@ -34,7 +34,7 @@ from typing import Any
 from tqdm import tqdm
 
 from busmtl import __version__, notebook_hash
-from busmtl.config import PROFILES, make_config
+from busmtl.config import PROFILES, TrainConfig, make_config
 from busmtl.io import write_json
 from busmtl.settings import repo_root
 
@@ -113,6 +113,7 @@ class Run:
     error: str | None = None
     seconds: float = 0.0
     train_seconds: float = 0.0
+    config: TrainConfig | None = None  # the settings the notebook will build from ``parameters``
 
     def is_done(self) -> bool:
         """True when ``DONE`` exists and records this run's hash."""
@@ -181,11 +182,11 @@ def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
             params: dict[str, Any] = {"method": method, "fold": fold, "profile": profile,
                                       "data_dir": str(data_dir), "out_dir": str(run_dir)}
             params.update({k: v for k, v in (overrides or {}).items() if v is not None})
-            make_config(profile, **{k: v for k, v in params.items()
-                                    if k not in ("profile", "out_dir")})  # validates early
+            config = make_config(profile, **{k: v for k, v in params.items()
+                                             if k not in ("profile", "out_dir")})  # validates early
             digest = notebook_hash.run_hash(params, notebook, library=library)
             runs.append(Run(method, fold, (folder / f"fold{fold}.ipynb").resolve(), run_dir,
-                            {**params, "run_hash": digest}, digest))
+                            {**params, "run_hash": digest}, digest, config=config))
     return runs
 
 
@@ -194,9 +195,8 @@ def check_pretrained_weights(r: Run) -> None:
     neither cached nor downloadable (the ``paper`` profile on an offline machine): one clear
     :class:`FileNotFoundError` with instructions, instead of every run failing alike. When the
     weights can be downloaded, they are fetched here once, not by parallel runs."""
-    cfg = make_config(r.parameters["profile"], **{k: v for k, v in r.parameters.items()
-                                                  if k not in ("profile", "out_dir")})
-    if cfg.encoder_weights:
+    cfg = r.config
+    if cfg is not None and cfg.encoder_weights:
         from busmtl.models.ssc_resnet import resolve_pretrained_file
 
         resolve_pretrained_file(cfg.encoder, cfg.encoder_weights)

@@ -45,7 +45,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -67,16 +66,13 @@ TARGETS: dict[str, dict[str, float]] = {
 
 
 def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; a CUDA request without CUDA is an error."""
-    import torch
+    """``auto`` -> ``cuda`` when available, else ``cpu``; a CUDA request without CUDA is an error
+    (:func:`busmtl.trainer.resolve_device`, with the bench's accepted names checked first)."""
+    from busmtl.trainer import resolve_device as trainer_device
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available here; use --device cpu or auto")
-    if device != "cpu" and not device.startswith("cuda"):
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
         raise ValueError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
-    return device
+    return str(trainer_device(device))
 
 
 def _rss_mb() -> float:
@@ -87,12 +83,11 @@ def _rss_mb() -> float:
                 return int(line.split()[1]) / 1024
     except (OSError, ValueError, IndexError):
         pass
-    return _peak_rss_mb()
+    import torch
 
+    from busmtl.efficiency import peak_memory_mb
 
-def _peak_rss_mb() -> float:
-    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024  # macOS: bytes
+    return peak_memory_mb(torch.device("cpu"))[0]
 
 
 def prime(weighter: Any, num_tasks: int, seed: int = 0) -> None:
@@ -124,6 +119,7 @@ def measure(
     import torch
 
     from busmtl import losses as L
+    from busmtl.efficiency import peak_memory_mb
     from busmtl.models import SSCResNet
     from busmtl.weighting import get_weighter
 
@@ -160,10 +156,7 @@ def measure(
             times.append(1000.0 * (time.perf_counter() - start))
     if not bool(torch.isfinite(weights).all()):
         raise RuntimeError(f"{method}: non-finite weights {weights.tolist()} in the benchmark")
-    if dev.type == "cuda":
-        peak, kind = torch.cuda.max_memory_allocated(dev) / 2**20, "cuda_max_allocated"
-    else:
-        peak, kind = _peak_rss_mb(), "cpu_peak_rss"
+    peak, kind = peak_memory_mb(dev)
     return {
         "method": method,
         "step_ms": times,

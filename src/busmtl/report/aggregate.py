@@ -17,19 +17,24 @@ import pandas as pd
 from busmtl.report.paper_values import METRICS
 
 
-def expected_runs(runs_root: Path, profile: str) -> tuple[list[str], list[int]]:
-    """Methods and folds the sweep planned (its summary), else the profile's defaults, plus any
-    method folder found on disk."""
+def summary_runs(runs_root: Path, profile: str) -> list[dict[str, Any]]:
+    """The runs recorded in the sweep's ``sweep_summary.json`` (empty when there is none)."""
+    summary = runs_root / profile / "sweep_summary.json"
+    if not summary.is_file():
+        return []
+    return json.loads(summary.read_text(encoding="utf-8"))["runs"]
+
+
+def expected_runs(runs_root: Path, profile: str,
+                  summary: list[dict[str, Any]] | None = None) -> tuple[list[str], list[int]]:
+    """Methods and folds the sweep planned (its summary, read unless given), else the profile's
+    defaults, plus any method folder found on disk."""
     from busmtl.sweep import PROFILE_SWEEPS
 
-    summary = runs_root / profile / "sweep_summary.json"
-    methods: list[str] = []
-    folds: list[int] = []
-    if summary.is_file():
-        for run in json.loads(summary.read_text(encoding="utf-8"))["runs"]:
-            methods.append(run["method"])
-            folds.append(int(run["fold"]))
-    else:
+    summary = summary_runs(runs_root, profile) if summary is None else summary
+    methods: list[str] = [run["method"] for run in summary]
+    folds: list[int] = [int(run["fold"]) for run in summary]
+    if not summary:
         methods = list(PROFILE_SWEEPS.get(profile, PROFILE_SWEEPS["quick"])["methods"])
         folds = list(PROFILE_SWEEPS.get(profile, PROFILE_SWEEPS["quick"])["folds"])
     folder = runs_root / profile
@@ -49,14 +54,11 @@ def collect(runs_root: str | Path, profile: str, methods: list[str] | None = Non
     """One row per expected (method, fold): ``status``, ``test_<metric>``, ``val_<metric>``,
     efficiency columns, ``best_epoch``, ``epochs_run``, ``run_dir``, ``notebook``."""
     root = Path(runs_root)
-    exp_methods, exp_folds = expected_runs(root, profile)
+    summary = summary_runs(root, profile)
+    exp_methods, exp_folds = expected_runs(root, profile, summary)
     methods = methods or exp_methods
     folds = folds if folds is not None else exp_folds
-    failed: set[tuple[str, int]] = set()
-    summary = root / profile / "sweep_summary.json"
-    if summary.is_file():
-        failed = {(r["method"], int(r["fold"])) for r in json.loads(summary.read_text())["runs"]
-                  if r["status"] == "failed"}
+    failed = {(r["method"], int(r["fold"])) for r in summary if r["status"] == "failed"}
     rows: list[dict[str, Any]] = []
     for method in methods:
         for fold in folds:

@@ -36,11 +36,11 @@ def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
         old.unlink()
     method_pages = []
     folder = runs_root.resolve() / profile
-    if not folder.is_relative_to(root.resolve()):
+    methods = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if methods and not folder.is_relative_to(root.resolve()):
         print(f"note: the runs in {folder} are outside the book's folder {root}: the tables use "
               "them, the appendix cannot include their notebooks")
-        folder = root / "__no_runs__"
-    methods = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+        methods = []
     for method in methods:
         notebooks = sorted((folder / method).glob("fold*.ipynb"),
                            key=lambda p: int(p.stem.removeprefix("fold") or 0))

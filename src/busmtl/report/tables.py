@@ -62,7 +62,7 @@ def table2(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
         cells[METRIC_NAMES[metric]] = [_cell(r["mean"], r["std"], r["n"], r["expected"], digits)
                                        for _, r in stats.iterrows()]
         means[METRIC_NAMES[metric]] = stats["mean"]
-    index = list(mean_std(runs, "test_seg_dice").index)
+    index = list(stats.index)
     frame = pd.DataFrame(cells, index=index)
     frame = _bold_best(frame, pd.DataFrame(means, index=index))
     frame.index = [label(m) for m in frame.index]
@@ -72,14 +72,13 @@ def table2(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
 
 def table2_vs_paper(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     """For the paper's four methods: this companion's mean, the paper's value, and the difference."""
+    means = {metric: mean_std(runs, f"test_{metric}")["mean"] for metric in METRICS}
     rows = []
     for method, paper in TABLE2.items():
         for kind in ("this companion", "paper", "difference"):
             row = {"method": label(method), "source": kind}
             for metric in METRICS:
-                stats = mean_std(runs[runs["method"] == method], f"test_{metric}") if (
-                    runs["method"] == method).any() else pd.DataFrame()
-                ours = float(stats["mean"].iloc[0]) if len(stats) and stats["n"].iloc[0] else np.nan
+                ours = float(means[metric].get(method, np.nan))  # NaN: no finished run
                 value = {"this companion": ours, "paper": paper[metric],
                          "difference": ours - paper[metric]}[kind]
                 row[METRIC_NAMES[metric]] = MISSING if np.isnan(value) else (
