@@ -26,7 +26,7 @@ def test_explicit_settings_override_the_profile():
 
 
 def test_unknown_profile_and_setting_name_the_valid_ones():
-    with pytest.raises(ValueError, match="valid profiles: smoke, quick, paper"):
+    with pytest.raises(ValueError, match="valid profiles: " + ", ".join(PROFILES)):
         make_config("fast")
     with pytest.raises(ValueError, match="unknown setting.*epochz.*valid settings"):
         make_config("quick", epochz=3)
@@ -37,6 +37,18 @@ def test_bad_values_are_named():
         make_config("quick", epochs=0)
     with pytest.raises(ValueError, match="augment must be .* got 'sometimes'"):
         make_config("quick", augment="sometimes")
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, got 'fp16'"):
+        make_config("quick", precision="fp16")
+    with pytest.raises(ValueError, match="dropout_scope must be head or network"):
+        make_config("quick", dropout_scope="everywhere")
+
+
+def test_busi_cpu_profile_is_committed_and_uses_the_real_data():
+    profile = PROFILES["busi-cpu"]
+    assert profile.committed and not PROFILES["quick"].committed
+    cfg = make_config("busi-cpu", method="gradnorm")
+    assert cfg.dataset == "busi" and cfg.encoder_weights is None and cfg.augment == "online"
+    assert cfg.effective_batch_size == 8 and cfg.save_model
 
 
 def test_digest_changes_with_any_setting():

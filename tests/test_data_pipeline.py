@@ -10,7 +10,13 @@ import pytest
 import torch
 from data_fixtures import make_busi
 
-from busmtl.data.augment import augment_pair, paper_augmentation
+from busmtl.data.augment import (
+    N_VARIANTS,
+    TRANSFORM_NAMES,
+    augment_pair,
+    online_variant,
+    paper_transforms,
+)
 from busmtl.data.busi import scan_dataset
 from busmtl.data.dataset import make_datasets
 from busmtl.data.phantoms import generate_phantoms, save_preview
@@ -109,8 +115,66 @@ def test_shared_busi_split_sizes_when_present(tmp_path):
         pytest.skip("shared BUSI copy not present")
     prep = prepare_dataset(shared, tmp_path / "busi16", size=16, progress=False)
     splits = load_splits(make_splits(prep, seed=0), prep)
-    assert len(splits.test) in (129, 130) and len(splits.folds) == 5
+    assert len(splits.test) == 129 and len(splits.folds) == 5  # floor(0.2 * 647), the paper's
     assert all(100 <= len(f.val) <= 106 for f in splits.folds)
+
+
+def test_test_split_is_the_floor_of_the_fraction(prepared):
+    n = len(json.loads((prepared / "splits.json").read_text())["test"]) if (
+        prepared / "splits.json").is_file() else None
+    splits = load_splits(make_splits(prepared, seed=3, out=prepared / "s3.json"), prepared)
+    total = len(splits.test) + len(splits.folds[0].train) + len(splits.folds[0].val)
+    assert len(splits.test) == int(0.2 * total)
+    assert n is None or n == len(splits.test)
+
+
+def _square(size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """A bright lesion in the top-left quadrant (the mask is the bright region)."""
+    mask = np.zeros((size, size), np.uint8)
+    mask[8:24, 10:26] = 1
+    return (mask * 200 + 20).astype(np.uint8), mask
+
+
+def _quadrant(mask: np.ndarray) -> tuple[bool, bool]:
+    """(top?, left?) of the mask's centre of mass."""
+    rows, cols = np.nonzero(mask)
+    half = mask.shape[0] / 2
+    return bool(rows.mean() < half), bool(cols.mean() < half)
+
+
+def test_each_copy_applies_one_transform_alone():
+    image, mask = _square()
+    transforms = paper_transforms(64)
+    assert len(transforms) == len(TRANSFORM_NAMES) == N_VARIANTS - 1 == 6
+    assert all(len(t.transforms) == 1 and t.transforms[0].p == 1.0 for t in transforms)
+    moved = {}
+    for j, name in enumerate(TRANSFORM_NAMES, start=1):
+        _, msk = augment_pair(transforms, image, mask, j, (0, -1, 0, j))
+        moved[name] = _quadrant(msk)
+    assert moved["horizontal_flip"] == (True, False)  # right, still top
+    assert moved["vertical_flip"] == (False, True)  # bottom, still left
+    for name in ("grid_distortion", "rotate", "optical_distortion", "elastic"):
+        assert moved[name] == (True, True), name  # small warps keep the quadrant
+    same = augment_pair(transforms, image, mask, 0, (0, 0, 0))
+    assert same[0] is image and same[1] is mask
+
+
+def test_online_draws_are_uniform_over_the_seven_variants_and_never_flip_both_ways():
+    image, mask = _square()
+    transforms = paper_transforms(64)
+    n = 700
+    variants = [online_variant((0, epoch, 3)) for epoch in range(n)]
+    counts = np.bincount(variants, minlength=N_VARIANTS)
+    assert counts.sum() == n and counts.min() > n / 7 * 0.6 and counts.max() < n / 7 * 1.4
+    quadrants = []
+    for epoch in range(0, n, 5):
+        _, msk = augment_pair(transforms, image, mask, variants[epoch], (0, epoch, 3))
+        quadrants.append(_quadrant(msk))
+    share = {q: quadrants.count(q) / len(quadrants) for q in set(quadrants)}
+    assert (False, False) not in share  # a lesion never ends up diagonally opposite
+    assert abs(share.get((True, False), 0) - 1 / 7) < 0.08  # horizontal flip only
+    assert abs(share.get((False, True), 0) - 1 / 7) < 0.08  # vertical flip only
+    assert abs(share[(True, True)] - 5 / 7) < 0.1
 
 
 def test_augmentation_keeps_image_and_mask_aligned():
@@ -118,23 +182,25 @@ def test_augmentation_keeps_image_and_mask_aligned():
     mask = np.zeros((size, size), np.uint8)
     mask[10:30, 14:40] = 1
     image = (mask * 200 + 20).astype(np.uint8)  # the bright region is the mask
-    transform = paper_augmentation(size)
-    for seed in range(5):
-        img, msk = augment_pair(transform, image, mask, (0, seed, 0))
-        assert img.shape == (size, size) and set(np.unique(msk)) <= {0, 1}
-        inside, outside = img[msk == 1], img[msk == 0]
-        assert inside.mean() > 150 and outside.mean() < 80, seed
-        assert not np.array_equal(msk, mask)
+    transforms = paper_transforms(size)
+    for j in range(1, N_VARIANTS):
+        for seed in range(3):
+            img, msk = augment_pair(transforms, image, mask, j, (0, seed, 0))
+            assert img.shape == (size, size) and set(np.unique(msk)) <= {0, 1}
+            inside, outside = img[msk == 1], img[msk == 0]
+            assert inside.mean() > 150 and outside.mean() < 80, (j, seed)
+            assert not np.array_equal(msk, mask), (j, seed)
 
 
 def test_augmentation_is_seeded():
     image = np.random.default_rng(0).integers(0, 255, (32, 32), dtype=np.uint8)
     mask = (image > 128).astype(np.uint8)
-    t = paper_augmentation(32)
-    a = augment_pair(t, image, mask, (0, 1, 2))
-    b = augment_pair(t, image, mask, (0, 1, 2))
-    c = augment_pair(t, image, mask, (0, 2, 2))
+    t = paper_transforms(32)
+    a = augment_pair(t, image, mask, 2, (0, 1, 2))
+    b = augment_pair(t, image, mask, 2, (0, 1, 2))
+    c = augment_pair(t, image, mask, 2, (0, 2, 2))
     assert np.array_equal(a[0], b[0]) and not np.array_equal(a[0], c[0])
+    assert online_variant((0, 1, 2)) == online_variant((0, 1, 2))
 
 
 def test_dataset_items_and_modes(prepared):
@@ -142,9 +208,13 @@ def test_dataset_items_and_modes(prepared):
     image, mask, label = sets["train"][0]
     assert image.shape == (3, 32, 32) and image.dtype == torch.float32
     assert mask.shape == (1, 32, 32) and label.dtype == torch.int64
-    assert sets["val"].transform is None and sets["test"].transform is None
+    assert sets["val"].transforms is None and sets["test"].transforms is None
     offline = make_datasets(prepared, fold=1, augment="offline", offline_copies=2)
     assert len(offline["train"]) == 3 * len(sets["train"])
+    seven = make_datasets(prepared, fold=1, augment="offline", offline_copies=6)
+    assert len(seven["train"]) == 7 * len(sets["train"])  # the paper's ~2,900 from ~413
+    assert seven["train"].ids[:7] == [sets["train"].ids[0]] + [
+        f"{sets['train'].ids[0]}#aug{j}" for j in range(1, 7)]
     assert len(offline["val"]) == len(sets["val"])
     resized = make_datasets(prepared, fold=0, augment="none", image_size=16, in_channels=1)
     assert resized["test"][0][0].shape == (1, 16, 16)

@@ -28,7 +28,7 @@ def test_smoke_run_of_every_weighter(tiny_data, tmp_path, method):
     result = trainer.train(cfg(tiny_data, method), tmp_path / method)
     run = tmp_path / method
     assert {p.name for p in run.iterdir()} >= {"config.json", "history.csv", "metrics.json",
-                                                "predictions.npz", "DONE"}
+                                                "predictions.npz", "per_image.csv", "DONE"}
     assert set(result["test"]) == METRICS and set(result["val"]) == METRICS
     assert all(0.0 <= v <= 1.0 for v in result["test"].values())
     history = pd.read_csv(run / "history.csv")
@@ -38,10 +38,29 @@ def test_smoke_run_of_every_weighter(tiny_data, tmp_path, method):
         assert "x_temperature" in history.columns and (history["x_temperature"] >= 2.0).all()
     eff = result["efficiency"]
     assert eff["peak_memory_mb"] > 0 and eff["step_time_ms_max"] >= eff["step_time_ms_median"] > 0
+    assert 0 <= eff["step_memory_mb"] <= eff["peak_memory_mb"]
+    per_image = pd.read_csv(run / "per_image.csv")
+    # the per-image table reproduces the test metrics (mean of per-image values, accuracy)
+    assert per_image["seg_dice"].mean() == pytest.approx(result["test"]["seg_dice"], rel=1e-6)
+    assert per_image["cls_correct"].mean() == pytest.approx(result["test"]["cls_acc"])
     pred = np.load(run / "predictions.npz")
-    assert pred["mask_prob"].dtype == np.uint8 and len(pred["ids"]) == len(pred["labels"]) == 8
+    assert pred["mask_prob"].dtype == np.uint8 and len(pred["ids"]) == len(pred["labels"])
+    assert len(pred["ids"]) == min(8, len(per_image))
+    assert list(per_image["id"].iloc[pred["index"]]) == list(pred["ids"])
     config = json.loads((run / "config.json").read_text())
     assert config["config"]["method"] == method and config["data_identity"]
+    prov = config["provenance"]
+    assert prov["num_threads"] >= 1 and prov["precision"] == "fp32" and prov["torch_version"]
+
+
+def test_a_short_run_repeats_the_first_epochs_of_a_longer_one(tiny_data, tmp_path):
+    """What the drift test relies on: nothing in an epoch depends on the epoch cap."""
+    trainer.train(cfg(tiny_data, "atdwa", augment="online", epochs=3), tmp_path / "long")
+    trainer.train(cfg(tiny_data, "atdwa", augment="online", epochs=2), tmp_path / "short")
+    long = pd.read_csv(tmp_path / "long" / "history.csv")
+    short = pd.read_csv(tmp_path / "short" / "history.csv")
+    columns = ["train_loss_seg", "train_loss_cls", "val_loss_mean", "w_seg", "w_cls"]
+    assert np.array_equal(long[columns].to_numpy()[:2], short[columns].to_numpy())
 
 
 def test_identical_settings_give_identical_test_metrics(tiny_data, tmp_path):
@@ -76,8 +95,8 @@ def scripted_validation(monkeypatch, values):
     """Make the per-epoch validation loss follow ``values`` (the final evaluations stay real)."""
     real, calls = trainer.evaluate, {"n": 0}
 
-    def fake(model, loader, device):
-        result = real(model, loader, device)
+    def fake(model, loader, device, *args):
+        result = real(model, loader, device, *args)
         if calls["n"] < len(values) and loader is scripted_validation.val_loader:
             result.losses = np.array([values[calls["n"]]] * 2)
             calls["n"] += 1
@@ -112,12 +131,13 @@ def test_early_stopping_and_best_checkpoint_selection(tiny_data, tmp_path, monke
     model.load_state_dict(checkpoint["state_dict"])
     test = make_datasets(tiny_data, fold=0, augment="none")["test"]
     loader = torch.utils.data.DataLoader(test, batch_size=8)
-    again = trainer.evaluate(model, loader, torch.device("cpu")).metrics()
+    model = model.to(memory_format=torch.channels_last)
+    again = trainer.evaluate(model, loader, torch.device("cpu"), "fp32", True).metrics()
     assert again == pytest.approx(result["test"])
 
 
 def test_unknown_method_is_a_clear_error(tiny_data, tmp_path):
-    with pytest.raises(ValueError, match="unknown method 'nope'.*atdwa"):
+    with pytest.raises(ValueError, match="unknown weighting method 'nope'.*atdwa"):
         trainer.train(cfg(tiny_data, "nope"), tmp_path / "x")
 
 

@@ -9,8 +9,13 @@ Profiles
 ``smoke``
     Seconds per run: tiny phantoms at 32 px, 2 epochs. For tests and CI.
 ``quick``
-    The CPU default used to build the book: phantoms (or BUSI when configured) at 64 px,
+    The phantom sweep for laptops and courses: phantoms (or BUSI when configured) at 64 px,
     ResNet-18 encoder with a slim decoder, a few epochs.
+``busi-cpu``
+    The companion's reference results: the real BUSI on a 2-core CPU, sized by measurement
+    (reduced image size, ResNet-18 from random initialisation, slim decoder, a fixed epoch cap).
+    Its runs are committed under ``book/runs/busi-cpu``; ``busmtl book`` shows them and never
+    re-trains them (``busmtl sweep --profile busi-cpu --data-dir ...`` does, on request).
 ``paper``
     The primary paper's protocol: BUSI at 256 px, ImageNet-initialised ResNet-34, Adam 1e-4,
     early stopping with patience 15, batch 16 (8 for GradNorm), offline augmentation with six
@@ -24,6 +29,16 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+#: Precisions of the forward pass (:mod:`busmtl.step`); ``auto`` is bf16 where the CPU computes
+#: it natively, fp32 elsewhere (an emulated bf16 is ~20x slower than fp32).
+PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+
+#: The busi-cpu profile's size, epochs and learning rate, chosen by measurement on a 2-core CPU
+#: (DEVELOPERS.md, "Sizing the busi-cpu profile").
+BUSI_CPU_SIZE: int = 96
+BUSI_CPU_EPOCHS: int = 22
+BUSI_CPU_LR: float = 1e-3
 
 
 @dataclass
@@ -45,8 +60,8 @@ class TrainConfig:
     prepare_size: int = 64  # side of the prepared cache the sweep writes
     image_size: int | None = None  # None: the cache's size; else images are resized on load
     in_channels: int = 3
-    augment: str = "online"  # "online", "offline" (k copies per image) or "none"
-    offline_copies: int = 6
+    augment: str = "online"  # "online" (one of 7 variants per read), "offline" (7 N images), "none"
+    offline_copies: int = 6  # copies per image in offline mode; copy j applies transform j alone
     num_workers: int = 0
 
     # model
@@ -54,6 +69,10 @@ class TrainConfig:
     encoder_weights: str | None = None
     decoder_channels: tuple[int, ...] = (128, 64, 32, 16, 16)
     dropout: float = 0.3
+    # The paper applies dropout "throughout the network" without saying where: "head" puts it
+    # before the classification layer only; "network" also drops channels (Dropout2d) after every
+    # decoder block. A choice of this project.
+    dropout_scope: str = "head"
 
     # optimisation
     epochs: int = 8  # maximum number of epochs
@@ -66,9 +85,13 @@ class TrainConfig:
     early_stopping_patience: int = 15  # on the mean of the two validation losses
     weighter: dict[str, Any] = field(default_factory=dict)  # hyper-parameters for get_weighter
 
+    # speed: results are bit-reproducible only at the same threads and precision
+    precision: str = "auto"  # "fp32", "bf16" (autocast of the forward pass) or "auto" (below)
+    channels_last: bool = True  # NHWC memory layout of the network and its inputs
+    num_threads: int | None = None  # torch intra-op threads; None leaves torch's default
+
     # bookkeeping
     save_model: bool = True
-    num_threads: int | None = None  # torch intra-op threads; None leaves torch's default
     progress: bool | None = None  # tqdm bars; None: only when stderr is a terminal
     run_hash: str | None = None  # set by the sweep; recorded in the DONE marker
 
@@ -88,52 +111,92 @@ class TrainConfig:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": dict(
-        profile="smoke",
-        phantoms_n=48,
-        prepare_size=32,
-        encoder="resnet18",
-        decoder_channels=(32, 16, 16, 8, 8),
-        epochs=2,
-        batch_size=8,
-        batch_size_overrides={},
-        augment="none",
-        save_model=False,
+@dataclass(frozen=True)
+class Profile:
+    """A named set of defaults for :class:`TrainConfig`, and what a sweep of it runs.
+
+    ``committed``: the profile's runs are the companion's reference results, committed to the
+    repository; ``busmtl book`` shows them as they are and never re-trains them.
+    """
+
+    name: str
+    summary: str
+    settings: dict[str, Any]
+    methods: tuple[str, ...] = ("ew", "gradnorm", "dwa", "atdwa")
+    folds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    committed: bool = False
+
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (
+    Profile(
+        "smoke", "seconds per run: tiny phantoms at 32 px, 2 epochs (tests and CI)",
+        dict(
+            phantoms_n=48,
+            prepare_size=32,
+            encoder="resnet18",
+            decoder_channels=(32, 16, 16, 8, 8),
+            epochs=2,
+            batch_size=8,
+            batch_size_overrides={},
+            augment="none",
+            save_model=False,
+            precision="fp32",
+        ),
+        methods=("ew", "atdwa"), folds=(0, 1),
     ),
-    "quick": dict(
-        profile="quick",
-        phantoms_n=240,
-        prepare_size=64,
-        encoder="resnet18",
-        decoder_channels=(128, 64, 32, 16, 16),
-        epochs=6,
-        # A six-epoch budget from random initialisation: 1e-3 learns the masks in that time, the
-        # paper's 1e-4 barely moves them (measured: test Dice 0.48 vs 0.86 on the phantoms).
-        lr=1e-3,
-        batch_size=16,
-        batch_size_overrides={"gradnorm": 8},
-        augment="online",
-        save_model=False,
+    Profile(
+        "quick", "phantoms at 64 px, ResNet-18, 6 epochs: minutes on a laptop CPU",
+        dict(
+            phantoms_n=240,
+            prepare_size=64,
+            encoder="resnet18",
+            decoder_channels=(128, 64, 32, 16, 16),
+            epochs=6,
+            # A six-epoch budget from random initialisation: 1e-3 learns the masks in that time,
+            # the paper's 1e-4 barely moves them (measured: test Dice 0.48 vs 0.86 on phantoms).
+            lr=1e-3,
+            batch_size=16,
+            batch_size_overrides={"gradnorm": 8},
+            augment="online",
+            save_model=False,
+        ),
     ),
-    "paper": dict(
-        profile="paper",
-        dataset="busi",
-        prepare_size=256,
-        encoder="resnet34",
-        encoder_weights="imagenet",
-        decoder_channels=(256, 128, 64, 32, 16),
-        epochs=200,
-        batch_size=16,
-        batch_size_overrides={"gradnorm": 8},
-        augment="offline",
-        offline_copies=6,
-        lr=1e-4,
-        lr_patience=5,
-        early_stopping_patience=15,
-        save_model=True,
+    Profile(
+        "busi-cpu", "the reference results: real BUSI on a 2-core CPU, sized by measurement",
+        dict(
+            dataset="busi",
+            prepare_size=BUSI_CPU_SIZE,
+            encoder="resnet18",
+            decoder_channels=(128, 64, 32, 16, 16),
+            epochs=BUSI_CPU_EPOCHS,
+            lr=BUSI_CPU_LR,
+            batch_size=16,
+            batch_size_overrides={"gradnorm": 8},
+            augment="online",
+            save_model=True,
+        ),
+        committed=True,
     ),
-}
+    Profile(
+        "paper", "the primary paper's protocol: BUSI at 256 px, ImageNet ResNet-34 (a GPU)",
+        dict(
+            dataset="busi",
+            prepare_size=256,
+            encoder="resnet34",
+            encoder_weights="imagenet",
+            decoder_channels=(256, 128, 64, 32, 16),
+            epochs=200,
+            batch_size=16,
+            batch_size_overrides={"gradnorm": 8},
+            augment="offline",
+            offline_copies=6,
+            lr=1e-4,
+            lr_patience=5,
+            early_stopping_patience=15,
+            save_model=True,
+        ),
+    ),
+)}
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
 
@@ -154,7 +217,7 @@ def make_config(profile: str = "quick", **overrides: Any) -> TrainConfig:
         raise ValueError(
             f"unknown setting(s) {', '.join(unknown)}; valid settings: {', '.join(FIELD_NAMES)}"
         )
-    values = dict(PROFILES[profile])
+    values = {**PROFILES[profile].settings, "profile": profile}
     given = {k: v for k, v in overrides.items() if v is not None}
     if "batch_size" in given and "batch_size_overrides" not in given:
         values["batch_size_overrides"] = {}
@@ -178,6 +241,9 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.dataset in ("auto", "phantoms", "busi"), f"dataset must be auto, phantoms or busi, got {cfg.dataset!r}"),
         (cfg.image_size is None or cfg.image_size >= 32, f"image_size must be >= 32, got {cfg.image_size}"),
         (0.0 <= cfg.dropout < 1.0, f"dropout must be in [0, 1), got {cfg.dropout}"),
+        (cfg.dropout_scope in ("head", "network"), f"dropout_scope must be head or network, got {cfg.dropout_scope!r}"),
+        (cfg.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}"),
+        (cfg.num_threads is None or cfg.num_threads >= 1, f"num_threads must be >= 1, got {cfg.num_threads}"),
     ]
     for ok, message in checks:
         if not ok:

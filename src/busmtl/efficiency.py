@@ -5,7 +5,11 @@
 * epoch time: wall time of one epoch (training pass plus validation pass), in s;
 * peak memory: ``torch.cuda.max_memory_allocated`` on a GPU, the process's peak resident set
   size (Linux ``VmHWM``, reset at the start of the run when the kernel allows it; otherwise
-  ``ru_maxrss`` of the process so far) on a CPU, in MiB.
+  ``ru_maxrss`` of the process so far) on a CPU, in MiB;
+* step memory: the peak minus the memory in use just before the first training step (model,
+  data and libraries loaded): what training adds (activations, gradients, optimiser state, the
+  weighter's buffers). On a CPU the whole-process RSS is dominated by torch and the data, which
+  hides the differences between weighters; the step memory shows them.
 
 On CUDA the timers synchronise the device before reading the clock, so the time covers the
 queued kernels and not just their launch.
@@ -85,6 +89,24 @@ def reset_peak_memory(device: torch.device) -> None:
         pass
 
 
+def _read_status_kib(key: str) -> int | None:
+    try:
+        for line in _PROC_STATUS.read_text().splitlines():
+            if line.startswith(f"{key}:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def memory_now_mb(device: torch.device) -> float:
+    """Memory in use now (MiB): CUDA allocated bytes, or the process's resident set (``VmRSS``)."""
+    if device.type == "cuda":
+        return torch.cuda.memory_allocated(device) / 2**20
+    kib = _read_status_kib("VmRSS")
+    return float("nan") if kib is None else kib / 1024
+
+
 def peak_memory_mb(device: torch.device) -> tuple[float, str]:
     """``(peak MiB, kind)`` with kind ``"cuda_max_allocated"`` or ``"cpu_peak_rss"``."""
     if device.type == "cuda":
@@ -96,12 +118,16 @@ def peak_memory_mb(device: torch.device) -> tuple[float, str]:
     return kib / 1024, "cpu_peak_rss"
 
 
-def efficiency_summary(steps: Stopwatch, epochs: Stopwatch, device: torch.device) -> dict[str, object]:
-    """The ``efficiency`` block of ``metrics.json`` (see DEVELOPERS.md, Run folder)."""
+def efficiency_summary(steps: Stopwatch, epochs: Stopwatch, device: torch.device,
+                       baseline_mb: float = float("nan")) -> dict[str, object]:
+    """The ``efficiency`` block of ``metrics.json`` (see DEVELOPERS.md, Run folder);
+    ``baseline_mb`` is :func:`memory_now_mb` just before the first training step."""
     peak, kind = peak_memory_mb(device)
     return {
         "peak_memory_mb": float(peak),
         "memory_kind": kind,
+        "baseline_memory_mb": float(baseline_mb),
+        "step_memory_mb": float(max(peak - baseline_mb, 0.0)),
         "step_time_ms_max": 1000.0 * steps.max(),
         "step_time_ms_median": 1000.0 * steps.median(),
         "epoch_time_s_max": epochs.max(),

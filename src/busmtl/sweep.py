@@ -38,12 +38,6 @@ from busmtl.config import PROFILES, TrainConfig, make_config
 from busmtl.io import write_json
 from busmtl.settings import repo_root
 
-#: Methods and folds each profile sweeps by default.
-PROFILE_SWEEPS: dict[str, dict[str, list[Any]]] = {
-    "smoke": {"methods": ["ew", "atdwa"], "folds": [0, 1]},
-    "quick": {"methods": ["ew", "gradnorm", "dwa", "atdwa"], "folds": [0, 1, 2, 3, 4]},
-    "paper": {"methods": ["ew", "gradnorm", "dwa", "atdwa"], "folds": [0, 1, 2, 3, 4]},
-}
 KERNEL_NAME = "python3"
 
 
@@ -71,7 +65,7 @@ def parse_methods(text: str | None, profile: str) -> list[str]:
     from busmtl.weighting import available
 
     if text is None:
-        return list(PROFILE_SWEEPS[profile]["methods"])
+        return list(PROFILES[profile].methods)
     names = available() if text.strip() == "all" else [m.strip() for m in text.split(",") if m.strip()]
     unknown = [m for m in names if m not in available()]
     if unknown or not names:
@@ -83,7 +77,7 @@ def parse_methods(text: str | None, profile: str) -> list[str]:
 def parse_folds(text: str | None, profile: str) -> list[int]:
     """``"0-4"``, ``"0,2,3"``, ``"1"`` or ``None`` (the profile's folds)."""
     if text is None:
-        return list(PROFILE_SWEEPS[profile]["folds"])
+        return list(PROFILES[profile].folds)
     folds: list[int] = []
     try:
         for part in text.split(","):
@@ -156,7 +150,8 @@ class SweepSummary:
             "busmtl_version": __version__,
             "runs": [{"method": r.method, "fold": r.fold, "status": r.status, "error": r.error,
                       "seconds": r.seconds, "train_seconds": r.train_seconds,
-                      "notebook": str(r.notebook), "run_dir": str(r.run_dir)} for r in self.runs],
+                      "notebook": portable(r.notebook), "run_dir": portable(r.run_dir)}
+                     for r in self.runs],
         }
 
 
@@ -170,20 +165,40 @@ def prepare_data(profile: str, data_dir: str | Path | None, progress: bool | Non
                           progress=progress).resolve()
 
 
+def portable(path: Path) -> str:
+    """``path`` relative to the repository root when it lies inside it (the sweep runs every
+    notebook from the root), else absolute: executed notebooks and hashes then carry no
+    machine-specific folder."""
+    path = Path(path).resolve()
+    root = repo_root()
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+
+
 def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
          runs_root: Path, notebook: Path, overrides: dict[str, Any] | None = None) -> list[Run]:
-    """The runs of a sweep with their parameters and hashes (nothing is executed)."""
+    """The runs of a sweep with their parameters and hashes (nothing is executed).
+
+    ``precision="auto"`` is resolved here for the run's device, so the hash records the
+    precision the run will actually use (results differ between fp32 and bf16)."""
+    from busmtl.step import resolve_precision
+    from busmtl.trainer import resolve_device
+
     library = notebook_hash.library_hash()
     runs = []
-    for method in methods:
-        for fold in folds:
+    # fold by fold, so that an interrupted sweep leaves complete folds (every method compared)
+    for fold in folds:
+        for method in methods:
             folder = runs_root / profile / method
             run_dir = (folder / f"fold{fold}").resolve()
             params: dict[str, Any] = {"method": method, "fold": fold, "profile": profile,
-                                      "data_dir": str(data_dir), "out_dir": str(run_dir)}
+                                      "data_dir": portable(data_dir), "out_dir": portable(run_dir)}
             params.update({k: v for k, v in (overrides or {}).items() if v is not None})
             config = make_config(profile, **{k: v for k, v in params.items()
                                              if k not in ("profile", "out_dir")})  # validates early
+            if "precision" not in params:
+                params["precision"] = resolve_precision(config.precision,
+                                                        resolve_device(config.device))
+                config.precision = params["precision"]
             digest = notebook_hash.run_hash(params, notebook, library=library)
             runs.append(Run(method, fold, (folder / f"fold{fold}.ipynb").resolve(), run_dir,
                             {**params, "run_hash": digest}, digest, config=config))
@@ -302,9 +317,11 @@ def _launch(r: Run, tmp: Path, gpus: list[str], slot: int, retries: int,
     params = dict(r.parameters)
     job_file = tmp / f"{r.method}-fold{r.fold}.json"
     result_file = tmp / f"{r.method}-fold{r.fold}.result.json"
+    from busmtl.report.colors import label
+
     job = {"input": str(notebook), "output": str(r.notebook), "parameters": params,
-           "kernel_name": KERNEL_NAME, "cwd": str(r.run_dir), "retries": retries,
-           "result": str(result_file)}
+           "kernel_name": KERNEL_NAME, "cwd": str(repo_root()), "retries": retries,
+           "result": str(result_file), "title": f"{label(r.method)}, fold {r.fold}"}
     job_file.write_text(json.dumps(job), encoding="utf-8")
     threads = int(r.parameters["num_threads"])
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),

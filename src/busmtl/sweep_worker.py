@@ -2,8 +2,9 @@
 
 The sweep starts ``python -m busmtl.sweep_worker JOB.json`` for every run, so each run has its
 own environment (thread caps, ``CUDA_VISIBLE_DEVICES``) and a crash cannot take the sweep down.
-``JOB.json`` holds ``input``, ``output``, ``parameters``, ``kernel_name``, ``cwd``, ``retries``
-and ``result``: the path of a JSON file the worker writes at the end::
+``JOB.json`` holds ``input``, ``output``, ``parameters``, ``kernel_name``, ``cwd``, ``retries``,
+``title`` (the heading the executed notebook gets, e.g. "ATDWA, fold 0") and ``result``: the
+path of a JSON file the worker writes at the end::
 
     {"status": "ok" | "failed", "error": str | None, "attempts": int}
 
@@ -54,6 +55,31 @@ def first_error_line(notebook: str | Path) -> str | None:
     return None
 
 
+def retitle(notebook: str | Path, title: str | None, root: str | Path | None = None) -> None:
+    """Give the executed notebook its own heading (``# <title>`` replaces the first line of the
+    first Markdown cell) and make papermill's recorded paths relative to ``root``, so that the
+    book's run pages are titled by method and fold and show no folder of the machine."""
+    path = Path(notebook)
+    if not path.is_file():
+        return
+    nb = nbformat.read(str(path), as_version=4)
+    if title:
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                lines = cell.source.splitlines()
+                cell.source = "\n".join([f"# {title}", *lines[1:]])
+                break
+    meta = nb.metadata.get("papermill", {})
+    if root is not None:
+        for key in ("input_path", "output_path"):
+            value = meta.get(key)
+            if value and Path(value).is_absolute() and Path(value).is_relative_to(root):
+                meta[key] = Path(value).relative_to(root).as_posix()
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    nbformat.write(nb, str(tmp))
+    tmp.replace(path)
+
+
 def execute(job: dict[str, Any]) -> dict[str, Any]:
     """Run papermill for ``job``; return the result record (never raises for notebook errors)."""
     retries = int(job.get("retries", 3))
@@ -93,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     job = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     result = execute(job)
+    retitle(job["output"], job.get("title"), job.get("cwd"))
     Path(job["result"]).write_text(json.dumps(result), encoding="utf-8")
     return 0 if result["status"] == "ok" else 1
 

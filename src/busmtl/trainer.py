@@ -4,73 +4,64 @@ Protocol (the primary paper's; every value is a :class:`~busmtl.config.TrainConf
 
 1. Adam (lr ``cfg.lr``, 1e-4 in the paper) over the network's parameters plus the weighter's
    learnable ones (``weighter.network_parameters()``, e.g. UW's ``s_k``).
-2. Each step: ``losses = [L_seg, L_cls]`` (:mod:`busmtl.losses`), then
-   ``optimizer.zero_grad(); weighter.backward(losses, model); optimizer.step()``; the weighter
-   forms ``sum_k w_k L_k`` (eq. 1 of the ATDWA paper) and back-propagates it.
-3. After each epoch: ``weighter.epoch_end`` with the batch-size-weighted mean training losses;
-   validation losses; ``ReduceLROnPlateau`` and early stopping (patience
+2. Each step is :func:`busmtl.step.train_step`: ``losses = [L_seg, L_cls]``
+   (:mod:`busmtl.losses`), then the weighter forms ``sum_k w_k L_k`` (eq. 1 of the ATDWA paper),
+   back-propagates it, and Adam steps.
+3. After each epoch (:func:`train_epoch`): ``weighter.epoch_end`` with the batch-size-weighted
+   mean training losses; validation losses; ``ReduceLROnPlateau`` and early stopping (patience
    ``cfg.early_stopping_patience``) on the mean of the two validation losses; the state with
    the lowest such mean is kept in memory ("best checkpoint").
 4. The best checkpoint is evaluated on the validation and held-out test sets
-   (:mod:`busmtl.metrics`).
+   (:mod:`busmtl.metrics`) and the run folder is written (:mod:`busmtl.artifacts`).
 
-Artifacts (DEVELOPERS.md, "Run folder"), each written atomically with :mod:`busmtl.io`:
-``config.json`` first, ``history.csv`` after every epoch (so a failed run leaves a readable
-partial log), then ``model.pt`` (if ``cfg.save_model``), ``predictions.npz``, ``metrics.json``
-and finally ``DONE``. Metrics are computed from the stored 8-bit mask probabilities, so every
-figure of ``metrics.json`` can be recomputed exactly from ``predictions.npz``.
+``config.json`` is written first, ``history.csv`` after every epoch (so a failed run leaves a
+readable partial log), ``DONE`` last; every file is written atomically.
 
 An existing run folder is overwritten: its ``DONE`` marker is removed first, so the folder is
-never marked complete while it is being rewritten (the sweep skips folders with ``DONE`` before
-calling :func:`train`). Only this run's own files are touched; nothing else is deleted.
+never marked complete while it is being rewritten. Only this run's own files are touched.
 
 Reproducibility: ``torch``, ``numpy`` and ``random`` are seeded with ``cfg.seed``, the
 training DataLoader draws its order from a seeded generator, online augmentation is seeded
 per (seed, epoch, item), and on the CPU ``torch.use_deterministic_algorithms`` is on during
-the run: the same settings give identical metrics.
+the run: the same settings, threads and precision give identical metrics. Nothing depends on
+the epoch cap, so the first epochs of a long run equal a short run's (the drift test uses it).
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import math
 import random
-import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from busmtl import TASKS, __version__
+from busmtl import TASKS, artifacts
 from busmtl import losses as L
 from busmtl.config import TrainConfig, validate
-from busmtl.efficiency import Stopwatch, efficiency_summary, reset_peak_memory
+from busmtl.efficiency import Stopwatch, efficiency_summary, memory_now_mb, reset_peak_memory
 from busmtl.io import atomic_path, write_json
 from busmtl.metrics import all_metrics
-from busmtl.settings import repo_root
-
-#: Files a run folder may hold; removed (only these) before a run rewrites the folder.
-ARTIFACTS: tuple[str, ...] = (
-    "DONE", "metrics.json", "predictions.npz", "model.pt", "history.csv", "config.json"
+from busmtl.step import (
+    Batch,
+    NonFiniteLossError,
+    check_finite,
+    network_outputs,
+    resolve_precision,
+    torch_settings,
+    train_step,
 )
-HISTORY_COLUMNS: tuple[str, ...] = (
-    "epoch", "train_loss_seg", "train_loss_cls", "val_loss_seg", "val_loss_cls",
-    "val_loss_mean", "w_seg", "w_cls",
-)
-TIMING_COLUMNS: tuple[str, ...] = ("lr", "epoch_time_s", "step_time_ms_max", "step_time_ms_median")
+from busmtl.weighting import check_method
 
-
-class NonFiniteLossError(RuntimeError):
-    """A task loss (or a weight) became NaN or infinite; the message names the task and epoch."""
+__all__ = ["Evaluation", "NonFiniteLossError", "evaluate", "resolve_device", "train"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,71 +90,6 @@ def _seed_worker(worker_id: int) -> None:  # DataLoader worker_init_fn
     random.seed(seed)
 
 
-def git_commit() -> str | None:
-    """The repository's current commit, or ``None`` outside a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True,
-            timeout=10, check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
-
-
-def flatten_extra_state(extra: dict[str, Any]) -> dict[str, float]:
-    """Weighter extra state -> history columns: ``x_<key>`` for scalars, ``x_<key>_seg`` /
-    ``x_<key>_cls`` for per-task values (``x_<key>_<i>`` for other lengths)."""
-    row: dict[str, float] = {}
-    for key, value in extra.items():
-        if isinstance(value, torch.Tensor):
-            value = value.detach().cpu().tolist()
-        if isinstance(value, np.ndarray):
-            value = value.tolist()
-        if isinstance(value, (list, tuple)):
-            names = TASKS if len(value) == len(TASKS) else [str(i) for i in range(len(value))]
-            row.update({f"x_{key}_{n}": float(v) for n, v in zip(names, value)})
-        else:
-            row[f"x_{key}"] = float(value)
-    return row
-
-
-def write_history(rows: list[dict[str, float]], path: Path) -> None:
-    """Atomically write the per-epoch rows as CSV (fixed columns first, then ``x_*``, timing)."""
-    frame = pd.DataFrame(rows)
-    extra = [c for c in frame.columns if c not in HISTORY_COLUMNS + TIMING_COLUMNS]
-    frame = frame[[*HISTORY_COLUMNS, *extra, *TIMING_COLUMNS]]
-    with atomic_path(path) as tmp:
-        frame.to_csv(tmp, index=False)
-
-
-def _check_finite(values: torch.Tensor, what: str, where: str, history: Path) -> None:
-    bad = [TASKS[k] for k in range(len(TASKS)) if not math.isfinite(float(values[k]))]
-    if bad:
-        shown = ", ".join(f"{t} = {float(values[TASKS.index(t)])}" for t in bad)
-        raise NonFiniteLossError(
-            f"non-finite {what} for task(s) {', '.join(bad)} ({shown}) at {where}; the log of "
-            f"the finished epochs is in {history}. Try a lower --lr or another weighter setting."
-        )
-
-
-@contextmanager
-def _torch_settings(device: torch.device, num_threads: int | None) -> Iterator[None]:
-    """Deterministic algorithms on the CPU and ``num_threads``, restored afterwards."""
-    old_threads = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    old_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    try:
-        if num_threads:
-            torch.set_num_threads(int(num_threads))
-        if device.type == "cpu":
-            torch.use_deterministic_algorithms(True, warn_only=True)
-        yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det, warn_only=old_warn)
-
-
 def _show_progress(cfg: TrainConfig) -> bool:
     return bool(cfg.progress) if cfg.progress is not None else sys.stderr.isatty()
 
@@ -187,21 +113,22 @@ class Evaluation:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device) -> Evaluation:
+def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
+             precision: str = "fp32", channels_last: bool = False) -> Evaluation:
     """Losses and predictions of ``model`` (in eval mode) over ``loader``, in dataset order."""
     model.eval()
     total, count = torch.zeros(len(TASKS), dtype=torch.float64), 0
     masks, probs, cls_probs, labels_all = [], [], [], []
     for image, mask, label in loader:
-        image, mask, label = image.to(device), mask.to(device), label.to(device)
-        seg_logits, cls_logits = model(image)
-        losses = L.task_losses(seg_logits, cls_logits, mask, label)
-        total += losses.detach().double().cpu() * len(label)
-        count += len(label)
+        batch = Batch(image, mask, label).to(device, channels_last)
+        seg_logits, cls_logits = network_outputs(model, batch, device, precision)
+        losses = L.task_losses(seg_logits, cls_logits, batch.mask, batch.label)
+        total += losses.detach().double().cpu() * len(batch)
+        count += len(batch)
         probs.append(torch.round(255 * torch.sigmoid(seg_logits[:, 0])).to(torch.uint8).cpu())
         cls_probs.append(torch.softmax(cls_logits, dim=1).float().cpu())
-        masks.append((mask[:, 0] > 0.5).to(torch.uint8).cpu())
-        labels_all.append(label.cpu())
+        masks.append((batch.mask[:, 0] > 0.5).to(torch.uint8).cpu())
+        labels_all.append(batch.label.cpu())
     return Evaluation(
         losses=(total / max(count, 1)).numpy(),
         mask_prob=torch.cat(probs).numpy(),
@@ -212,15 +139,8 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device) -
 
 
 # --------------------------------------------------------------------------------------------
-# training
+# setting up a run
 # --------------------------------------------------------------------------------------------
-def _check_method(method: str) -> None:
-    from busmtl.weighting import WEIGHTERS
-
-    if method not in WEIGHTERS:
-        raise ValueError(f"unknown method {method!r}; valid methods: {', '.join(WEIGHTERS)}")
-
-
 def _data_dir(cfg: TrainConfig) -> Path:
     """``cfg.data_dir`` when given, else the profile's default dataset (``cfg.dataset``: BUSI
     when configured, else the phantoms), generated, prepared and split on first use."""
@@ -256,53 +176,73 @@ def _num_classes(datasets: dict[str, Any]) -> int:
     return int(max(int(np.max(d.labels)) for d in datasets.values() if len(d.labels))) + 1
 
 
-def train(config: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
-    """Train ``config.method`` on ``config.fold``, evaluate the best checkpoint, write the run
-    folder ``out_dir`` and return the content of its ``metrics.json``.
+def build_model(cfg: TrainConfig, num_classes: int) -> torch.nn.Module:
+    """SSC-ResNet as ``cfg`` describes it (encoder, weights, decoder widths, dropout scope)."""
+    from busmtl.models import SSCResNet
 
-    Raises ValueError (or :class:`busmtl.data.errors.DataError`) for bad settings or data,
-    :class:`NonFiniteLossError` when a loss becomes NaN/inf.
-    """
-    cfg = copy.deepcopy(config)
-    validate(cfg)
-    _check_method(cfg.method)
-    data_dir = _data_dir(cfg)
-    cfg.data_dir = str(data_dir)  # recorded in config.json as resolved
-    device = resolve_device(cfg.device)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ARTIFACTS:  # never leave a stale DONE beside a run being rewritten
-        (out / name).unlink(missing_ok=True)
-    with _torch_settings(device, cfg.num_threads):
-        return _train(cfg, data_dir, device, out)
+    return SSCResNet(
+        encoder=cfg.encoder, encoder_weights=cfg.encoder_weights, num_classes=num_classes,
+        dropout=cfg.dropout, decoder_channels=cfg.decoder_channels, in_channels=cfg.in_channels,
+        decoder_dropout=cfg.dropout if cfg.dropout_scope == "network" else 0.0,
+    )
 
 
-def _train(cfg: TrainConfig, data_dir: Path, device: torch.device, out: Path) -> dict[str, Any]:
+def weighter_settings(cfg: TrainConfig) -> dict[str, Any]:
+    """The weighter's hyper-parameters for this run: ``cfg.weighter``, plus ``lr = cfg.lr`` for a
+    weighter with its own learning rate (GradNorm) when none is given: its weights then learn at
+    the network's rate, as in Chen et al., where they are trained alongside the network."""
+    from busmtl.weighting import hyperparameters
+
+    settings = dict(cfg.weighter)
+    if "lr" in hyperparameters(cfg.method) and "lr" not in settings:
+        settings["lr"] = cfg.lr
+    return settings
+
+
+@dataclass
+class Session:
+    """Everything one run trains with."""
+
+    cfg: TrainConfig
+    device: torch.device
+    precision: str
+    datasets: dict[str, Any]
+    loaders: dict[str, DataLoader]
+    model: torch.nn.Module
+    weighter: Any
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    history_path: Path
+    steps: Stopwatch = field(init=False)
+    epochs: Stopwatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.steps, self.epochs = Stopwatch(self.device), Stopwatch(self.device)
+
+    def evaluate(self, part: str) -> Evaluation:
+        return evaluate(self.model, self.loaders[part], self.device, self.precision,
+                        self.cfg.channels_last)
+
+
+def build_session(cfg: TrainConfig, data_dir: Path, device: torch.device, precision: str,
+                  out: Path) -> Session:
+    """Seed, load the fold, write ``config.json``, build the model, weighter and optimiser."""
     from busmtl.data.dataset import make_datasets
     from busmtl.data.prepare import dataset_identity
-    from busmtl.models import SSCResNet
     from busmtl.weighting import get_weighter
 
+    cfg.weighter = weighter_settings(cfg)  # recorded in config.json as used
     seed_everything(cfg.seed)
     datasets = make_datasets(
         data_dir, cfg.splits, cfg.fold, augment=cfg.augment, offline_copies=cfg.offline_copies,
         image_size=cfg.image_size, in_channels=cfg.in_channels, seed=cfg.seed,
     )
-    write_json(out / "config.json", {
-        "config": cfg.to_dict(),
-        "data_identity": dataset_identity(data_dir),
-        "busmtl_version": __version__,
-        "git_commit": git_commit(),
-        "torch_version": torch.__version__,
-        "device": str(device),
-    })
+    prov = artifacts.provenance(device, precision, cfg.channels_last, torch.get_num_threads())
+    artifacts.write_config(out, cfg.to_dict(), dataset_identity(data_dir), prov)
     loaders = _loaders(datasets, cfg)
-
-    model = SSCResNet(
-        encoder=cfg.encoder, encoder_weights=cfg.encoder_weights,
-        num_classes=_num_classes(datasets), dropout=cfg.dropout,
-        decoder_channels=cfg.decoder_channels, in_channels=cfg.in_channels,
-    ).to(device)
+    model = build_model(cfg, _num_classes(datasets)).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     weighter = get_weighter(cfg.method, len(TASKS), **cfg.weighter).to(device)
     groups = [{"params": list(model.parameters())}]
     if weighter.network_parameters():
@@ -311,110 +251,167 @@ def _train(cfg: TrainConfig, data_dir: Path, device: torch.device, out: Path) ->
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, mode="min", factor=cfg.lr_factor, patience=cfg.lr_patience
     )
+    return Session(cfg, device, precision, datasets, loaders, model, weighter, optimizer,
+                   scheduler, out / "history.csv")
 
-    history_path = out / "history.csv"
+
+# --------------------------------------------------------------------------------------------
+# training
+# --------------------------------------------------------------------------------------------
+@dataclass
+class EpochResult:
+    """Mean training losses and applied weights of one epoch, and its step times (s)."""
+
+    losses: torch.Tensor  # (K,) float64, batch-size-weighted
+    weights: torch.Tensor  # (K,) float64, mean over steps
+    step_times: list[float]
+
+
+def batch_losses(s: Session, batch: Batch) -> torch.Tensor:
+    """``[L_seg, L_cls]`` of the session's model on ``batch`` (forward pass in its precision)."""
+    seg_logits, cls_logits = network_outputs(s.model, batch, s.device, s.precision)
+    return L.task_losses(seg_logits, cls_logits, batch.mask, batch.label)
+
+
+def train_epoch(s: Session, epoch: int, show_progress: bool = False) -> EpochResult:
+    """One pass over the training set with :func:`busmtl.step.train_step`."""
+    cfg = s.cfg
+    if hasattr(s.datasets["train"], "set_epoch"):
+        s.datasets["train"].set_epoch(epoch)
+    s.model.train()
+    s.weighter.train()
+    loss_sum = torch.zeros(len(TASKS), dtype=torch.float64)
+    weight_sum = torch.zeros(len(TASKS), dtype=torch.float64)
+    seen, times = 0, []
+    bar = tqdm(s.loaders["train"], desc=f"{cfg.method} fold {cfg.fold} epoch {epoch}/{cfg.epochs}",
+               leave=False, disable=not show_progress)
+    hint = f"The log of the finished epochs is in {s.history_path}."
+    for step, (image, mask, label) in enumerate(bar, start=1):
+        s.steps.start()
+        batch = Batch(image, mask, label).to(s.device, cfg.channels_last)
+        losses, weights = train_step(
+            s.model, s.weighter, s.optimizer,
+            partial(batch_losses, s, batch),
+            where=f"epoch {epoch}, step {step} (training)", hint=hint,
+        )
+        times.append(s.steps.stop())
+        loss_sum += losses.double().cpu() * len(batch)
+        weight_sum += weights.double().cpu()
+        seen += len(batch)
+        bar.set_postfix(seg=f"{losses[0].item():.3f}", cls=f"{losses[1].item():.3f}")
+    bar.close()
+    return EpochResult(loss_sum / seen, weight_sum / max(len(times), 1), times)
+
+
+@dataclass
+class FitResult:
+    best_state: dict[str, torch.Tensor]
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+    baseline_mb: float
+
+
+def fit(s: Session, on_epoch: Callable[[list[dict[str, float]]], None] | None = None) -> FitResult:
+    """Train up to ``cfg.epochs`` epochs with validation, LR schedule and early stopping; write
+    ``history.csv`` after every epoch; keep the best state (lowest mean validation loss)."""
+    cfg = s.cfg
     history: list[dict[str, float]] = []
-    steps, epochs = Stopwatch(device), Stopwatch(device)
     best_value, best_epoch, best_state = math.inf, 0, None
     stale, stopped_early = 0, False
     show = _show_progress(cfg)
-    reset_peak_memory(device)
-
+    reset_peak_memory(s.device)
+    baseline = memory_now_mb(s.device)
     for epoch in range(1, cfg.epochs + 1):
-        epochs.start()
-        if hasattr(datasets["train"], "set_epoch"):
-            datasets["train"].set_epoch(epoch)
-        model.train()
-        weighter.train()
-        loss_sum = torch.zeros(len(TASKS), dtype=torch.float64)
-        weight_sum = torch.zeros(len(TASKS), dtype=torch.float64)
-        seen, n_steps, epoch_steps = 0, 0, []
-        bar = tqdm(loaders["train"], desc=f"{cfg.method} fold {cfg.fold} epoch {epoch}/{cfg.epochs}",
-                   leave=False, disable=not show)
-        for step, (image, mask, label) in enumerate(bar, start=1):
-            steps.start()
-            image, mask, label = image.to(device), mask.to(device), label.to(device)
-            seg_logits, cls_logits = model(image)
-            losses = L.task_losses(seg_logits, cls_logits, mask, label)
-            where = f"epoch {epoch}, step {step} (training)"
-            _check_finite(losses.detach(), "loss", where, history_path)
-            optimizer.zero_grad(set_to_none=True)
-            weights = weighter.backward(losses, model)
-            _check_finite(weights, "weight", where, history_path)
-            optimizer.step()
-            epoch_steps.append(steps.stop())
-            loss_sum += losses.detach().double().cpu() * len(label)
-            weight_sum += weights.detach().double().cpu()
-            seen += len(label)
-            n_steps += 1
-            bar.set_postfix(seg=f"{losses[0].item():.3f}", cls=f"{losses[1].item():.3f}")
-        bar.close()
-        train_losses = loss_sum / seen
-        # the weighter's state *during* this epoch (e.g. the temperature that produced w_seg/w_cls),
-        # read before epoch_end prepares the next epoch
-        extra = flatten_extra_state(weighter.extra_state())
-        weighter.epoch_end(train_losses.to(torch.float32).to(device))
-
-        val = evaluate(model, loaders["val"], device)
-        _check_finite(torch.from_numpy(val.losses), "loss", f"epoch {epoch} (validation)",
-                      history_path)
+        s.epochs.start()
+        result = train_epoch(s, epoch, show)
+        # the weighter's state *during* this epoch (e.g. the temperature that produced the
+        # weights), read before epoch_end prepares the next epoch
+        extra = artifacts.flatten_extra_state(s.weighter.extra_state())
+        s.weighter.epoch_end(result.losses.to(torch.float32).to(s.device))
+        val = s.evaluate("val")
+        check_finite(torch.from_numpy(val.losses), "loss", f"epoch {epoch} (validation)",
+                     f"The log of the finished epochs is in {s.history_path}.")
         val_mean = float(val.losses.mean())
-        scheduler.step(val_mean)
+        s.scheduler.step(val_mean)
         if val_mean < best_value:
             best_value, best_epoch, stale = val_mean, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().clone() for k, v in s.model.state_dict().items()}
         else:
             stale += 1
-        epoch_time = epochs.stop()
-
-        mean_w = weight_sum / max(n_steps, 1)
+        epoch_time = s.epochs.stop()
         history.append({
             "epoch": epoch,
-            "train_loss_seg": float(train_losses[0]), "train_loss_cls": float(train_losses[1]),
+            "train_loss_seg": float(result.losses[0]), "train_loss_cls": float(result.losses[1]),
             "val_loss_seg": float(val.losses[0]), "val_loss_cls": float(val.losses[1]),
             "val_loss_mean": val_mean,
-            "w_seg": float(mean_w[0]), "w_cls": float(mean_w[1]),
+            "w_seg": float(result.weights[0]), "w_cls": float(result.weights[1]),
             **extra,
-            "lr": float(optimizer.param_groups[0]["lr"]),
+            "lr": float(s.optimizer.param_groups[0]["lr"]),
             "epoch_time_s": epoch_time,
-            "step_time_ms_max": 1000.0 * max(epoch_steps),
-            "step_time_ms_median": 1000.0 * float(np.median(epoch_steps)),
+            "step_time_ms_max": 1000.0 * max(result.step_times),
+            "step_time_ms_median": 1000.0 * float(np.median(result.step_times)),
         })
-        write_history(history, history_path)
+        artifacts.write_history(history, s.history_path)
+        if on_epoch is not None:
+            on_epoch(history)
         if stale >= cfg.early_stopping_patience:
             stopped_early = True
             break
+    assert best_state is not None
+    return FitResult(best_state, best_epoch, len(history), stopped_early, baseline)
 
-    efficiency = efficiency_summary(steps, epochs, device)
-    model.load_state_dict(best_state)
+
+def write_results(s: Session, fit_result: FitResult, out: Path) -> dict[str, Any]:
+    """Evaluate the best checkpoint and write ``model.pt``, ``predictions.npz``,
+    ``per_image.csv``, ``metrics.json`` and, last, ``DONE``; return the metrics."""
+    cfg = s.cfg
+    efficiency = efficiency_summary(s.steps, s.epochs, s.device, fit_result.baseline_mb)
+    s.model.load_state_dict(fit_result.best_state)
     if cfg.save_model:
         with atomic_path(out / "model.pt") as tmp:
-            torch.save({"state_dict": best_state, "epoch": best_epoch, "config": cfg.to_dict()}, tmp)
-    val = evaluate(model, loaders["val"], device)
-    test = evaluate(model, loaders["test"], device)
-    test_set = datasets["test"]
-    with atomic_path(out / "predictions.npz") as tmp:
-        np.savez_compressed(
-            tmp,
-            ids=np.array(test_set.ids, dtype=str),
-            labels=test.labels,
-            image=np.asarray(test_set.images_uint8, dtype=np.uint8),
-            mask_true=test.mask_true,
-            mask_prob=test.mask_prob,
-            cls_prob=test.cls_prob.astype(np.float32),
-        )
+            torch.save({"state_dict": fit_result.best_state, "epoch": fit_result.best_epoch,
+                        "config": cfg.to_dict(),
+                        "image_size": int(s.datasets["train"].image_size)}, tmp)
+    val, test = s.evaluate("val"), s.evaluate("test")
+    test_set = s.datasets["test"]
+    artifacts.write_predictions(out, test_set.ids, test_set.images_uint8, test.labels,
+                                test.mask_true, test.mask_prob, test.cls_prob,
+                                artifacts.sample_indices(test.labels))
+    artifacts.write_per_image(out, artifacts.per_image_table(
+        test_set.ids, test.labels, test.mask_true, test.mask_prob, test.cls_prob))
     result = {
         "test": test.metrics(),
         "val": val.metrics(),
         "efficiency": efficiency,
-        "best_epoch": best_epoch,
-        "epochs_run": len(history),
-        "stopped_early": stopped_early,
+        "best_epoch": fit_result.best_epoch,
+        "epochs_run": fit_result.epochs_run,
+        "stopped_early": fit_result.stopped_early,
     }
     write_json(out / "metrics.json", result)
-    write_json(out / "DONE", {
-        "run_hash": cfg.run_hash,
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "busmtl_version": __version__,
-    })
+    artifacts.write_done(out, cfg.run_hash)
     return result
+
+
+def train(config: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
+    """Train ``config.method`` on ``config.fold``, evaluate the best checkpoint, write the run
+    folder ``out_dir`` and return the content of its ``metrics.json``.
+
+    ``precision="auto"`` is resolved here (:func:`busmtl.step.resolve_precision`) and recorded
+    as resolved in ``config.json``. Raises ValueError (or
+    :class:`busmtl.data.errors.DataError`) for bad settings or data,
+    :class:`~busmtl.step.NonFiniteLossError` when a loss becomes NaN/inf.
+    """
+    cfg = copy.deepcopy(config)
+    validate(cfg)
+    check_method(cfg.method)
+    data_dir = _data_dir(cfg)
+    cfg.data_dir = str(data_dir)  # recorded in config.json as resolved
+    device = resolve_device(cfg.device)
+    cfg.precision = resolve_precision(cfg.precision, device)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    artifacts.clear(out)  # never leave a stale DONE beside a run being rewritten
+    with torch_settings(device, cfg.num_threads):
+        session = build_session(cfg, data_dir, device, cfg.precision, out)
+        return write_results(session, fit(session), out)

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", default=None, help="prepared cache (busmtl data prepare)")
     p.add_argument("--splits", default=None, help="splits.json (default <data-dir>/splits.json)")
     p.add_argument("--out", required=True, help="run folder to write")
-    p.add_argument("--profile", default="quick", help="settings profile: smoke, quick or paper")
+    p.add_argument("--profile", default="quick", help="settings profile: smoke, quick, busi-cpu or paper")
     p.add_argument("--epochs", type=int, default=None, help="maximum number of epochs")
     p.add_argument("--image-size", type=int, default=None, help="resize images on load to S x S")
     p.add_argument("--encoder", default=None, help="encoder name (e.g. resnet18, resnet34)")
@@ -57,7 +57,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", type=float, default=None, help="Adam learning rate")
     p.add_argument("--augment", choices=("online", "offline", "none"), default=None)
     p.add_argument("--num-workers", type=int, default=None, help="DataLoader worker processes")
-    p.add_argument("--num-threads", type=int, default=None, help="torch intra-op threads")
+    p.add_argument("--num-threads", type=int, default=None,
+                   help="torch intra-op threads (the sweep uses 1; results depend on it)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
+                   help="forward-pass precision (auto: bf16 where the CPU has it natively)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="NHWC memory layout (default: on)")
+    p.add_argument("--dropout-scope", choices=("head", "network"), default=None,
+                   help="dropout in the classification head only, or also after every decoder block")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-save-model", action="store_true", help="do not write model.pt")
     p.add_argument("--weighter-param", action="append", metavar="KEY=VALUE",
@@ -75,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, image_size=args.image_size, encoder=args.encoder,
         batch_size=args.batch_size, device=args.device, seed=args.seed, lr=args.lr,
         augment=args.augment, num_workers=args.num_workers, num_threads=args.num_threads,
+        precision=args.precision, channels_last=args.channels_last,
+        dropout_scope=args.dropout_scope,
         progress=False if args.no_progress else None,
         save_model=False if args.no_save_model else None,
         weighter=parse_weighter_params(args.weighter_param),

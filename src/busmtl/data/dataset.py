@@ -12,13 +12,14 @@ Each item is ``(image, mask, label)``:
 
 Augmentation of the training set (:mod:`busmtl.data.augment`, never of val/test):
 
-* ``"online"``: a fresh random transform each time an item is read. The transform of item
-  ``i`` in epoch ``e`` is seeded by ``(seed, e, i)``: call ``train.set_epoch(e)`` at the start
-  of every epoch. The same seed, epoch and index always give the same sample, whatever the
-  number of workers.
+* ``"online"``: each read draws one of seven variants (the original or one of the six
+  transforms alone). Item ``i`` in epoch ``e`` is seeded by ``(seed, e, i)``: call
+  ``train.set_epoch(e)`` at the start of every epoch. The same seed, epoch and index always
+  give the same sample, whatever the number of workers.
 * ``"offline"``: the paper's expansion, computed once when the dataset is built: every
-  training image plus ``offline_copies`` augmented copies (copy ``j`` of image ``i`` seeded by
-  ``(seed, -1, i, j)``). Ids of copies are ``"<id>#aug<j>"``.
+  training image followed by ``offline_copies`` copies, copy ``j`` applying transform ``j``
+  alone (cycling when more than six; seeded by ``(seed, -1, i, j)``). Ids of copies are
+  ``"<id>#aug<j>"``.
 * ``"none"``: no augmentation.
 """
 
@@ -31,7 +32,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from busmtl.data.augment import augment_pair, paper_augmentation
+from busmtl.data.augment import TRANSFORM_NAMES, augment_pair, online_variant, paper_transforms
 from busmtl.data.errors import DataError
 from busmtl.data.prepare import load_prepared, resize_pair
 from busmtl.data.splits import SPLITS_FILE, load_splits
@@ -89,7 +90,7 @@ class BUSIDataset(Dataset):
         self.image_size = int(images.shape[1]) if len(images) else 0
         self.seed = int(seed)
         self.epoch = 0
-        self.transform = paper_augmentation(self.image_size) if online_augment else None
+        self.transforms = paper_transforms(self.image_size) if online_augment else None
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose online augmentations :meth:`__getitem__` draws (no-op without)."""
@@ -100,8 +101,9 @@ class BUSIDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         image, mask = self.images_uint8[index], self.masks_uint8[index]
-        if self.transform is not None:
-            image, mask = augment_pair(self.transform, image, mask, (self.seed, self.epoch, index))
+        if self.transforms is not None:
+            parts = (self.seed, self.epoch, index)
+            image, mask = augment_pair(self.transforms, image, mask, online_variant(parts), parts)
         return (
             normalize(image, self.in_channels),
             torch.from_numpy(mask.astype(np.float32)[None]),
@@ -112,8 +114,9 @@ class BUSIDataset(Dataset):
 def _offline_expand(
     images: np.ndarray, masks: np.ndarray, labels: np.ndarray, ids: list[str], copies: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Each image followed by ``copies`` augmented copies of it (N * (copies + 1) items)."""
-    transform = paper_augmentation(images.shape[1])
+    """Each image followed by ``copies`` copies of it, copy ``j`` applying transform
+    ``(j - 1) % 6 + 1`` alone (N * (copies + 1) items)."""
+    transforms = paper_transforms(images.shape[1])
     out_images, out_masks, out_labels, out_ids = [], [], [], []
     for i in range(len(ids)):
         out_images.append(images[i])
@@ -121,7 +124,8 @@ def _offline_expand(
         out_labels.append(labels[i])
         out_ids.append(ids[i])
         for j in range(1, copies + 1):
-            image, mask = augment_pair(transform, images[i], masks[i], (seed, -1, i, j))
+            variant = (j - 1) % len(TRANSFORM_NAMES) + 1
+            image, mask = augment_pair(transforms, images[i], masks[i], variant, (seed, -1, i, j))
             out_images.append(image)
             out_masks.append(mask)
             out_labels.append(labels[i])

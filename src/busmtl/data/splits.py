@@ -1,7 +1,8 @@
 """The paper's evaluation protocol: a stratified held-out test set and k stratified folds.
 
-1. ``test`` = a fraction ``test_fraction`` of the cases, stratified by class
-   (scikit-learn ``train_test_split``; 130 of BUSI's 647 cases at 0.2).
+1. ``test`` = ``floor(test_fraction * N)`` cases, stratified by class (scikit-learn
+   ``train_test_split``): 129 of BUSI's 647 cases at 0.2, as in the paper. (A fractional
+   ``test_size`` would round up to 130.)
 2. The remaining cases are split by ``StratifiedKFold(folds)``; fold ``k`` trains on four
    parts and validates on the fifth (val ~ 1/folds of the rest).
 
@@ -83,8 +84,9 @@ def make_splits(
             f"(at least {need} per class)"
         )
     order = np.arange(len(ids))
+    n_test = int(np.floor(test_fraction * len(ids)))
     rest, test = train_test_split(
-        order, test_size=test_fraction, stratify=labels, random_state=seed, shuffle=True
+        order, test_size=n_test, stratify=labels, random_state=seed, shuffle=True
     )
     rest = np.sort(rest)
     kfold = StratifiedKFold(n_splits=int(folds), shuffle=True, random_state=seed)

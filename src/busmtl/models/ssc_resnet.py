@@ -194,6 +194,10 @@ class SSCResNet(nn.Module):
         decoder_channels: U-Net decoder widths (smp's default; ``(128, 64, 32, 16, 16)`` halves
             the CPU cost).
         in_channels: input channels (3: the grey image repeated, as for ImageNet encoders).
+        decoder_dropout: channel dropout (``Dropout2d``) applied to the output of every decoder
+            block in training; 0 (the default) leaves dropout in the classification head only.
+            The paper applies dropout 0.3 "throughout the network" without saying where; this is
+            this project's reading of it (``dropout_scope="network"`` in the config).
     """
 
     def __init__(
@@ -204,6 +208,7 @@ class SSCResNet(nn.Module):
         dropout: float = 0.3,
         decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
         in_channels: int = 3,
+        decoder_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         smp = _smp()
@@ -212,10 +217,12 @@ class SSCResNet(nn.Module):
                 f"unknown encoder '{encoder}'; valid: {', '.join(sorted(smp.encoders.encoders))} "
                 f"(or a timm encoder as 'tu-<name>')"
             )
-        if num_classes < 1 or not 0.0 <= dropout < 1.0 or in_channels < 1:
+        if (num_classes < 1 or not 0.0 <= dropout < 1.0 or in_channels < 1
+                or not 0.0 <= decoder_dropout < 1.0):
             raise ValueError(
                 f"bad SSCResNet arguments: num_classes={num_classes} (>= 1), dropout={dropout} "
-                f"(in [0, 1)), in_channels={in_channels} (>= 1)"
+                f"(in [0, 1)), in_channels={in_channels} (>= 1), decoder_dropout="
+                f"{decoder_dropout} (in [0, 1))"
             )
         weights_file = (
             resolve_pretrained_file(encoder, encoder_weights) if encoder_weights is not None else None
@@ -234,6 +241,13 @@ class SSCResNet(nn.Module):
             if in_channels != 3:  # smp's own adaptation of the first convolution
                 self.unet.encoder.set_in_channels(in_channels, pretrained=True)
         self._last_layer = _last_executed_layer(self.unet.encoder, in_channels)
+        self.decoder_dropout = float(decoder_dropout)
+        if self.decoder_dropout > 0:
+            for block in self.unet.decoder.blocks:
+                block.register_forward_hook(self._drop_channels)
+
+    def _drop_channels(self, module: nn.Module, _inputs: object, output: torch.Tensor) -> torch.Tensor:
+        return nn.functional.dropout2d(output, self.decoder_dropout, training=module.training)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(seg_logits [B,1,H,W], cls_logits [B,num_classes])``; H, W divisible by 32."""

@@ -149,18 +149,18 @@ def examples_figure(data_dir: str | Path, per_class: int = 4, seed: int = 0) -> 
 
 
 def augmentation_figure(data_dir: str | Path, index: int = 0, seed: int = 0) -> plt.Figure:
-    """One training image (mask outline in green) under each of the paper's six transforms."""
-    from busmtl.data.augment import derive_seed, paper_augmentation
+    """One training image (mask outline in green) and its six augmented copies: the seven
+    variants of :mod:`busmtl.data.augment`, copy ``j`` applying transform ``j`` alone."""
+    from busmtl.data.augment import TRANSFORM_NAMES, augment_pair, paper_transforms
     from busmtl.data.prepare import load_prepared
 
     data = load_prepared(data_dir)
     image, mask = data.images[index], data.masks[index]
-    transforms = paper_augmentation(image.shape[0]).transforms
+    transforms = paper_transforms(image.shape[0])
     panels = [("original", image, mask)]
-    for t in transforms:
-        t.set_random_seed(derive_seed(seed, len(panels)))
-        out = t(image=image, mask=mask)
-        panels.append((type(t).__name__, out["image"], out["mask"]))
+    for j, name in enumerate(TRANSFORM_NAMES, start=1):
+        im, mk = augment_pair(transforms, image, mask, j, (seed, -1, index, j))
+        panels.append((name.replace("_", " "), im, mk))
     fig, axes = plt.subplots(1, len(panels), dpi=FIG_DPI, figsize=(1.9 * len(panels), 2.3))
     for ax, (name, im, mk) in zip(axes, panels):
         ax.imshow(im, cmap="gray", vmin=0, vmax=255)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState
 from busmtl.weighting.dwa import DWA
 
@@ -46,6 +47,10 @@ class ATDWA(DWA):
     """
 
     name = "atdwa"
+    label = "ATDWA"
+    color = OKABE_ITO["vermillion"]
+    reference = "hariyadi2025atdwa"
+    summary = "DWA with a temperature that grows with the loss volatility"
 
     def __init__(
         self, num_tasks: int, T0: float = 2.0, gamma: float = 0.8, window: int = 3, ddof: int = 0

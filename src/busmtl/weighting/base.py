@@ -15,6 +15,7 @@ Task order follows :data:`busmtl.TASKS`: index 0 is segmentation, index 1 classi
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
@@ -35,15 +36,28 @@ class SharedModel(Protocol):
 ExtraState = dict[str, float | list[float]]
 
 
-class Weighter(nn.Module):
+class Weighter(nn.Module, ABC):
     """Base class: holds ``num_tasks`` and the recorded epoch losses ``L_k(e)``.
 
     Subclasses implement :meth:`backward`; the weights they return are on the scale of equal
     weighting (they sum to K) unless their docstring says otherwise.
+
+    Each subclass is also the method's record, read by the CLI, the sweep and the book:
+    ``name`` (registry name), ``label`` (display name), ``color`` (a colour of
+    :data:`busmtl.palette.OKABE_ITO`, or ``None`` to get an unused one),
+    ``reference`` (BibTeX key in ``book/references.bib``) and a one-line ``summary``.
     """
 
     #: Registry name, e.g. ``"atdwa"``; set by each subclass.
     name: str = ""
+    #: Name shown in tables and legends (default: ``name``).
+    label: str = ""
+    #: Colour in figures; ``None``: the registry assigns one no other method uses.
+    color: str | None = None
+    #: BibTeX key of the method's paper (``book/references.bib``).
+    reference: str = ""
+    #: What the method does, in one line (the book's method table).
+    summary: str = ""
 
     def __init__(self, num_tasks: int) -> None:
         super().__init__()
@@ -54,9 +68,9 @@ class Weighter(nn.Module):
         self.epoch_losses: list[list[float]] = []
 
     # -- the API used by the trainer ---------------------------------------------------------
+    @abstractmethod
     def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
         """Back-propagate the weighted losses into ``model`` and return the applied weights."""
-        raise NotImplementedError
 
     def epoch_end(self, epoch_losses: Sequence[float] | torch.Tensor) -> None:
         """Record the K batch-size-weighted mean training losses of the finished epoch."""

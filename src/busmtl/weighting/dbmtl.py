@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState, SharedModel, Weighter, add_grad, unique_parameters
 
 #: The epsilon of Algorithm 1 (inside the log and in the normalization).
@@ -40,6 +41,10 @@ class DBMTL(Weighter):
     """
 
     name = "dbmtl"
+    label = "DB-MTL"
+    color = OKABE_ITO["orange"]
+    reference = "lin2023dbmtl"
+    summary = "log losses and gradients rescaled to the largest norm"
 
     def __init__(self, num_tasks: int, beta: float = 0.9) -> None:
         super().__init__(num_tasks)

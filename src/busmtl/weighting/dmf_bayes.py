@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState
 from busmtl.weighting.dmf_memory import EPS, DMFWeighter, mad
 
@@ -25,6 +26,10 @@ class DMFBayes(DMFWeighter):
     """
 
     name = "dmf_bayes"
+    label = "DMF-Bayes"
+    color = OKABE_ITO["black"]
+    reference = "golnari2025dmf"
+    summary = "a Bayesian update of the weights from the loss memory"
 
     def __init__(self, num_tasks: int, history: int = 100, warmup: int = 50, min_prior: float = 1e-6) -> None:
         super().__init__(num_tasks, history=history, warmup=warmup)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from busmtl.palette import OKABE_ITO
 from busmtl.weighting.dmf_memory import EPS, DMFWeighter, mad, normalize_to_k
 
 
@@ -15,6 +16,10 @@ class DMFMad(DMFWeighter):
     """
 
     name = "dmf_mad"
+    label = "DMF-MAD"
+    color = OKABE_ITO["grey"]
+    reference = "golnari2025dmf"
+    summary = "weights from the median absolute deviation of the loss memory"
 
     def rule(self, scaled: torch.Tensor) -> torch.Tensor:
         deviation = mad(scaled)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from busmtl.palette import OKABE_ITO
 from busmtl.weighting.dmf_memory import DMFWeighter, normalize_to_k
 
 
@@ -15,6 +16,10 @@ class DMFVar(DMFWeighter):
     """
 
     name = "dmf_var"
+    label = "DMF-Var"
+    color = OKABE_ITO["yellow"]
+    reference = "golnari2025dmf"
+    summary = "weights proportional to the variance of the loss memory"
 
     def rule(self, scaled: torch.Tensor) -> torch.Tensor:
         variance = scaled.var(dim=1, correction=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState, SharedModel, Weighter
 
 #: The epsilon in the loss ratio of eq. (1).
@@ -36,6 +37,10 @@ class DWA(Weighter):
     """
 
     name = "dwa"
+    label = "DWA"
+    color = OKABE_ITO["sky_blue"]
+    reference = "liu2019mtan"
+    summary = "softmax of the loss ratios at a fixed temperature"
 
     def __init__(self, num_tasks: int, T: float = 2.0) -> None:
         super().__init__(num_tasks)

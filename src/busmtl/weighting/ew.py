@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import SharedModel, Weighter
 
 
@@ -15,6 +16,10 @@ class EW(Weighter):
     """
 
     name = "ew"
+    label = "EW (SSC-ResNet)"
+    color = OKABE_ITO["blue"]
+    reference = "hariyadi2025atdwa"
+    summary = "equal weights: the plain sum of the task losses"
 
     def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
         self._check(losses)

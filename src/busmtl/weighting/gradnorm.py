@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState, SharedModel, Weighter, unique_parameters
 
 
@@ -37,7 +38,8 @@ class GradNorm(Weighter):
     * ``target_k = mean(G) * r_k ** alpha`` (see :func:`gradnorm_target`, ``alpha = 1.5``),
       with ``L_k(0)`` the losses of the first training step;
     * ``L_grad = sum_k |G_k - target_k|`` (Chen et al., eq. 2) updates ``w`` only, through this
-      weighter's **own** Adam (learning rate ``lr``, default 1e-4);
+      weighter's **own** Adam (learning rate ``lr``; 1e-4 when built alone, the network's
+      learning rate when the trainer builds it, see ``busmtl.trainer.weighter_settings``);
     * the network receives the gradient of ``sum_k w_k L_k`` with ``w`` detached (the weights
       before this step's update, which are the ones returned);
     * after the update, ``w <- K w / sum(w)``, kept positive (see :func:`renormalize`).
@@ -47,6 +49,10 @@ class GradNorm(Weighter):
     """
 
     name = "gradnorm"
+    label = "GradNorm"
+    color = OKABE_ITO["reddish_purple"]
+    reference = "chen2018gradnorm"
+    summary = "learned weights that balance the gradient norms"
 
     def __init__(
         self, num_tasks: int, alpha: float = 1.5, lr: float = 1e-4, layer: str = "last"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState, SharedModel, Weighter
 
 
@@ -27,6 +28,10 @@ class UW(Weighter):
     """
 
     name = "uw"
+    label = "UW"
+    color = OKABE_ITO["bluish_green"]
+    reference = "kendall2018uncertainty"
+    summary = "learned homoscedastic uncertainties"
 
     def __init__(self, num_tasks: int, init: float = 0.0) -> None:
         super().__init__(num_tasks)
