@@ -5,7 +5,7 @@ PYTHON  ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.busmtl-installed
-PROFILE ?= quick
+PROFILE ?= busi-cpu
 DATA    ?=
 JOBS    ?=
 DEVICE  ?=
@@ -13,7 +13,9 @@ DEVICE  ?=
 .PHONY: all install test test-fast book sweep bench clean-book clean help
 
 help:
-	@echo "make book   [PROFILE=quick|smoke|paper] [DATA=path/to/BUSI] [JOBS=N] [DEVICE=cpu|cuda]"
+	@echo "make book   the book from the committed BUSI reference runs (no training, no dataset)"
+	@echo "make book PROFILE=quick|smoke|paper [DATA=path/to/BUSI] [JOBS=N] [DEVICE=cpu|cuda]"
+	@echo "            re-run that profile's sweep (resuming) and build the book from it"
 	@echo "make test   run the test suite (CPU, about 3 minutes on 2 cores)"
 	@echo "make bench  weighting overhead benchmark"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from busmtl.report.book import write_toc
+from busmtl.pipeline import write_toc
 from busmtl.settings import repo_root
 
 ROOT = repo_root()
@@ -57,7 +57,7 @@ def test_toc_without_runs_has_no_appendix_sections(tmp_path):
                     and not (Path(__import__("sys").executable).parent / "jupyter-book").exists(),
                     reason="the 'book' extra is not installed")
 def test_smoke_book_builds_offline_with_warnings_as_errors(tmp_path):
-    from busmtl.report.book import build_book
+    from busmtl.pipeline import build_book
 
     root = copy_book_sources(tmp_path / "repo")
     index = build_book("smoke", root=root, progress=False)

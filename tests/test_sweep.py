@@ -185,3 +185,24 @@ def test_paper_profile_without_imagenet_weights_fails_before_any_run(fake_notebo
         sweep.run_sweep("paper", "ew,atdwa", "0", tiny_data, 1, runs_root=tmp_path / "runs",
                         notebook=fake_notebook, progress=False, log=None)
     assert not (tmp_path / "runs" / "paper" / "ew").exists(), "no run was started"
+
+
+def test_library_hash_reads_only_the_files_that_can_change_a_result(tmp_path):
+    import shutil
+
+    import busmtl
+
+    package = tmp_path / "busmtl"
+    shutil.copytree(Path(busmtl.__file__).parent, package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    base = notebook_hash.library_hash(package)
+    assert base == notebook_hash.library_hash()  # the copy hashes like the installed package
+    for not_training in ("cli/train.py", "sweep.py", "report/tables.py", "pipeline.py"):
+        with (package / not_training).open("a") as f:
+            f.write("\n# a comment\n")
+        assert notebook_hash.library_hash(package) == base, not_training
+    with (package / "trainer.py").open("a") as f:
+        f.write("\n# a comment\n")
+    assert notebook_hash.library_hash(package) != base
+    for entry in notebook_hash.TRAINING_SOURCES:
+        assert (package / entry).exists(), entry

@@ -11,7 +11,7 @@ One module per job:
 * :mod:`~busmtl.data.augment` - the paper's six albumentations transforms.
 * :mod:`~busmtl.data.dataset` - ``torch.utils.data.Dataset`` objects for train/val/test.
 * :mod:`~busmtl.data.default` - :func:`ensure_dataset`: the cache a run should use.
-* :mod:`~busmtl.data.cli` - ``busmtl data prepare | check | phantoms | split``.
+* the command line is :mod:`busmtl.cli.data` (``busmtl data prepare | check | phantoms | split``).
 
 Submodules are imported on demand (``from busmtl.data.dataset import make_datasets``) so that
 ``import busmtl.data`` stays cheap.

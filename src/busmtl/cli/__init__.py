@@ -1,27 +1,20 @@
-"""The ``busmtl`` command line: one sub-command group per module.
+"""The ``busmtl`` command line: one module per command in this package.
 
-Each module that offers commands defines ``register(subparsers)``, which adds its parser(s)
-and sets ``func`` (called with the parsed ``argparse.Namespace``, returning an exit code).
+Each module defines ``register(subparsers)``, which adds its parser(s) and sets ``func``
+(called with the parsed ``argparse.Namespace``, returning an exit code). The commands are
+registered explicitly below; nothing in the library imports this package.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
-#: Modules that contribute sub-commands, in the order they appear in ``busmtl --help``.
-COMMAND_MODULES: tuple[str, ...] = (
-    "busmtl.data.cli",
-    "busmtl.trainer_cli",
-    "busmtl.sweep",
-    "busmtl.report.cli",
-    "busmtl.bench.cli",
-)
+from busmtl.cli import bench, book, data, evaluate, sweep, train
+from busmtl.errors import UserError
 
-
-class UserError(Exception):
-    """A problem with the user's input: printed as one line, exit code 2, no traceback."""
+#: Command modules, in the order they appear in ``busmtl --help``.
+COMMANDS = (data, train, sweep, evaluate, book, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,13 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"busmtl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a module not written yet must not break the others
-            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-                continue
-            raise
+    for module in COMMANDS:
         module.register(sub)
     return parser
 

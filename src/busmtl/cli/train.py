@@ -16,7 +16,7 @@ import json
 import sys
 from typing import Any
 
-from busmtl.cli import UserError
+from busmtl.errors import UserError
 
 
 def parse_weighter_params(items: list[str] | None) -> dict[str, Any] | None:

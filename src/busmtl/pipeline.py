@@ -1,11 +1,17 @@
-"""``busmtl book``: data, sweep, aggregate and build the Jupyter Book into ``_build/html``.
+"""The book pipeline behind ``busmtl book`` / ``make book``: data, sweep, build.
 
-Steps: (1) the profile's dataset is generated/prepared and split when missing; (2) the sweep runs
-(resuming: finished runs are skipped; failed ones are reported and shown as missing in the
-tables); (3) a table of contents with the run notebooks present is written to
+Steps: (1) the profile's dataset is generated/prepared and split once, when missing; (2) the
+sweep runs (resuming: finished runs are skipped; failed ones are reported and shown as missing
+in the tables); (3) a table of contents with the run notebooks present is written to
 ``book/_generated/`` (the appendix groups them by method); (4) ``jupyter-book build`` runs
 offline with warnings as errors; the report chapters are executed by myst-nb during the build so
 they always reflect the runs present, the run notebooks are not re-executed.
+
+A **committed** profile (``busi-cpu``: the reference runs in ``book/runs/busi-cpu``) skips steps
+1-2: its runs are shown as committed, with their provenance, and are never re-trained here (a
+code change must not silently start hours of training); ``busmtl sweep --profile busi-cpu
+--data-dir BUSI`` re-runs them on request. The report modules only read runs; this module is
+the only one that makes them.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from busmtl.cli import UserError
+from busmtl.errors import UserError
+from busmtl.config import PROFILES
 from busmtl.report.colors import label
 from busmtl.settings import repo_root
 
@@ -90,7 +97,7 @@ def build_html(root: Path, toc: Path, env: dict[str, str]) -> Path:
     return root / "_build" / "html" / "index.html"
 
 
-def build_book(profile: str = "quick", data_dir: str | None = None, jobs: int = 1,
+def build_book(profile: str = "busi-cpu", data_dir: str | None = None, jobs: int = 1,
                device: str | None = None, methods: str | None = None, folds: str | None = None,
                epochs: int | None = None, runs_root: str | Path | None = None,
                skip_sweep: bool = False, progress: bool | None = None,
@@ -102,19 +109,31 @@ def build_book(profile: str = "quick", data_dir: str | None = None, jobs: int = 
     """
     from busmtl.sweep import prepare_data, run_sweep
 
+    if profile not in PROFILES:
+        raise UserError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    committed = PROFILES[profile].committed
     root = Path(root).resolve() if root else repo_root()
     runs = Path(runs_root) if runs_root else root / "book" / "runs"
     start = time.perf_counter()
-    data = prepare_data(profile, data_dir, progress)
-    if not skip_sweep:
-        summary = run_sweep(profile, methods, folds, data, jobs, device, runs_root=runs,
-                            epochs=epochs, threads=threads, progress=progress)
-        if summary.failed:
-            print(f"{len(summary.failed)} run(s) failed: they are shown as missing in the book")
+    data: Path | None = None
+    if committed:
+        print(f"profile {profile}: showing the committed reference runs in {runs / profile} "
+              f"(never re-trained by `busmtl book`; `busmtl sweep --profile {profile} "
+              "--data-dir BUSI` re-runs them)")
+        if data_dir is not None:
+            data = prepare_data(profile, data_dir, progress)
+    else:
+        data = prepare_data(profile, data_dir, progress)
+        if not skip_sweep:
+            summary = run_sweep(profile, methods, folds, data, jobs, device, runs_root=runs,
+                                epochs=epochs, threads=threads, progress=progress)
+            if summary.failed:
+                print(f"{len(summary.failed)} run(s) failed: they are shown as missing in the book")
     sweep_s = time.perf_counter() - start
     toc = write_toc(root, profile, runs)
     env = dict(os.environ, BUSMTL_BOOK_PROFILE=profile, BUSMTL_BOOK_RUNS=str(runs.resolve()),
-               BUSMTL_BOOK_DATA=str(data), PYDEVD_DISABLE_FILE_VALIDATION="1")
+               BUSMTL_BOOK_DATA=str(data) if data is not None else "",
+               PYDEVD_DISABLE_FILE_VALIDATION="1")
     index = build_html(root, toc, env)
     total = time.perf_counter() - start
     print(f"data + sweep {sweep_s:.0f} s, build {total - sweep_s:.0f} s, total {total:.0f} s")

@@ -1,4 +1,5 @@
-"""``busmtl book``: build the Jupyter Book from fresh runs (see :mod:`busmtl.report.book`)."""
+"""``busmtl book``: data, sweep (when the profile is not committed) and the Jupyter Book
+(see :mod:`busmtl.pipeline`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("book", help="data + sweep + aggregate + build the Jupyter Book",
                               description="Generate the data, run (resume) the sweep of a "
                               "profile and build the book into _build/html.")
-    p.add_argument("--profile", default="quick", help="smoke, quick or paper")
+    p.add_argument("--profile", default="busi-cpu",
+                   help="busi-cpu (default: the committed reference runs, no training), quick, "
+                   "smoke or paper")
     p.add_argument("--data-dir", default=None, help="BUSI folder or prepared cache (default: the profile's)")
     from busmtl.sweep import DEFAULT_THREADS, default_jobs
 
@@ -28,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from busmtl.report.book import build_book
+    from busmtl.pipeline import build_book
 
     build_book(args.profile, args.data_dir, args.jobs, args.device, args.methods, args.folds,
                args.epochs, args.runs_dir, args.skip_sweep, False if args.no_progress else None,

@@ -13,7 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
-from busmtl.cli import UserError
+from busmtl.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
