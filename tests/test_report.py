@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from busmtl.report import aggregate, figures, stats, tables
+from busmtl.report import aggregate, figures, stats, summary, tables
 from busmtl.report.paper_values import METRICS, TABLE2
 from busmtl.report.simulate import simulate
 
@@ -59,6 +59,19 @@ def write_run(run_dir: Path, method: str, fold: int, rng: np.random.Generator) -
         labels=np.array([0, 0, 0, 1, 1, 1]), image=rng.integers(0, 255, (n, size, size), dtype=np.uint8),
         mask_true=masks, mask_prob=(masks * 230).astype(np.uint8),
         cls_prob=np.full((n, 2), 0.5, np.float32))
+    # per-image table: 10 test images; image i has Dice base + method offset + i/100; dwa's
+    # classifier answers "benign" for every image (a collapsed classifier)
+    labels = np.array([0] * 7 + [1] * 3)
+    pred = np.zeros(10, int) if method == "dwa" else labels.copy()
+    if method == "ew":
+        pred[0] = 1  # one mistake
+    pd.DataFrame({"id": [f"img{i}" for i in range(10)], "label": labels, "cls_pred": pred,
+                  "cls_correct": (pred == labels).astype(int),
+                  "seg_dice": [d + i / 100 for i in range(10)]}).to_csv(run_dir / "per_image.csv",
+                                                                       index=False)
+    (run_dir / "config.json").write_text(json.dumps({
+        "config": {"method": method, "batch_size": 16, "batch_size_overrides": {"gradnorm": 8}},
+        "provenance": {"num_threads": 1, "precision": "fp32", "git_commit": "abc", "cpu": "x"}}))
     (run_dir / "DONE").write_text("{}")
 
 
@@ -127,8 +140,12 @@ def test_table2_cells_bold_best_and_partial_runs_marked(runs):
     assert t2.loc["EW (SSC-ResNet)", "Dice"] == f"{ew_mean:.4f} ± {ew_std:.4f}"
     assert t2.loc["ATDWA", "Dice"].startswith("**") and t2.loc["ATDWA", "Dice"].endswith("(4/5)**")
     assert not t2.loc["DWA", "Dice"].startswith("**")
-    # a column where all methods tie: every method is bold
-    assert all(cell.startswith("**") for cell in t2["IoU"])
+    # a column where all methods tie: nothing is bold (no "best" among ties)
+    assert not any(cell.startswith("**") for cell in t2["IoU"])
+    # dwa's classifier collapsed on its 4 finished folds: its classification cells say so
+    assert t2.loc["DWA", "Cls Acc"].endswith(f"{tables.COLLAPSED_MARK}4")
+    assert tables.COLLAPSED_MARK not in t2.loc["DWA", "Dice"]
+    assert tables.COLLAPSED_MARK not in t2.loc["ATDWA", "Cls Acc"]
     html = tables.to_html(t2)
     assert "<b>" in html and "**" not in html
 
@@ -206,3 +223,67 @@ def test_paired_matrix_cells(runs):
     assert matrix.loc["Dice", "ATDWA"].startswith("**+0.0500") and matrix.loc["Dice", "ATDWA"].endswith("better**")
     assert matrix.loc["IoU", "DWA"] == "identical"
     assert not matrix.loc["Dice", "DWA"].startswith("**")
+
+
+def test_collapsed_classifiers_are_flagged(runs):
+    done = runs[runs["status"] == "done"].set_index(["method", "fold"])
+    assert done.loc[("dwa", 0), "collapsed"] and done.loc[("dwa", 0), "predicted_share"] == 1.0
+    assert not done.loc[("ew", 0), "collapsed"] and done.loc[("ew", 0), "predicted_share"] == 0.6
+    assert done.loc[("ew", 0), "majority_share"] == pytest.approx(0.7)
+
+
+def test_fold_difference_interval_by_hand(runs):
+    d = stats.fold_difference(runs, "dwa", "ew", "seg_dice")
+    diffs = np.array(DWA_OFFSETS[:4])
+    assert d.n == 4 and d.mean == pytest.approx(diffs.mean())
+    from scipy.stats import t
+    half = t.ppf(0.975, 3) * diffs.std(ddof=1) / 2.0
+    assert (d.low, d.high) == pytest.approx((diffs.mean() - half, diffs.mean() + half))
+    assert d.verdict == "no clear difference"
+    constant = stats.fold_difference(runs, "atdwa", "ew", "seg_dice")
+    assert constant.n == 4 and constant.low == constant.high == pytest.approx(0.05)
+    assert constant.verdict == "better"
+    assert stats.fold_difference(runs, "ew", "atdwa", "seg_dice").verdict == "worse"
+
+
+def test_image_bootstrap_by_hand(runs):
+    per_image = aggregate.per_image(runs)
+    d = stats.image_bootstrap(per_image, "atdwa", "ew", "seg_dice", resamples=2000)
+    # atdwa - ew is 0.05 on every image of every common fold: no spread at all
+    assert d.n == 10 and d.mean == pytest.approx(0.05)
+    assert d.low == pytest.approx(0.05) and d.high == pytest.approx(0.05)
+    acc = stats.image_bootstrap(per_image, "ew", "dwa", "cls_correct", resamples=2000, seed=1)
+    # ew is right on the 3 malignant images dwa gets wrong and wrong on one benign image
+    assert acc.mean == pytest.approx((3 - 1) / 10)
+    assert acc.low < acc.mean < acc.high
+    same = stats.image_bootstrap(per_image, "ew", "dwa", "cls_correct", resamples=2000, seed=1)
+    assert (same.low, same.high) == (acc.low, acc.high)  # seeded
+
+
+def test_answer_states_the_intervals_and_the_verdict(runs):
+    per_image = aggregate.per_image(runs)
+    text = summary.answer(runs, per_image)
+    assert text.startswith("ATDWA is clearly better than DWA in test Dice")
+    assert "ATDWA - EW (SSC-ResNet): test Dice by +0.050 [+0.050, +0.050] over the 4 folds" in text
+    missing = summary.answer(runs[runs["method"] != "atdwa"], per_image)
+    assert missing.startswith("The comparison cannot be made") and "ATDWA" in missing
+
+
+def test_deviations_table_labels_every_row():
+    from busmtl.report.protocol import CHOICE, DEVIATION, SAME, deviations_table
+
+    paper = deviations_table("paper")
+    cpu = deviations_table("busi-cpu")
+    assert paper.loc["image size", "status"] == SAME
+    assert cpu.loc["image size", "status"] == DEVIATION and "96" in cpu.loc["image size", "busi-cpu"]
+    assert cpu.loc["decoder widths", "status"] == CHOICE
+    assert cpu.loc["GradNorm", "status"] == CHOICE and cpu.loc["GradNorm", "why"]
+    assert (cpu.loc[cpu["status"] == DEVIATION, "why"] != "").all()
+
+
+def test_myst_table_is_a_numbered_table_directive():
+    frame = pd.DataFrame({"a|b": ["**1**", "x"]}, index=pd.Index(["m1", "m2"], name="method"))
+    md = tables.myst_table(frame, "A caption", "tab-a").data
+    lines = md.splitlines()
+    assert lines[0] == "```{table} A caption" and lines[1] == ":name: tab-a"
+    assert "| method | a\\|b |" in md and "| m1 | **1** |" in md and lines[-1] == "```"

@@ -43,7 +43,13 @@ BUSI_CPU_LR: float = 1e-3
 
 @dataclass
 class TrainConfig:
-    """Every setting of one training run (one method on one fold)."""
+    """Every setting of one training run (one method on one fold).
+
+    Settings marked ``CHOICE`` are values the primary paper does not give (this project's
+    choices); :mod:`busmtl.report.protocol` lists them beside the paper's protocol in the book.
+    Weighter hyper-parameters the paper leaves open (GradNorm's alpha, learning rate and layer,
+    UW's form) are the weighters' defaults, documented in their classes.
+    """
 
     # what to run
     method: str = "atdwa"
@@ -67,21 +73,21 @@ class TrainConfig:
     # model
     encoder: str = "resnet18"
     encoder_weights: str | None = None
-    decoder_channels: tuple[int, ...] = (128, 64, 32, 16, 16)
+    decoder_channels: tuple[int, ...] = (128, 64, 32, 16, 16)  # CHOICE: the paper gives no decoder
     dropout: float = 0.3
     # The paper applies dropout "throughout the network" without saying where: "head" puts it
     # before the classification layer only; "network" also drops channels (Dropout2d) after every
     # decoder block. A choice of this project.
-    dropout_scope: str = "head"
+    dropout_scope: str = "head"  # CHOICE
 
     # optimisation
-    epochs: int = 8  # maximum number of epochs
+    epochs: int = 8  # maximum number of epochs (CHOICE: the paper gives no cap)
     batch_size: int = 16
     batch_size_overrides: dict[str, int] = field(default_factory=lambda: {"gradnorm": 8})
     lr: float = 1e-4
     weight_decay: float = 0.0
-    lr_factor: float = 0.5  # ReduceLROnPlateau factor on the validation loss
-    lr_patience: int = 5  # ReduceLROnPlateau patience (epochs)
+    lr_factor: float = 0.5  # ReduceLROnPlateau factor (CHOICE: the paper gives none)
+    lr_patience: int = 5  # ReduceLROnPlateau patience in epochs (CHOICE: the paper gives none)
     early_stopping_patience: int = 15  # on the mean of the two validation losses
     weighter: dict[str, Any] = field(default_factory=dict)  # hyper-parameters for get_weighter
 

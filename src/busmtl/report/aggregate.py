@@ -3,6 +3,10 @@
 Every expected method x fold appears, with ``status`` ``done`` (``DONE`` and ``metrics.json``
 present), ``failed`` (the sweep recorded a failure) or ``missing``: missing runs are shown as
 missing, never silently dropped.
+
+A run whose classifier predicts one class for at least :data:`COLLAPSE_SHARE` of the test images
+is flagged ``collapsed``: its accuracy is then close to the share of the majority class and says
+nothing about what the network learned (the book marks such runs wherever their numbers appear).
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from busmtl.config import PROFILES
 from busmtl.report.paper_values import METRICS
+
+#: A classifier that predicts one class for this share of the test set (or more) has collapsed.
+COLLAPSE_SHARE: float = 0.95
 
 
 def summary_runs(runs_root: Path, profile: str) -> list[dict[str, Any]]:
@@ -29,17 +37,16 @@ def expected_runs(runs_root: Path, profile: str,
                   summary: list[dict[str, Any]] | None = None) -> tuple[list[str], list[int]]:
     """Methods and folds the sweep planned (its summary, read unless given), else the profile's
     defaults, plus any method folder found on disk."""
-    from busmtl.sweep import PROFILE_SWEEPS
-
     summary = summary_runs(runs_root, profile) if summary is None else summary
     methods: list[str] = [run["method"] for run in summary]
     folds: list[int] = [int(run["fold"]) for run in summary]
     if not summary:
-        methods = list(PROFILE_SWEEPS.get(profile, PROFILE_SWEEPS["quick"])["methods"])
-        folds = list(PROFILE_SWEEPS.get(profile, PROFILE_SWEEPS["quick"])["folds"])
+        defaults = PROFILES.get(profile, PROFILES["quick"])
+        methods, folds = list(defaults.methods), list(defaults.folds)
     folder = runs_root / profile
-    if folder.is_dir():
-        methods += sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if folder.is_dir():  # method folders hold fold<k>/ run folders (not e.g. scheduler logs)
+        methods += sorted(p.name for p in folder.iterdir()
+                          if p.is_dir() and any(p.glob("fold*/DONE")))
     return list(dict.fromkeys(methods)), sorted(set(folds))
 
 
@@ -72,8 +79,57 @@ def collect(runs_root: str | Path, profile: str, methods: list[str] | None = Non
                 row.update({f"val_{k}": m["val"].get(k, np.nan) for k in METRICS})
                 row.update({k: v for k, v in m["efficiency"].items()})
                 row.update(best_epoch=m["best_epoch"], epochs_run=m["epochs_run"])
+                row.update(_config_columns(run_dir))
+                row.update(classifier_shares(run_dir))
             rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if "collapsed" not in frame:
+        frame["collapsed"] = False
+    frame["collapsed"] = frame["collapsed"].fillna(False).astype(bool)
+    return frame
+
+
+def _config_columns(run_dir: Path) -> dict[str, Any]:
+    """Batch size, threads, precision and commit of a run (from ``config.json``)."""
+    path = run_dir / "config.json"
+    if not path.is_file():
+        return {}
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    cfg, prov = raw.get("config", {}), raw.get("provenance", {})
+    batch = cfg.get("batch_size_overrides", {}).get(cfg.get("method"), cfg.get("batch_size"))
+    return {"batch_size": batch, "threads": prov.get("num_threads", cfg.get("num_threads")),
+            "precision": prov.get("precision", cfg.get("precision")),
+            "git_commit": prov.get("git_commit", raw.get("git_commit")),
+            "torch_version": prov.get("torch_version", raw.get("torch_version")),
+            "cpu": prov.get("cpu"), "device": prov.get("device", raw.get("device"))}
+
+
+def classifier_shares(run_dir: Path) -> dict[str, Any]:
+    """From ``per_image.csv``: the share of test images in the most predicted class
+    (``predicted_share``), the share of the most frequent true class (``majority_share``, the
+    accuracy of always answering it) and ``collapsed`` (predicted share >= COLLAPSE_SHARE)."""
+    path = Path(run_dir) / "per_image.csv"
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path, usecols=["label", "cls_pred"])
+    predicted = float(table["cls_pred"].value_counts(normalize=True).max())
+    majority = float(table["label"].value_counts(normalize=True).max())
+    return {"predicted_share": predicted, "majority_share": majority,
+            "collapsed": predicted >= COLLAPSE_SHARE}
+
+
+def per_image(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every done run's ``per_image.csv`` rows, with ``method`` and ``fold`` columns (empty when
+    no run has one)."""
+    frames = []
+    for _, run in runs[runs["status"] == "done"].iterrows():
+        path = Path(run["run_dir"]) / "per_image.csv"
+        if path.is_file():
+            table = pd.read_csv(path)
+            table.insert(0, "fold", run["fold"])
+            table.insert(0, "method", run["method"])
+            frames.append(table)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def histories(runs: pd.DataFrame) -> pd.DataFrame:

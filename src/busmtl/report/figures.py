@@ -15,7 +15,16 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from busmtl.report.aggregate import predictions
-from busmtl.report.colors import FIG_DPI, TASK_COLORS, color, label
+from busmtl.report.colors import (
+    FIG_DPI,
+    NEUTRAL,
+    TASK_COLORS,
+    TASK_STYLES,
+    TITLE_SIZE,
+    TRUTH_STYLE,
+    color,
+    label,
+)
 from busmtl.report.run_plots import dice
 
 TASKS = {"seg": "segmentation", "cls": "classification"}
@@ -45,8 +54,8 @@ def weights_figure(hist: pd.DataFrame) -> plt.Figure:
     for ax, method in zip(axes, methods):
         h = hist[hist["method"] == method]
         for task, name in TASKS.items():
-            _band(ax, h, f"w_{task}", TASK_COLORS[task], name)
-        ax.set_title(label(method), color=color(method), fontweight="bold")
+            _band(ax, h, f"w_{task}", TASK_COLORS[task], name, ls=TASK_STYLES[task])
+        ax.set_title(label(method), fontsize=TITLE_SIZE, fontweight="bold")
         ax.set(xlabel="epoch", ylabel="task weight")
     axes[0].legend(frameon=False)
     fig.tight_layout()
@@ -60,7 +69,8 @@ def temperature_figure(hist: pd.DataFrame) -> plt.Figure:
         h = hist[hist["method"] == method]
         if "x_temperature" in h and h["x_temperature"].notna().any():
             _band(ax, h.dropna(subset=["x_temperature"]), "x_temperature", color(method), label(method))
-    ax.set(xlabel="epoch", ylabel="temperature T", title="Softmax temperature per epoch")
+    ax.set_title("softmax temperature per epoch", fontsize=TITLE_SIZE)
+    ax.set(xlabel="epoch", ylabel="temperature T")
     ax.legend(frameon=False)
     fig.tight_layout()
     return fig
@@ -75,8 +85,8 @@ def loss_figure(hist: pd.DataFrame) -> plt.Figure:
             _band(ax, h, f"val_loss_{task}", color(method), label(method))
             ax.plot(*h.groupby("epoch")[f"train_loss_{task}"].mean().reset_index().to_numpy().T,
                     color=color(method), ls="--", lw=1)
-        ax.set(xlabel="epoch", ylabel="loss (unweighted)",
-               title=f"{TASKS[task]}: validation (solid), train (dashed)")
+        ax.set_title(f"{TASKS[task]}: validation (solid), training (dashed)", fontsize=TITLE_SIZE)
+        ax.set(xlabel="epoch", ylabel="loss (unweighted)")
     axes[1].legend(frameon=False)
     fig.tight_layout()
     return fig
@@ -95,8 +105,9 @@ def choose_examples(pred: dict[str, np.ndarray], per_class: int = 2) -> list[int
 
 
 def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2) -> plt.Figure:
-    """Fig. 4 analogue: chosen benign and malignant test images with the ground truth (green)
-    and each method's predicted contour, titled with the per-image Dice."""
+    """Fig. 4 analogue: typical benign and malignant test images of the fixed sample
+    (:func:`choose_examples`) with the ground truth (white, dashed) and each method's predicted
+    contour (its colour, solid) on fold ``fold``, titled with the per-image Dice."""
     done = runs[(runs["status"] == "done") & (runs["fold"] == fold)]
     if done.empty:
         done = runs[runs["status"] == "done"].drop_duplicates("method")
@@ -104,27 +115,80 @@ def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2) ->
     first = next(iter(preds.values()))
     images = choose_examples(first, per_class)
     methods = list(preds)
-    fig, axes = plt.subplots(len(images), len(methods) + 1,
-                             dpi=FIG_DPI, figsize=(2.0 * (len(methods) + 1), 2.1 * len(images)), squeeze=False)
+    fig, axes = plt.subplots(len(images), len(methods) + 1, dpi=FIG_DPI,
+                             figsize=(2.3 * (len(methods) + 1), 2.5 * len(images)), squeeze=False)
     for r, i in enumerate(images):
         truth = first["mask_true"][i] > 0
         cls = "malignant" if first["labels"][i] == 1 else "benign"
         axes[r, 0].imshow(first["image"][i], cmap="gray", vmin=0, vmax=255)
-        axes[r, 0].contour(truth, levels=[0.5], colors="lime", linewidths=1)
-        axes[r, 0].set_title(f"{first['ids'][i]}\n({cls}, truth)", fontsize=8)
+        axes[r, 0].contour(truth, levels=[0.5], **TRUTH_STYLE)
+        axes[r, 0].set_title(f"{first['ids'][i]}\n{cls}: ground truth", fontsize=9)
         for c, method in enumerate(methods, start=1):
             p = preds[method]
             j = int(np.flatnonzero(p["ids"] == first["ids"][i])[0])
             mask = p["mask_prob"][j] >= 128
             ax = axes[r, c]
             ax.imshow(p["image"][j], cmap="gray", vmin=0, vmax=255)
-            ax.contour(truth, levels=[0.5], colors="lime", linewidths=0.8)
+            ax.contour(truth, levels=[0.5], **TRUTH_STYLE)
             if mask.any():
-                ax.contour(mask, levels=[0.5], colors=color(method), linewidths=1.2)
-            ax.set_title(f"{label(method)}\nDice {dice(truth, mask):.2f}", fontsize=8, color=color(method))
+                ax.contour(mask, levels=[0.5], colors=color(method), linewidths=1.6)
+            p_mal = float(p["cls_prob"][j][1]) if p["cls_prob"].shape[1] > 1 else float("nan")
+            ax.set_title(f"{label(method)}\nDice {dice(truth, mask):.2f}, p(mal.) {p_mal:.2f}",
+                         fontsize=9)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def fold_comparison_figure(runs: pd.DataFrame, methods: list[str],
+                           metrics: tuple[str, ...] = ("seg_dice", "cls_acc")) -> plt.Figure:
+    """Each fold's test metric per method, the folds joined by grey lines (paired: the same fold
+    data and test set), method means as black bars."""
+    from busmtl.report.paper_values import METRIC_NAMES
+
+    done = runs[runs["status"] == "done"]
+    fig, axes = plt.subplots(1, len(metrics), dpi=FIG_DPI, figsize=(4.6 * len(metrics), 3.6),
+                             squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        table = done[done["method"].isin(methods)].pivot(index="fold", columns="method",
+                                                          values=f"test_{metric}")
+        table = table[[m for m in methods if m in table.columns]]
+        x = np.arange(len(table.columns))
+        for _, row in table.iterrows():
+            ax.plot(x, row.to_numpy(float), color="#bbbbbb", lw=1, zorder=1)
+        for k, method in enumerate(table.columns):
+            values = table[method].dropna()
+            ax.scatter(np.full(len(values), k), values, color=color(method), s=28, zorder=2,
+                       edgecolor=NEUTRAL, linewidth=0.4)
+            ax.hlines(values.mean(), k - 0.25, k + 0.25, color=NEUTRAL, lw=2, zorder=3)
+        ax.set_xticks(x, [label(m) for m in table.columns])
+        ax.set_title(f"test {METRIC_NAMES[metric]} per fold", fontsize=TITLE_SIZE)
+        ax.set_ylabel(METRIC_NAMES[metric])
+    fig.tight_layout()
+    return fig
+
+
+def per_image_figure(per_image: pd.DataFrame, methods: list[str], column: str = "seg_dice") -> plt.Figure:
+    """Distribution over test images of a per-image metric (averaged over folds), one box per
+    method: the spread behind the means."""
+    fig, ax = plt.subplots(dpi=FIG_DPI, figsize=(1.5 * max(len(methods), 3) + 1.5, 3.6))
+    data, names = [], []
+    for method in methods:
+        rows = per_image[per_image["method"] == method]
+        if len(rows):
+            data.append(rows.groupby("id")[column].mean().to_numpy(float))
+            names.append(method)
+    if data:
+        box = ax.boxplot(data, patch_artist=True, widths=0.55, medianprops={"color": NEUTRAL})
+        for patch, method in zip(box["boxes"], names):
+            patch.set_facecolor(color(method))
+            patch.set_alpha(0.7)
+        ax.set_xticks(np.arange(1, len(names) + 1), [label(m) for m in names])
+    ax.set_title(f"per-image test {column.replace('seg_', '').replace('_', ' ')} "
+                 "(mean over folds)", fontsize=TITLE_SIZE)
+    ax.set_ylabel(column.replace("seg_", "").replace("_", " "))
     fig.tight_layout()
     return fig
 

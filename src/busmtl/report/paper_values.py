@@ -48,3 +48,27 @@ METRIC_NAMES: dict[str, str] = {
     "cls_acc": "Cls Acc", "cls_f1": "F1", "cls_recall": "Cls Recall", "cls_precision": "Cls Precision",
 }
 METRICS: tuple[str, ...] = tuple(METRIC_NAMES)
+
+#: The primary paper's training protocol (Sec. III-A, IV-A), paraphrased; ``None``: not stated.
+#: :mod:`busmtl.report.protocol` sets each row beside a profile's value.
+PROTOCOL: dict[str, str | None] = {
+    "data": "BUSI, 647 benign + malignant",
+    "split": "80/20 train/test (129 test images), 5-fold CV on the training part",
+    "image size": "256 x 256",
+    "augmentation": "grid distortion, rotation up to 45 degrees, optical distortion, horizontal "
+                    "and vertical flips, elastic; p = 1; ~2,900 training images",
+    "encoder": "ResNet-34, ImageNet-pretrained",
+    "decoder widths": None,
+    "optimizer": "Adam, lr 0.0001",
+    "dropout": "0.3 throughout the network",
+    "LR schedule": "reduced when the validation loss plateaus (factor, patience not stated)",
+    "early stopping": "patience 15 on the mean val loss of the two tasks",
+    "epochs": None,
+    "batch size": "16 (8 for GradNorm)",
+    "segmentation loss": None,
+    "DWA temperature": "T = 2",
+    "ATDWA": "T0 = 2, gamma = 0.8, window 3 (eqs. 2-5)",
+    "GradNorm": None,
+    "UW": None,
+    "precision": None,
+}

@@ -1,8 +1,13 @@
 """The book's tables (analogues of the primary paper's Tables I-III), as DataFrames of strings.
 
 Cells are ``mean ± std`` over the folds that finished; a method with fewer finished folds than
-expected says so (``n/N``), and a method without any is shown as ``missing``. The best value per
-column is wrapped in ``**...**`` (rendered bold by :func:`to_html`).
+expected says so (``n/N``), and a method without any is shown as ``missing``.
+
+A best value is bolded (``**...**``, rendered bold by :func:`to_html`) only when it is clearly
+best: its paired difference with every other method over the folds has a 95 % interval above
+zero (:func:`busmtl.report.stats.fold_difference`). Among ties nothing is bold. Classification
+cells of a method with collapsed runs (one class predicted for >= 95 % of the test set) carry
+:data:`COLLAPSED_MARK` and the number of such runs.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from busmtl.report.colors import label
 from busmtl.report.paper_values import METRIC_NAMES, METRICS, TABLE1, TABLE1_METRICS, TABLE2, TABLE3
 
 MISSING = "missing"
+#: Marker of classification cells that include collapsed classifiers.
+COLLAPSED_MARK = "†"
 
 
 def _done(runs: pd.DataFrame) -> pd.DataFrame:
@@ -42,29 +49,47 @@ def _cell(mean: float, std: float, n: int, expected: int, digits: int) -> str:
     return text if n == expected else f"{text} ({n}/{expected})"
 
 
-def _bold_best(frame: pd.DataFrame, means: pd.DataFrame, higher_is_better: bool = True) -> pd.DataFrame:
-    out = frame.copy()
-    for col in means.columns:
-        values = means[col].dropna()
-        if values.empty:
-            continue
-        best = values.max() if higher_is_better else values.min()
-        for method in values.index[np.isclose(values, best)]:
-            out.loc[method, col] = f"**{out.loc[method, col]}**"
-    return out
+def clear_best(runs: pd.DataFrame, metric: str) -> str | None:
+    """The method whose mean test ``metric`` is highest *and* whose paired difference with every
+    other method over the folds has a 95 % interval above zero; ``None`` when it ties with any."""
+    from busmtl.report.stats import fold_difference
+
+    means = mean_std(runs, f"test_{metric}")["mean"].dropna()
+    if len(means) < 2:
+        return None
+    best = str(means.idxmax())
+    for other in means.index:
+        if other != best and fold_difference(runs, best, other, metric).verdict != "better":
+            return None
+    return best
+
+
+def collapsed_counts(runs: pd.DataFrame) -> pd.Series:
+    """Per method: how many finished runs have a collapsed classifier."""
+    done = _done(runs)
+    flags = done["collapsed"] if "collapsed" in done else pd.Series(False, index=done.index)
+    return flags.astype(bool).groupby(done["method"], sort=False).sum().astype(int)
 
 
 def table2(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
-    """Every method x every metric of the paper's Table II, on the test set, best bold."""
-    cells, means = {}, {}
+    """Every method x every metric of the paper's Table II, on the test set; a best value bold
+    only when it is clearly best; classification cells marked where classifiers collapsed."""
+    cells = {}
+    collapsed = collapsed_counts(runs)
     for metric in METRICS:
         stats = mean_std(runs, f"test_{metric}")
-        cells[METRIC_NAMES[metric]] = [_cell(r["mean"], r["std"], r["n"], r["expected"], digits)
-                                       for _, r in stats.iterrows()]
-        means[METRIC_NAMES[metric]] = stats["mean"]
+        column = [_cell(r["mean"], r["std"], r["n"], r["expected"], digits)
+                  for _, r in stats.iterrows()]
+        best = clear_best(runs, metric)
+        for i, method in enumerate(stats.index):
+            if method == best:
+                column[i] = f"**{column[i]}**"
+            k = int(collapsed.get(method, 0))
+            if metric.startswith("cls_") and k and column[i] != MISSING:
+                column[i] = f"{column[i]} {COLLAPSED_MARK}{k}"
+        cells[METRIC_NAMES[metric]] = column
     index = list(stats.index)
     frame = pd.DataFrame(cells, index=index)
-    frame = _bold_best(frame, pd.DataFrame(means, index=index))
     frame.index = [label(m) for m in frame.index]
     frame.index.name = "method"
     return frame
@@ -105,6 +130,7 @@ def table1(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
 
 
 EFFICIENCY = {
+    "step_memory_mb": "Memory added by training (MB)",
     "peak_memory_mb": "Peak memory (MB)",
     "step_time_ms_max": "Longest step (ms)",
     "step_time_ms_median": "Median step (ms)",
@@ -114,7 +140,11 @@ EFFICIENCY = {
 
 
 def table3(runs: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
-    """Efficiency per method (mean over folds) and its ratio to equal weighting (``ew``)."""
+    """Efficiency per method (mean over folds) and its ratio to equal weighting (``ew``).
+
+    "Memory added by training" is the peak minus the memory in use before the first step (on a
+    CPU the whole-process peak is dominated by torch and the data); runs made before it was
+    recorded show ``missing`` there."""
     frame = pd.DataFrame(index=list(dict.fromkeys(runs["method"])))
     base: dict[str, float] = {}
     for key, name in EFFICIENCY.items():
@@ -153,3 +183,22 @@ def to_html(frame: pd.DataFrame) -> str:
         return html.escape(text)
 
     return frame.map(fmt).to_html(escape=False, classes="busmtl-table", border=0)
+
+
+def _md_cell(value: object) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def myst_table(frame: pd.DataFrame, caption: str, name: str, index: bool = True):
+    """A numbered MyST ``{table}`` (caption, ``:name:`` for ``{numref}``) holding ``frame`` as a
+    Markdown table, to paste with ``{glue:md}`` and ``:format: myst``. ``**x**`` cells stay
+    bold; the table scrolls sideways on narrow screens (class ``busmtl-wide``)."""
+    from IPython.display import Markdown
+
+    data = frame.reset_index() if index else frame
+    header = "| " + " | ".join(_md_cell(c) for c in data.columns) + " |"
+    rule = "|" + "|".join("---" for _ in data.columns) + "|"
+    body = ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in data.itertuples(index=False)]
+    lines = [f"```{{table}} {caption}", f":name: {name}", ":class: busmtl-wide", "",
+             header, rule, *body, "```"]
+    return Markdown("\n".join(lines))
