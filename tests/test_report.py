@@ -196,10 +196,35 @@ def test_paired_statistics(runs):
 def test_histories_and_figures(runs):
     hist = aggregate.histories(runs)
     assert set(hist["method"]) == {"ew", "atdwa", "dwa"} and len(hist) == 13 * 4
-    for fig in (figures.weights_figure(hist), figures.temperature_figure(hist), figures.loss_figure(hist),
-                figures.qualitative_figure(runs, fold=0, per_class=2)):
-        assert fig.axes and all(ax.get_title() or not ax.axison for ax in fig.axes)
+    weights = figures.weights_figure(hist)
+    # one panel per method, each with a segmentation and a classification curve
+    assert [ax.get_title() for ax in weights.axes[:3]] == ["EW (SSC-ResNet)", "ATDWA", "DWA"]
+    assert all(len(ax.get_lines()) == 2 for ax in weights.axes[:3])
+    temperature = figures.temperature_figure(hist)
+    labels = [line.get_label() for line in temperature.axes[0].get_lines()]
+    assert labels == ["ATDWA", "DWA"]  # the methods that have a temperature, ew has none
+    atdwa_line = temperature.axes[0].get_lines()[0]
+    assert list(atdwa_line.get_ydata()) == [2.0, 2.0, 2.3, 2.5]
+    quali = figures.qualitative_figure(runs, fold=0, per_class=2)
+    assert len(quali.axes) == 4 * 4  # 2 benign + 2 malignant images x (truth + 3 methods)
+    for fig in (weights, temperature, quali, figures.loss_figure(hist)):
         matplotlib.pyplot.close(fig)
+
+
+def test_fold_and_per_image_figures(runs):
+    fig = figures.fold_comparison_figure(runs, ["ew", "dwa", "atdwa"])
+    ax = fig.axes[0]
+    # one grey line per fold with at least one of the methods, one black mean bar per method
+    assert len(ax.get_lines()) == 5 and len(ax.collections) == 3 + 3
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["EW (SSC-ResNet)", "DWA", "ATDWA"]
+    matplotlib.pyplot.close(fig)
+    box = figures.per_image_figure(aggregate.per_image(runs), ["ew", "atdwa"])
+    medians = [line.get_ydata()[0] for line in box.axes[0].lines[4::6]]  # boxplot median lines
+    # each method averaged over its own finished folds: ew over 0-4, atdwa over 0, 1, 2, 4
+    ew_mean = np.mean([0.70 + 0.01 * f for f in range(5)])
+    atdwa_mean = np.mean([0.75 + 0.01 * f for f in (0, 1, 2, 4)])
+    assert medians[1] - medians[0] == pytest.approx(atdwa_mean - ew_mean)
+    matplotlib.pyplot.close(box)
 
 
 def test_qualitative_examples_are_typical_not_extreme(runs):
@@ -264,7 +289,8 @@ def test_answer_states_the_intervals_and_the_verdict(runs):
     per_image = aggregate.per_image(runs)
     text = summary.answer(runs, per_image)
     assert text.startswith("ATDWA is clearly better than DWA in test Dice")
-    assert "ATDWA - EW (SSC-ResNet): test Dice by +0.050 [+0.050, +0.050] over the 4 folds" in text
+    assert ("Against EW (SSC-ResNet), ATDWA differs in test Dice by +0.050 [+0.050, +0.050] over "
+            "the 4 folds (+0.050 [+0.050, +0.050] over the 10 test images)") in text
     missing = summary.answer(runs[runs["method"] != "atdwa"], per_image)
     assert missing.startswith("The comparison cannot be made") and "ATDWA" in missing
 

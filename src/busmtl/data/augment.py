@@ -43,11 +43,11 @@ N_VARIANTS: int = len(TRANSFORM_NAMES) + 1
 
 #: Settings of the augmentation that the paper does not state (shown in the book's deviations).
 PROJECT_CHOICES: dict[str, str] = {
-    "grid_distortion": "5 steps, distort_limit 0.3 (albumentations' default)",
-    "rotate": "uniform angle in [-45, 45] degrees (the paper: 'up to 45'); black fill",
-    "optical_distortion": "distort_limit 0.05 (albumentations' default)",
-    "elastic": "alpha = image side, sigma = side / 10 (a few pixels of smooth displacement)",
-    "combination": "one transform per copy (7 variants per image), not all six chained",
+    "grid distortion": "5 steps, limit 0.3",
+    "rotation": "uniform in [-45, 45] degrees",
+    "optical distortion": "limit 0.05",
+    "elastic": "alpha = side, sigma = side / 10",
+    "combination": "one transform per copy, not all six chained",
 }
 
 

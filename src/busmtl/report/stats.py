@@ -126,8 +126,9 @@ def image_bootstrap(per_image: pd.DataFrame, a: str, b: str, column: str,
 def comparison_table(runs: pd.DataFrame, per_image: pd.DataFrame,
                      pairs: list[tuple[str, str]],
                      metrics: tuple[str, ...] = ("seg_dice", "cls_acc")) -> pd.DataFrame:
-    """One row per (pair, metric): fold-level and image-level differences with intervals and
-    verdicts. Per-image columns: ``seg_dice`` -> ``seg_dice``, ``cls_acc`` -> ``cls_correct``."""
+    """One row per (pair, metric): the mean difference with its 95 % interval and verdict over
+    folds and over test images. Per-image columns: ``seg_dice`` -> ``seg_dice``,
+    ``cls_acc`` -> ``cls_correct``."""
     image_column = {"cls_acc": "cls_correct"}
     rows = []
     for a, b in pairs:
@@ -136,9 +137,8 @@ def comparison_table(runs: pd.DataFrame, per_image: pd.DataFrame,
             i = image_bootstrap(per_image, a, b, image_column.get(metric, metric))
             rows.append({
                 "comparison": f"{label(a)} - {label(b)}", "metric": METRIC_NAMES[metric],
-                "folds": f.n, "mean difference": f.text(), "over folds": f.verdict,
-                "paired t p": f.p, "images": i.n, "per-image bootstrap": i.text(),
-                "over images": i.verdict,
+                f"over {f.n} folds": f.text(), "verdict (folds)": f.verdict,
+                f"over {i.n} images": i.text(), "verdict (images)": i.verdict,
             })
     return pd.DataFrame(rows)
 

@@ -49,11 +49,12 @@ def answer(runs: pd.DataFrame, per_image: pd.DataFrame, a: str = "atdwa",
         for metric, pair in diffs.items():
             name = HEADLINE_METRICS[metric][0]
             folds, images = pair
-            pieces.append(f"{name} by {folds.text()} over the {folds.n} folds "
+            pieces.append(f"its {name} by {folds.text()} over the {folds.n} folds "
                           f"({images.text()} over the {images.n} test images)")
             if (v := _clear(pair)) is not None:
                 clear.append(f"{v} than {label(rival)} in {name}")
-        parts.append(f"{label(a)} - {label(rival)}: " + "; ".join(pieces) + ".")
+        parts.append(f"Against {label(rival)}, {label(a)} differs in " + " and in ".join(
+            p.removeprefix("its ") for p in pieces) + ".")
     if clear:
         verdict = f"{label(a)} is clearly " + ", and ".join(clear) + " (both intervals exclude zero)"
         unclear = len(present) * len(HEADLINE_METRICS) - len(clear)
