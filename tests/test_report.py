@@ -287,11 +287,11 @@ def test_image_bootstrap_by_hand(runs):
 
 def test_answer_states_the_intervals_and_the_verdict(runs):
     per_image = aggregate.per_image(runs)
-    text = summary.answer(runs, per_image)
-    assert text.startswith("ATDWA is clearly better than DWA in test Dice")
+    verdict, text = summary.answer(runs, per_image)
+    assert verdict.startswith("ATDWA is clearly better than DWA in test Dice")
     assert ("Against EW (SSC-ResNet), ATDWA differs in test Dice by +0.050 [+0.050, +0.050] over "
             "the 4 folds (+0.050 [+0.050, +0.050] over the 10 test images)") in text
-    missing = summary.answer(runs[runs["method"] != "atdwa"], per_image)
+    missing, _ = summary.answer(runs[runs["method"] != "atdwa"], per_image)
     assert missing.startswith("The comparison cannot be made") and "ATDWA" in missing
 
 

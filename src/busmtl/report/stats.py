@@ -137,8 +137,8 @@ def comparison_table(runs: pd.DataFrame, per_image: pd.DataFrame,
             i = image_bootstrap(per_image, a, b, image_column.get(metric, metric))
             rows.append({
                 "comparison": f"{label(a)} - {label(b)}", "metric": METRIC_NAMES[metric],
-                f"over {f.n} folds": f.text(), "verdict (folds)": f.verdict,
-                f"over {i.n} images": i.text(), "verdict (images)": i.verdict,
+                "folds": f.n, "over folds": f.text(), "verdict (folds)": f.verdict,
+                "images": i.n, "over test images": i.text(), "verdict (images)": i.verdict,
             })
     return pd.DataFrame(rows)
 

@@ -34,34 +34,43 @@ def _clear(pair: tuple[Difference, Difference]) -> str | None:
 
 
 def answer(runs: pd.DataFrame, per_image: pd.DataFrame, a: str = "atdwa",
-           rivals: tuple[str, ...] = ("dwa", "ew")) -> str:
-    """A paragraph: for each rival, the Dice and accuracy differences with 95 % intervals over
-    folds and over images, then the verdict (clear only when both intervals agree)."""
+           rivals: tuple[str, ...] = ("dwa", "ew")) -> tuple[str, str]:
+    """``(verdict, details)``: the verdict sentence (clear only when the intervals over folds and
+    over images both exclude zero, with a note where only one does), then for each rival the
+    Dice and accuracy differences with their 95 % intervals."""
     done = set(runs.loc[runs["status"] == "done", "method"])
     present = [r for r in rivals if r in done]
     if a not in done or not present:
         missing = ", ".join(label(m) for m in (a, *rivals) if m not in done)
-        return f"The comparison cannot be made in this build: no finished run of {missing}."
-    parts, clear = [], []
+        return f"The comparison cannot be made in this build: no finished run of {missing}.", ""
+    parts, clear, mixed = [], [], []
     for rival in present:
         diffs = differences(runs, per_image, a, rival)
         pieces = []
         for metric, pair in diffs.items():
             name = HEADLINE_METRICS[metric][0]
             folds, images = pair
-            pieces.append(f"its {name} by {folds.text()} over the {folds.n} folds "
+            pieces.append(f"{name} by {folds.text()} over the {folds.n} folds "
                           f"({images.text()} over the {images.n} test images)")
             if (v := _clear(pair)) is not None:
                 clear.append(f"{v} than {label(rival)} in {name}")
-        parts.append(f"Against {label(rival)}, {label(a)} differs in " + " and in ".join(
-            p.removeprefix("its ") for p in pieces) + ".")
+            else:
+                for unit, d in (("test images", images), ("folds", folds)):
+                    if d.verdict in ("better", "worse"):
+                        leader = label(a) if d.verdict == "better" else label(rival)
+                        other = "folds" if unit == "test images" else "test images"
+                        mixed.append(f"{leader}'s {name} is higher over the {unit} but not "
+                                     f"over the {other}")
+        parts.append(f"Against {label(rival)}, {label(a)} differs in " + " and in ".join(pieces)
+                     + ".")
     if clear:
         verdict = f"{label(a)} is clearly " + ", and ".join(clear) + " (both intervals exclude zero)"
-        unclear = len(present) * len(HEADLINE_METRICS) - len(clear)
-        if unclear:
-            verdict += "; the other differences are within the noise"
+        if len(clear) < len(present) * len(HEADLINE_METRICS):
+            verdict += "; the other differences are not clear"
     else:
         verdict = (f"{label(a)} does not clearly beat " + " or ".join(label(r) for r in present)
-                   + ": every difference has a 95 % interval that includes zero, over the folds "
-                   "or over the test images")
-    return verdict + ". " + " ".join(parts)
+                   + ": no difference has 95 % intervals that exclude zero both over the folds "
+                   "and over the test images")
+    if mixed:
+        verdict += " (" + "; ".join(mixed) + ")"
+    return verdict + ".", " ".join(parts)
