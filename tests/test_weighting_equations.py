@@ -36,10 +36,10 @@ def weights_after(name: str, history: list[list[float]], **hp) -> torch.Tensor:
 
 # --- EW: L = sum_k L_k (the SSC-ResNet baseline, primary paper Table II) --------------------
 def test_ew_gradient_is_the_plain_sum_hand_computed():
-    # L_k = a_k W with a = [2, 1] (LinearToy below): dL/dW = 2 + 1 = 3, weights [1, 1]
+    # L_k = a_k theta with a = [2, 1] (LinearToy below): dL/dtheta = 2 + 1 = 3, weights [1, 1]
     model = LinearToy([2.0, 1.0])
     weights = get_weighter("ew", 2).backward(model.losses(), model)
-    assert weights.tolist() == [1.0, 1.0] and model.W.grad.item() == 3.0
+    assert weights.tolist() == [1.0, 1.0] and model.theta.grad.item() == 3.0
 
 
 # --- DWA, eqs. (1) and (5) ------------------------------------------------------------------
@@ -153,33 +153,38 @@ def test_gradnorm_renormalization_hand_computed():
     assert (w > 0).all() and float(w.sum()) == pytest.approx(2.0)
 
 
-class LinearToy(nn.Module):
-    """L_k = a_k * W with a scalar shared W = 1, so grad_W L_k = a_k exactly."""
+class ClosedFormToy(nn.Module):
+    """A two-task model whose losses are closed-form functions of a shared parameter ``theta``,
+    so that every gradient can be worked out by hand."""
+
+    def shared_parameters(self):
+        return [self.theta]
+
+    def last_shared_parameters(self):
+        return [self.theta]
+
+
+class LinearToy(ClosedFormToy):
+    """L_k = a_k * theta with a scalar shared theta = 1, so grad_theta L_k = a_k exactly."""
 
     def __init__(self, a: list[float]) -> None:
         super().__init__()
-        self.W = nn.Parameter(torch.ones(1))
+        self.theta = nn.Parameter(torch.ones(1))
         self.a = torch.tensor(a)
 
-    def shared_parameters(self):
-        return [self.W]
-
-    def last_shared_parameters(self):
-        return [self.W]
-
     def losses(self) -> torch.Tensor:
-        return self.a * self.W
+        return self.a * self.theta
 
 
 def test_gradnorm_eq1_eq2_one_step_on_two_task_toy():
     # a = [2, 1]: L = L(0) = [2, 1] so r = [1, 1]; G = [2, 1]; target = mean(G) = 1.5 (eq. 1)
     # L_grad = |2 - 1.5| + |1 - 1.5| = 1 (eq. 2); dL_grad/dw = [sign(.5) * 2, sign(-.5) * 1]
     # = [2, -1]; Adam's first step moves by -lr*sign
-    # -> w = [0.9, 1.1] (sum already 2); the network sees the grad of 1*L0 + 1*L1 -> dW = 3.
+    # -> w = [0.9, 1.1] (sum already 2); the network sees the grad of 1*L0 + 1*L1 -> dtheta = 3.
     model, gn = LinearToy([2.0, 1.0]), get_weighter("gradnorm", 2, lr=0.1)
     applied = gn.backward(model.losses(), model)
     assert applied.tolist() == [1.0, 1.0]
-    assert model.W.grad.item() == pytest.approx(3.0)
+    assert model.theta.grad.item() == pytest.approx(3.0)
     assert gn.w.detach().tolist() == pytest.approx([0.9, 1.1], abs=1e-6)
     assert gn.extra_state()["grad_norms"] == pytest.approx([2.0, 1.0])
 
@@ -205,7 +210,7 @@ def test_uw_eq7_gradients_hand_computed():
 
 
 # --- DB-MTL, Lin et al. Algorithm 1 and eqs. (1)-(2) -----------------------------------------
-class ExpToy(nn.Module):
+class ExpToy(ClosedFormToy):
     """L_k = exp(c_k . theta + psi_k): grad_theta log L_k = c_k and grad_psi_k log L_k = 1."""
 
     def __init__(self) -> None:
@@ -213,12 +218,6 @@ class ExpToy(nn.Module):
         self.theta = nn.Parameter(torch.zeros(2))
         self.psi = nn.Parameter(torch.zeros(2))
         self.c = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
-
-    def shared_parameters(self):
-        return [self.theta]
-
-    def last_shared_parameters(self):
-        return [self.theta]
 
     def losses(self) -> torch.Tensor:
         return torch.exp(self.c @ self.theta + self.psi)
