@@ -12,6 +12,7 @@ import math
 import pytest
 import torch
 from torch import nn
+from weighting_assertions import ToyRun, make_weighter
 from weighting_toy import ToyMTL, toy_batch
 
 from busmtl.weighting import get_weighter
@@ -196,6 +197,12 @@ def test_uw_eq7_total_hand_computed():
     assert total.item() == pytest.approx(1.471574, abs=1e-6)
 
 
+def test_uw_weights_start_at_one_half():
+    # s_k = 0 at init: 0.5 exp(0) = 0.5 per task, sum K/2 (UW is not on the scale of EW)
+    losses = torch.tensor([2.0, 0.5, 1.0], requires_grad=True)
+    assert get_weighter("uw", 3).backward(losses, ToyMTL()).tolist() == [0.5] * 3
+
+
 def test_uw_eq7_gradients_hand_computed():
     """The reported weights are 0.5 exp(-s_k), the factors of L_k in eq. (7)."""
     uw = get_weighter("uw", 2)
@@ -242,6 +249,13 @@ def test_dbmtl_eq1_eq2_two_steps_on_closed_form_toy():
     db.backward(model.losses(), model)
     # step 2: ema = 0.9*0.1c + 0.1c = 0.19c -> alpha = 0.95 -> 0.95 ([.6, .8] + [1, 0])
     assert model.theta.grad.tolist() == pytest.approx([1.52, 0.76], rel=1e-6)
+
+
+def test_dbmtl_eq2_largest_norm_task_gets_scale_one():
+    """alpha = max_k ||g_k||, so the largest-norm task's scale is 1 (up to eps) and the others > 1."""
+    run = ToyRun(make_weighter("dbmtl")).run()
+    for scales in run.weights:
+        assert scales.min().item() == pytest.approx(1.0, rel=1e-5) and (scales >= 1 - 1e-6).all()
 
 
 def test_dbmtl_first_step_on_the_toy_network():
