@@ -28,11 +28,16 @@ from busmtl.weighting.uw import uw_total
 HISTORY = [[1.0, 2.0], [0.5, 1.8]]
 
 
-def weights_after(name: str, history: list[list[float]], **hp) -> torch.Tensor:
+def after_epochs(name: str, history: list[list[float]], **hp):
+    """Weighter ``name`` (2 tasks) after ``epoch_end`` with each of ``history``."""
     w = get_weighter(name, 2, **hp)
     for losses in history:
         w.epoch_end(losses)
-    return w.current_weights()
+    return w
+
+
+def weights_after(name: str, history: list[list[float]], **hp) -> torch.Tensor:
+    return after_epochs(name, history, **hp).current_weights()
 
 
 # --- EW: L = sum_k L_k (the SSC-ResNet baseline, primary paper Table II) --------------------
@@ -69,9 +74,7 @@ def test_dwa_eq1_eq5_weights_after_two_epochs_hand_computed():
 
 
 def test_dwa_weights_change_only_at_epoch_boundaries():
-    w = get_weighter("dwa", 2)
-    for losses in HISTORY:
-        w.epoch_end(losses)
+    w = after_epochs("dwa", HISTORY)
     model = ToyMTL()
     seen = [w.backward(model.losses(*toy_batch(s)), model) for s in range(3)]
     assert all(torch.equal(seen[0], s) for s in seen)
@@ -98,9 +101,7 @@ def test_atdwa_eqs1_to_5_temperature_and_weights_hand_computed():
     # u = [std(1, .5), std(2, 1.8)] = [0.25, 0.1] (ddof 0); u_bar = 0.175
     # T = 2 (1 + 0.8 * 0.175) = 2.28; r / T = [0.219298, 0.394737]
     # w_0 = 2 / (1 + exp(0.175439)) = 2 / 2.191770 = 0.912505, w_1 = 1.087495
-    w = get_weighter("atdwa", 2)
-    for losses in HISTORY:
-        w.epoch_end(losses)
+    w = after_epochs("atdwa", HISTORY)
     state = w.extra_state()
     assert state["temperature"] == pytest.approx(2.28)
     assert state["uncertainty"] == pytest.approx(0.175)
@@ -111,9 +112,7 @@ def test_atdwa_eqs1_to_5_temperature_and_weights_hand_computed():
 def test_atdwa_eq2_window_uses_most_recent_recorded_epochs():
     # last three epochs of task 0: 0.5, 0.4, 0.1 -> mean 1/3, std = sqrt(((1/6)^2+(1/15)^2+(7/30)^2)/3)
     hist = [[9.0, 1.0], [0.5, 1.0], [0.4, 1.0], [0.1, 1.0]]
-    w = get_weighter("atdwa", 2)
-    for losses in hist:
-        w.epoch_end(losses)
+    w = after_epochs("atdwa", hist)
     u0 = math.sqrt(((1 / 6) ** 2 + (1 / 15) ** 2 + (7 / 30) ** 2) / 3)
     assert w.extra_state()["task_uncertainty"] == pytest.approx([u0, 0.0])
     assert w.extra_state()["temperature"] == pytest.approx(2 * (1 + 0.8 * u0 / 2))
