@@ -88,3 +88,21 @@ def test_ratio_arithmetic_targets_and_pooling():
     ])
     assert merged["step_ms_median"] == 3.0 and merged["step_ms_max"] == 5.0
     assert merged["peak_memory_mb"] == 12.0 and merged["rounds"] == 2
+
+
+def test_a_benchmark_step_is_the_training_step(monkeypatch):
+    """The bench times :func:`busmtl.step.train_step`, the trainer's step: warm-up and timed."""
+    import busmtl.step
+    from busmtl.bench.weighting import measure
+
+    calls = []
+    real = busmtl.step.train_step
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs.get("where"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(busmtl.step, "train_step", counted)
+    row = measure("dwa", image_size=32, batch_size=2, encoder="resnet18", steps=2, warmup=1,
+                  device="cpu", threads=1)
+    assert len(calls) == 3 and len(row["step_ms"]) == 2

@@ -141,9 +141,14 @@ def test_unknown_method_is_a_clear_error(tiny_data, tmp_path):
         trainer.train(cfg(tiny_data, "nope"), tmp_path / "x")
 
 
-def test_gradnorm_uses_its_batch_size_override():
-    c = make_config("quick", method="gradnorm")
-    assert c.effective_batch_size == 8 and make_config("quick", method="ew").effective_batch_size == 16
+def test_training_batches_follow_the_method_s_batch_size():
+    """GradNorm trains with batch 8, the others with 16 (the paper's protocol), and a last
+    training batch of one image (which BatchNorm cannot train on) is dropped."""
+    datasets = {"train": list(range(33)), "val": list(range(5)), "test": list(range(5))}
+    for method, batch in (("gradnorm", 8), ("ew", 16)):
+        loaders = trainer._loaders(datasets, make_config("quick", method=method, num_workers=0))
+        assert [len(b) for b in loaders["train"]] == [batch] * (32 // batch)
+        assert [len(b) for b in loaders["test"]] == [5]
 
 
 def test_cli_train(tiny_data, tmp_path, capsys):

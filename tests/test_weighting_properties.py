@@ -1,92 +1,109 @@
-"""Properties every registered weighter must satisfy (torchjd-style), on a toy 2-task network."""
+"""The properties of ``tests/weighting_assertions.py``, applied to every registered weighter (the
+registry decides which methods, each class which promises), plus the registry's contract."""
 
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
-from weighting_toy import ToyMTL, toy_batch
+from weighting_assertions import (
+    STEPS,
+    VIEWS,
+    ToyRun,
+    View,
+    assert_expected_structure,
+    assert_gradient_is_weighted_sum,
+    assert_scale_invariant,
+    assert_task_order_does_not_matter,
+    assert_weights_unchanged_by,
+    make_weighter,
+)
+from weighting_toy import ToyMTL
 
 from busmtl.weighting import WEIGHTERS, available, get_weighter, hyperparameters
+from busmtl.weighting.dmf_memory import DMFWeighter
 
 ALL = available()
-#: Weighters whose weights sum to K by construction (UW and DB-MTL document other scales).
-SUM_TO_K = [m for m in ALL if m not in ("uw", "dbmtl")]
-SMALL = {"dmf_var": {"history": 6, "warmup": 3}, "dmf_mad": {"history": 6, "warmup": 3},
-         "dmf_bayes": {"history": 6, "warmup": 3}}
+WEIGHTED_SUM = [n for n in ALL if WEIGHTERS[n].weighted_sum_gradient]
+SCALE_INVARIANT = [n for n in ALL if WEIGHTERS[n].scale_invariant]
+DMF = [n for n in ALL if issubclass(WEIGHTERS[n], DMFWeighter)]
+BIB = Path(__file__).resolve().parents[1] / "book" / "references.bib"
 
 
-def run_steps(name: str, steps: int = 8, seed: int = 0, epoch_every: int = 2):
-    torch.manual_seed(seed)
-    model = ToyMTL()
-    weighter = get_weighter(name, 2, **SMALL.get(name, {}))
-    params = list(model.parameters()) + weighter.network_parameters()
-    opt = torch.optim.Adam(params, lr=1e-2)
-    history, epoch = [], []
-    for step in range(steps):
-        opt.zero_grad()
-        losses = model.losses(*toy_batch(seed + step))
-        weights = weighter.backward(losses, model)
-        grads = [p.grad for p in model.parameters() if p.grad is not None]
-        assert grads and all(torch.isfinite(g).all() for g in grads), f"{name}: non-finite grads"
-        opt.step()
-        history.append(weights)
-        epoch.append(losses.detach())
-        if (step + 1) % epoch_every == 0:
-            weighter.epoch_end(torch.stack(epoch).mean(0))
-            epoch = []
-    return model, weighter, history
+@pytest.mark.parametrize("view", VIEWS, ids=repr)
+@pytest.mark.parametrize("name", ALL)
+def test_expected_structure(name, view):
+    assert_expected_structure(make_weighter(name), view)
 
 
-def test_registry_lists_nine_methods():
-    assert ALL == ["ew", "dwa", "atdwa", "gradnorm", "uw", "dbmtl", "dmf_var", "dmf_mad", "dmf_bayes"]
+@pytest.mark.parametrize("view", [v for v in VIEWS if v.name in ("toy", "three tasks")], ids=repr)
+@pytest.mark.parametrize("name", WEIGHTED_SUM)
+def test_gradient_is_that_of_the_weighted_sum(name, view):
+    assert_gradient_is_weighted_sum(make_weighter(name), view)
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_weights_finite_positive_right_length(name):
-    _, _, history = run_steps(name)
-    for w in history:
-        assert w.shape == (2,) and not w.requires_grad
-        assert torch.isfinite(w).all() and (w > 0).all(), f"{name}: {w}"
+def test_task_order_does_not_matter(name):
+    assert_task_order_does_not_matter(make_weighter(name))
 
 
-@pytest.mark.parametrize("name", SUM_TO_K)
-def test_weights_sum_to_k(name):
-    _, _, history = run_steps(name)
-    for w in history:
-        assert math.isclose(float(w.sum()), 2.0, rel_tol=1e-5)
+@pytest.mark.parametrize("name", SCALE_INVARIANT)
+def test_scale_invariance(name):
+    assert_scale_invariant(make_weighter(name))
 
 
-def test_uw_and_dbmtl_document_their_scale():
-    _, _, uw = run_steps("uw")
-    assert torch.allclose(uw[0], torch.tensor([0.5, 0.5]))  # 0.5 exp(-0) at init
-    _, _, db = run_steps("dbmtl")
-    for w in db:  # the largest-norm task gets 1, the others >= 1
-        assert math.isclose(float(w.min()), 1.0, rel_tol=1e-5) and float(w.sum()) >= 2.0 - 1e-6
+def symlog_affine(a: float, b: float) -> View:
+    """Task 1's loss L -> expm1(a log1p(L) + b): its symmetric log (eq. 10) becomes a s + b."""
+    def apply(losses):
+        return torch.stack([losses[0], torch.expm1(a * torch.log1p(losses[1]) + b)])
+    return View(f"symlog(L_1) -> {a} symlog(L_1) + {b}", 2, apply)
+
+
+@pytest.mark.parametrize("name", DMF)
+def test_dmf_min_max_scaling_removes_each_task_s_scale(name):
+    """Eq. (9) maps each task's symlog memory to [0, 1], so a positive affine change of one
+    task's symlog loss leaves the DMF weights as they were."""
+    assert_weights_unchanged_by(make_weighter(name), symlog_affine(3.0, 0.0), symlog_affine(0.5, 2.0))
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_parameters_are_updated(name):
-    torch.manual_seed(0)
-    before = [p.detach().clone() for p in ToyMTL().parameters()]
-    model, _, _ = run_steps(name, steps=1)
-    changed = [not torch.equal(a, b.detach()) for a, b in zip(before, model.parameters())]
-    assert all(changed), f"{name}: some parameters received no update"
+def test_every_parameter_is_updated(name):
+    """The network's parameters and the weighter's network parameters (UW's s_k) all move."""
+    untrained = ToyRun(make_weighter(name))
+    before = [p.detach().clone() for p in untrained.model.parameters()]
+    before += [p.detach().clone() for p in untrained.weighter.network_parameters()]
+    run = untrained.run(1)
+    after = list(run.model.parameters()) + run.weighter.network_parameters()
+    still = [i for i, (a, b) in enumerate(zip(before, after)) if torch.equal(a, b)]
+    assert not still, f"{name}: parameters {still} received no update"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_network_parameters_belong_to_the_weighter(name):
+    """What the network's optimizer must update is registered on the weighter (so it moves with
+    ``.to(device)`` and is in ``state_dict``) and gets a finite gradient from ``backward``."""
+    run = ToyRun(make_weighter(name)).run(1)
+    own = {id(p) for p in run.weighter.parameters()}
+    for p in run.weighter.network_parameters():
+        assert id(p) in own and p.grad is not None and p.grad.isfinite().all()
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_deterministic_under_fixed_seed(name):
-    m1, _, h1 = run_steps(name, seed=3)
-    m2, _, h2 = run_steps(name, seed=3)
-    assert all(torch.equal(a, b) for a, b in zip(h1, h2))
-    assert all(torch.equal(a, b) for a, b in zip(m1.parameters(), m2.parameters()))
+    a = ToyRun(make_weighter(name), seed=3).run()
+    b = ToyRun(make_weighter(name), seed=3).run()
+    assert all(torch.equal(x, y) for x, y in zip(a.weights, b.weights))
+    assert all(torch.equal(x, y) for x, y in zip(a.model.parameters(), b.model.parameters()))
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_extra_state_is_loggable(name):
-    _, weighter, _ = run_steps(name)
-    for key, value in weighter.extra_state().items():
+    run = ToyRun(make_weighter(name)).run()
+    assert len(run.weights) == STEPS
+    for key, value in run.weighter.extra_state().items():
         values = value if isinstance(value, list) else [value]
         assert all(isinstance(v, float) and math.isfinite(v) for v in values), (name, key, value)
 
@@ -98,8 +115,24 @@ def test_wrong_number_of_losses_is_refused(name):
         weighter.backward(torch.ones(3, requires_grad=True), ToyMTL())
 
 
+@pytest.mark.parametrize("name", ALL)
+def test_defaults_of_the_hyperparameters_build_the_weighter(name):
+    """``hyperparameters`` lists what ``get_weighter`` accepts, with working defaults."""
+    weighter = get_weighter(name, 2, **hyperparameters(name))
+    assert isinstance(weighter, WEIGHTERS[name])
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_method_record_is_complete(name):
+    """The book cites ``reference`` from references.bib and shows ``label`` and ``summary``."""
+    cls = WEIGHTERS[name]
+    assert cls.name == name and cls.label and cls.summary
+    keys = re.findall(r"^@\w+\{([^,]+),", BIB.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    assert cls.reference in keys, f"{name}: {cls.reference!r} is not in {BIB.name}"
+
+
 def test_unknown_method_lists_valid_names():
-    with pytest.raises(ValueError, match="unknown weighting method 'nope'.*ew, dwa, atdwa"):
+    with pytest.raises(ValueError, match=f"unknown weighting method 'nope'.*{', '.join(ALL)}"):
         get_weighter("nope", 2)
 
 
@@ -114,15 +147,3 @@ def test_bad_hyperparameter_values_are_named(name, bad):
     key = next(iter(bad))
     with pytest.raises(ValueError, match=key):
         get_weighter(name, 2, **bad)
-
-
-def test_every_weighter_has_equation_docstring():
-    for name, cls in WEIGHTERS.items():
-        assert cls.__doc__ and len(cls.__doc__) > 80, name
-    assert set(hyperparameters("atdwa")) == {"T0", "gamma", "window", "ddof"}
-
-
-def test_only_uw_exposes_network_parameters():
-    for name in ALL:
-        expected = 1 if name == "uw" else 0
-        assert len(get_weighter(name, 2).network_parameters()) == expected, name

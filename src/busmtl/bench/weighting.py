@@ -6,11 +6,12 @@ Usage: ``busmtl bench weighting`` or ``python -m busmtl.bench.weighting [--image
 
 What is measured
 ----------------
-A *step* is what the trainer does per batch: forward pass, the two task losses, the weighter's
-``backward`` (which runs the backward pass(es) it needs) and ``optimizer.step`` (Adam), on a fixed
-random batch. On CUDA the device is synchronised before each clock read. For every method the
-benchmark reports the median and the longest of ``steps`` timed steps (after ``warmup`` untimed
-ones), and the peak memory:
+A *step* is what the trainer does per batch, with the trainer's own code
+(:func:`busmtl.step.train_step` with :func:`busmtl.step.network_losses`, in fp32): forward pass,
+the two task losses, the weighter's ``backward`` (which runs the backward pass(es) it needs) and
+``optimizer.step`` (Adam), on a fixed random batch. On CUDA the device is synchronised before
+each clock read. For every method the benchmark reports the median and the longest of ``steps``
+timed steps (after ``warmup`` untimed ones), and the peak memory:
 
 * GPU: ``torch.cuda.max_memory_allocated`` over the whole measurement;
 * CPU: the peak resident set size (``ru_maxrss``) of the process. Every method therefore runs in
@@ -33,9 +34,9 @@ With ``--repeats R`` the list of methods is run R times, interleaved (ew, dwa, .
 ...), and the step times of all rounds are pooled: on a shared machine, slow periods then hit
 every method alike. Only the ratios measured in one run are meant to be compared.
 
-Targets (from the issue; median-step-time ratio and peak-memory ratio to ``ew``): dwa, atdwa,
-uw and dmf_* <= 1.05x time; gradnorm (last shared layer) <= 1.5x time and <= 1.25x memory;
-dbmtl <= 2.0x time. The primary paper (Table III) reports GradNorm at 8.5x the memory and 7.2x
+Targets (the overhead budget of each method; median-step-time ratio and peak-memory ratio to
+``ew``): dwa, atdwa, uw and dmf_* <= 1.05x time; gradnorm (last shared layer) <= 1.5x time and
+<= 1.25x memory; dbmtl <= 2.0x time. The primary paper (Table III) reports GradNorm at 8.5x the memory and 7.2x
 the longest step of equal weighting.
 """
 
@@ -49,10 +50,9 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-#: Targets from the issue: method -> {"time": max median-time ratio, "memory": max memory ratio}.
+#: Overhead budget: method -> {"time": max median-time ratio, "memory": max memory ratio}.
 TARGETS: dict[str, dict[str, float]] = {
     "dwa": {"time": 1.05},
     "atdwa": {"time": 1.05},
@@ -73,21 +73,6 @@ def resolve_device(device: str) -> str:
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         raise ValueError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
     return str(trainer_device(device))
-
-
-def _rss_mb() -> float:
-    """Current resident set size of this process (MiB; Linux ``VmRSS``, else ``ru_maxrss``)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    import torch
-
-    from busmtl.efficiency import peak_memory_mb
-
-    return peak_memory_mb(torch.device("cpu"))[0]
 
 
 def prime(weighter: Any, num_tasks: int, seed: int = 0) -> None:
@@ -118,9 +103,15 @@ def measure(
     """Time ``warmup + steps`` training steps of ``method`` in this process; one result row."""
     import torch
 
-    from busmtl import losses as L
-    from busmtl.efficiency import peak_memory_mb
+    from busmtl.efficiency import (
+        Stopwatch,
+        memory_now_mb,
+        peak_memory_mb,
+        reset_peak_memory,
+        synchronize,
+    )
     from busmtl.models import SSCResNet
+    from busmtl.step import Batch, network_losses, train_step
     from busmtl.weighting import get_weighter
 
     if threads:
@@ -132,30 +123,23 @@ def measure(
     prime(weighter, 2, seed)
     params = list(model.parameters()) + list(weighter.network_parameters())
     optimizer = torch.optim.Adam(params, lr=1e-4)
-    image = torch.randn(batch_size, 3, image_size, image_size, device=dev)
-    mask = (torch.rand(batch_size, 1, image_size, image_size, device=dev) > 0.8).float()
-    label = torch.randint(0, 2, (batch_size,), device=dev)
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-        torch.cuda.reset_peak_memory_stats(dev)
-        before = torch.cuda.memory_allocated(dev) / 2**20
-    else:
-        before = _rss_mb()
-    times: list[float] = []
+    batch = Batch(
+        torch.randn(batch_size, 3, image_size, image_size, device=dev),
+        (torch.rand(batch_size, 1, image_size, image_size, device=dev) > 0.8).float(),
+        torch.randint(0, 2, (batch_size,), device=dev),
+    )
+    synchronize(dev)
+    if dev.type == "cuda":  # on the CPU the peak is the fresh process's own (see above)
+        reset_peak_memory(dev)
+    before = memory_now_mb(dev)
+    watch = Stopwatch(dev)
     for i in range(warmup + steps):
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        start = time.perf_counter()
-        seg, cls = model(image)
-        optimizer.zero_grad(set_to_none=True)
-        weights = weighter.backward(L.task_losses(seg, cls, mask, label), model)
-        optimizer.step()
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-        if i >= warmup:
-            times.append(1000.0 * (time.perf_counter() - start))
-    if not bool(torch.isfinite(weights).all()):
-        raise RuntimeError(f"{method}: non-finite weights {weights.tolist()} in the benchmark")
+        watch.start()
+        train_step(model, weighter, optimizer,
+                   lambda: network_losses(model, batch, dev, "fp32"),
+                   where=f"{method}, benchmark step {i + 1}")
+        watch.stop()
+    times = [1000.0 * t for t in watch.durations[warmup:]]
     peak, kind = peak_memory_mb(dev)
     return {
         "method": method,
@@ -188,7 +172,8 @@ def run_single(args: argparse.Namespace, method: str) -> dict[str, Any]:
     env = dict(os.environ)
     if args.threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
-    done = subprocess.run(_single_command(args, method), capture_output=True, text=True, env=env)
+    done = subprocess.run(_single_command(args, method), capture_output=True, text=True, env=env,
+                          check=False)
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
         raise RuntimeError(f"benchmark of {method!r} failed (exit {done.returncode}):\n{tail}")
@@ -212,11 +197,11 @@ def pool(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add the ratios to ``ew`` and the verdict on the issue's targets to every row.
+    """Add the ratios to ``ew`` and the verdict on the :data:`TARGETS` to every row.
 
     ``time_ratio`` (median step), ``max_time_ratio`` (longest step), ``memory_ratio`` (peak
-    memory, the issue's definition) and, when present, ``step_memory_ratio`` (what the steps add
-    to the memory held before them); ``target_ok`` (bool or None) and ``target`` (text).
+    memory) and, when present, ``step_memory_ratio`` (what the steps add to the memory held
+    before them); ``target_ok`` (bool or None) and ``target`` (text).
     """
     base = next((r for r in rows if r["method"] == "ew"), None)
     if base is None:

@@ -51,6 +51,7 @@ class ATDWA(DWA):
     color = OKABE_ITO["vermillion"]
     reference = "hariyadi2025atdwa"
     summary = "DWA with a temperature that grows with the loss volatility"
+    scale_invariant = False  # u_k, the std of the raw losses, scales with them
 
     def __init__(
         self, num_tasks: int, T0: float = 2.0, gamma: float = 0.8, window: int = 3, ddof: int = 0

@@ -40,7 +40,7 @@ class Weighter(nn.Module, ABC):
     """Base class: holds ``num_tasks`` and the recorded epoch losses ``L_k(e)``.
 
     Subclasses implement :meth:`backward`; the weights they return are on the scale of equal
-    weighting (they sum to K) unless their docstring says otherwise.
+    weighting (they sum to K) unless their docstring says otherwise (and ``sums_to_k = False``).
 
     Each subclass is also the method's record, read by the CLI, the sweep and the book:
     ``name`` (registry name), ``label`` (display name), ``color`` (a colour of
@@ -58,6 +58,19 @@ class Weighter(nn.Module, ABC):
     reference: str = ""
     #: What the method does, in one line (the book's method table).
     summary: str = ""
+
+    # What the method promises; ``tests/weighting_assertions.py`` checks each promise on every
+    # registered weighter. A new class sets only those that differ from these defaults.
+    #: The returned weights sum to K, the scale of equal weighting.
+    sums_to_k: bool = True
+    #: Every returned weight is > 0 (when False, only >= 0 is promised).
+    positive_weights: bool = True
+    #: After ``backward`` the network's ``.grad`` is the gradient of ``sum_k w_k L_k`` with ``w``
+    #: the returned weights (False where the method forms the gradient itself, e.g. DB-MTL).
+    weighted_sum_gradient: bool = True
+    #: The weights stay the same when one task's loss is multiplied by a constant ``c > 0`` at
+    #: every step.
+    scale_invariant: bool = False
 
     def __init__(self, num_tasks: int) -> None:
         super().__init__()

@@ -45,6 +45,9 @@ class DBMTL(Weighter):
     color = OKABE_ITO["orange"]
     reference = "lin2023dbmtl"
     summary = "log losses and gradients rescaled to the largest norm"
+    sums_to_k = False
+    weighted_sum_gradient = False
+    scale_invariant = True  # grad log(c L_k) = grad log L_k
 
     def __init__(self, num_tasks: int, beta: float = 0.9) -> None:
         super().__init__(num_tasks)

@@ -20,6 +20,7 @@ class DMFVar(DMFWeighter):
     color = OKABE_ITO["yellow"]
     reference = "golnari2025dmf"
     summary = "weights proportional to the variance of the loss memory"
+    positive_weights = False  # a task whose memory is constant has variance 0
 
     def rule(self, scaled: torch.Tensor) -> torch.Tensor:
         variance = scaled.var(dim=1, correction=0)

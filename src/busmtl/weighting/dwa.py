@@ -41,6 +41,7 @@ class DWA(Weighter):
     color = OKABE_ITO["sky_blue"]
     reference = "liu2019mtan"
     summary = "softmax of the loss ratios at a fixed temperature"
+    scale_invariant = True  # r_k = c L_k(e-1) / (c L_k(e-2) + 1e-8)
 
     def __init__(self, num_tasks: int, T: float = 2.0) -> None:
         super().__init__(num_tasks)

@@ -20,6 +20,7 @@ class EW(Weighter):
     color = OKABE_ITO["blue"]
     reference = "hariyadi2025atdwa"
     summary = "equal weights: the plain sum of the task losses"
+    scale_invariant = True
 
     def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
         self._check(losses)

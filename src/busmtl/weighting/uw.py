@@ -32,6 +32,7 @@ class UW(Weighter):
     color = OKABE_ITO["bluish_green"]
     reference = "kendall2018uncertainty"
     summary = "learned homoscedastic uncertainties"
+    sums_to_k = False
 
     def __init__(self, num_tasks: int, init: float = 0.0) -> None:
         super().__init__(num_tasks)
