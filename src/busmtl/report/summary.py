@@ -59,8 +59,8 @@ def answer(runs: pd.DataFrame, per_image: pd.DataFrame, a: str = "atdwa",
                     if d.verdict in ("better", "worse"):
                         leader = label(a) if d.verdict == "better" else label(rival)
                         other = "folds" if unit == "test images" else "test images"
-                        mixed.append(f"{leader}'s {name} is higher over the {unit} but not "
-                                     f"over the {other}")
+                        mixed.append(f"the {name} of {leader} is higher over the {unit} but "
+                                     f"not over the {other}")
         parts.append(f"Against {label(rival)}, {label(a)} differs in " + " and in ".join(pieces)
                      + ".")
     if clear:
