@@ -32,7 +32,7 @@ def _env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def sweep_run(tmp_path_factory) -> Path:
+def sweep_run(tmp_path_factory, module_data_root) -> Path:
     """One run of a smoke sweep, made exactly as `make book PROFILE=smoke` makes it."""
     runs = tmp_path_factory.mktemp("sweep") / "runs"
     summary = run_sweep(PROFILE, [METHOD], [FOLD], runs_root=runs, jobs=1, progress=False, log=None)
@@ -41,7 +41,7 @@ def sweep_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hand_runs(sweep_run, tmp_path_factory) -> dict[str, Path]:
+def hand_runs(sweep_run, tmp_path_factory, module_data_root) -> dict[str, Path]:
     """Every printed command, executed in a shell from the repository root."""
     out_root = tmp_path_factory.mktemp("by-hand")
     spec = planned_spec(PROFILE, METHOD, FOLD)
