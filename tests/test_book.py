@@ -86,7 +86,7 @@ def article(page: Path) -> str:
 @needs_book
 @pytest.mark.slow
 def test_smoke_book_builds_offline_with_warnings_as_errors(smoke_book):
-    root, html = smoke_book
+    _, html = smoke_book
     assert (html / "index.html").is_file()
     for chapter in ("intro", "methods", "data", "results", "reproducing", "lab", "instructor",
                     "references", "appendix"):
@@ -176,8 +176,8 @@ def test_reproducing_page_prints_the_commands_the_tests_execute(smoke_book):
 def test_data_chapter_without_data_shows_the_runs_images(smoke_book, tmp_path):
     """The default book has no dataset (BUSMTL_BOOK_DATA empty): the chapter then draws the
     images from the runs' predictions.npz."""
-    from nbclient import NotebookClient
     from myst_nb.core.read import read_myst_markdown_notebook
+    from nbclient import NotebookClient
 
     root, _ = smoke_book
     nb = read_myst_markdown_notebook((root / "book" / "data.md").read_text(encoding="utf-8"))

@@ -14,7 +14,7 @@ import pytest
 from busmtl.settings import repo_root
 
 pytest.importorskip("myst_nb")
-from myst_nb.core.read import read_myst_markdown_notebook  # noqa: E402
+from myst_nb.core.read import read_myst_markdown_notebook
 
 LAB = repo_root() / "book" / "lab.md"
 #: The limit of the issue: a laptop with two cores runs every cell of the lab in under a minute.

@@ -50,7 +50,7 @@ def hand_runs(sweep_run, tmp_path_factory, module_data_root) -> dict[str, Path]:
         out = out_root / kind
         command = command.replace(str(out_root / "run"), str(out))
         done = subprocess.run(["bash", "-c", command], cwd=repo_root(), env=_env(),
-                              capture_output=True, text=True, timeout=600)
+                              capture_output=True, text=True, timeout=600, check=False)
         assert done.returncode == 0, f"{command}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
         made[kind] = out
     return made

@@ -9,6 +9,7 @@ the solutions.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -51,7 +52,7 @@ def _guarded(check: Callable[..., bool]) -> Callable[..., bool]:
     return wrapper
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached(method: str, **kwargs: Any) -> pd.DataFrame:
     return simulate(method, **kwargs)
 
@@ -121,7 +122,7 @@ def check_scale(t_max: Mapping[float, float]) -> bool:
     expected = {s: max_temperature(noise=NOISE, seg_scale=s) for s in t_max}
     match = all(math.isclose(float(t_max[s]), expected[s], rel_tol=1e-6) for s in t_max)
     scales = sorted(t_max)
-    grows = all(expected[a] < expected[b] for a, b in zip(scales, scales[1:]))
+    grows = all(expected[a] < expected[b] for a, b in itertools.pairwise(scales))
     return report(match and grows, "T grows with the size of the noisy loss: "
                   + ", ".join(f"scale {s:g}: T {expected[s]:.1f}" for s in scales),
                   "t_max[s] = per_epoch(frame)['temperature'].max() of each run")
@@ -141,7 +142,7 @@ def check_gradnorm_alpha(peaks: Mapping[float, float]) -> bool:
     expected = {a: peak_classification_weight(a) for a in peaks}
     match = all(math.isclose(float(peaks[a]), expected[a], rel_tol=1e-6) for a in peaks)
     alphas = sorted(peaks)
-    grows = all(expected[a] < expected[b] for a, b in zip(alphas, alphas[1:]))
+    grows = all(expected[a] < expected[b] for a, b in itertools.pairwise(alphas))
     return report(match and grows, "a larger alpha pulls harder towards the lagging task: "
                   + ", ".join(f"alpha {a:g}: {expected[a]:.3f}" for a in alphas),
                   f"peaks[a] = simulate('gradnorm', lr={TOY_GRADNORM_LR}, alpha=a)['w_cls'].max()")

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import yaml
 
-from busmtl.errors import UserError
 from busmtl.config import PROFILES
+from busmtl.errors import UserError
 from busmtl.report.colors import label
 from busmtl.settings import repo_root
 

@@ -163,12 +163,11 @@ def simulate(
             totals = torch.zeros(len(TASKS))
             for step in range(steps):
                 idx = torch.randint(0, len(data.x), (batch_size,), generator=g)
-
-                def compute_losses() -> torch.Tensor:
-                    return scale * model.losses(data.x[idx], data.y_seg[idx], data.y_cls[idx])
-
-                losses, weights = train_step(model, weighter, optimizer, compute_losses,
-                                             where=f"toy epoch {epoch} step {step}")
+                batch = (data.x[idx], data.y_seg[idx], data.y_cls[idx])
+                losses, weights = train_step(
+                    model, weighter, optimizer,
+                    lambda batch=batch, scale=scale: scale * model.losses(*batch),
+                    where=f"toy epoch {epoch} step {step}")
                 totals += losses
                 rows.append({"epoch": epoch, "step": epoch * steps + step,
                              "loss_seg": float(losses[0]), "loss_cls": float(losses[1]),

@@ -79,7 +79,11 @@ def plot_temperature(ax: plt.Axes, frames: Mapping[str, pd.DataFrame]) -> None:
         ax.yaxis.set_major_formatter(ScalarFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
     _style(ax, "softmax temperature T", "epoch", "T" + (" (log scale)" if logscale else ""))
-    ax.legend(frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no method here has a temperature", ha="center", va="center",
+                transform=ax.transAxes)
 
 
 def simulation_figure(method: str, frame: pd.DataFrame, title: str | None = None) -> plt.Figure:
@@ -91,7 +95,8 @@ def simulation_figure(method: str, frame: pd.DataFrame, title: str | None = None
     plot_weights(axes[1], frame, f"{label(method)}: task weights")
     if panels == 3:
         plot_temperature(axes[2], {method: frame})
-        axes[2].get_legend().remove()
+        if axes[2].get_legend() is not None:
+            axes[2].get_legend().remove()
     if title:
         fig.suptitle(title, fontsize=TITLE_SIZE)
     fig.tight_layout()
