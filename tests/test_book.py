@@ -138,10 +138,9 @@ def test_figures_and_tables_are_numbered_and_referenced(smoke_book):
     appendix = (html / "book" / "appendix.html").read_text(encoding="utf-8")
     assert re.search(r'<span class="caption-number">Table \d+', appendix)
     assert 'href="runs/smoke/atdwa/fold0.html"' in appendix              # a run page, linked
-    references = (html / "book" / "references.html").read_text(encoding="utf-8")
-    assert "[1]" in article(html / "book" / "methods.html") and "[1]" in article(
-        html / "book" / "references.html")                              # one style: numbers
-    assert references
+    numbered = re.compile(r"\[\s*\d+\s*\]")                      # one style: [n] in text and list
+    assert numbered.search(article(html / "book" / "methods.html"))
+    assert numbered.search(article(html / "book" / "references.html"))
 
 
 @needs_book
@@ -149,12 +148,14 @@ def test_figures_and_tables_are_numbered_and_referenced(smoke_book):
 def test_lab_page_has_exercises_with_hidden_solutions_that_pass(smoke_book):
     _, html = smoke_book
     lab = (html / "book" / "lab.html").read_text(encoding="utf-8")
-    assert len(re.findall(r'class="[^"]*\bexercise\b', lab)) >= 6
-    solutions = re.findall(r'class="([^"]*\bsolution\b[^"]*)"', lab)
+    classes = [c.split() for c in re.findall(r'<div class="([^"]*)"', lab)]
+    assert sum("exercise" in c for c in classes) >= 6
+    solutions = [c for c in classes if "solution" in c]
     assert len(solutions) >= 6 and all("dropdown" in c for c in solutions)
-    text = article(html / "book" / "lab.html")
-    assert "PASS" in text and "FAIL" not in text
-    assert "Learning objectives" in text
+    outputs = re.findall(r'<div class="cell_output docutils container">(.*?)</div>\s*</div>',
+                         lab, flags=re.DOTALL)
+    assert any("PASS" in o for o in outputs) and not any("FAIL" in o for o in outputs)
+    assert "Learning objectives" in article(html / "book" / "lab.html")
 
 
 @needs_book
@@ -188,11 +189,16 @@ def test_data_chapter_without_data_shows_the_runs_images(smoke_book, tmp_path):
             patch.setenv(key, value)
         NotebookClient(nb, timeout=600, kernel_name="python3",
                        resources={"metadata": {"path": str(root / "book")}}).execute()
-    glued = {o["metadata"]["scrapbook"]["name"]: o for c in nb.cells for o in c.get("outputs", [])
-             if o.get("metadata", {}).get("scrapbook")}
-    assert "committed runs" in glued["dataset_sentence"]["data"]["text/plain"]
-    assert "image/png" in glued["fig_examples"]["data"]
-    assert "image/png" in glued["fig_augmentation"]["data"]
+    glued = {}                                              # glue key -> its mime bundle
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            meta = out.get("metadata", {}).get("scrapbook")
+            if meta:
+                prefix = meta.get("mime_prefix", "")
+                glued[meta["name"]] = {k.removeprefix(prefix): v for k, v in out["data"].items()}
+    assert "committed runs" in glued["dataset_sentence"]["text/plain"]
+    assert "image/png" in glued["fig_examples"]
+    assert "image/png" in glued["fig_augmentation"]
 
 
 def test_the_worked_example_weighter_of_the_reproducing_chapter_works():

@@ -44,8 +44,9 @@ def numbered_table(frame: pd.DataFrame, caption: str, name: str, index: bool = F
     object for a code cell to return."""
     from IPython.display import Markdown
 
-    return Markdown(f"```{{table}} {caption}\n:name: {name}\n:class: busmtl-table\n\n"
-                    f"{md_table(frame, index)}\n```\n")
+    # a colon fence: a backtick fence's info string may not contain backticks (code in captions)
+    return Markdown(f":::{{table}} {caption}\n:name: {name}\n:class: busmtl-table\n\n"
+                    f"{md_table(frame, index)}\n:::\n")
 
 
 def methods_table() -> pd.DataFrame:
