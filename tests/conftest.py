@@ -30,3 +30,14 @@ def _isolated_data_root(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("BUSMTL_DATA_ROOT", str(tmp_path_factory.getbasetemp() / "data_root"))
     # A user's BUSI setting must not turn the tests' "auto" datasets into BUSI runs.
     monkeypatch.delenv("BUSMTL_BUSI_DIR", raising=False)
+
+
+@pytest.fixture(scope="module")
+def module_data_root(tmp_path_factory):
+    """The isolated data root of :func:`_isolated_data_root` for module-scoped fixtures (which
+    pytest sets up before any function-scoped one): they too must not write into the
+    repository's data/generated."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BUSMTL_DATA_ROOT", str(tmp_path_factory.getbasetemp() / "data_root"))
+        patch.delenv("BUSMTL_BUSI_DIR", raising=False)
+        yield

@@ -1,10 +1,13 @@
 """The Jupyter Book: table of contents with the run notebooks, and a full offline build on the
-``smoke`` profile (sweep + report chapters + HTML, warnings as errors)."""
+``smoke`` profile (sweep + chapters + HTML, warnings as errors), checked as a reader would: every
+page present, numbered figures and tables, the lab's exercises, no warning, traceback or machine
+path on any page, and the data chapter without a dataset."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -53,21 +56,43 @@ def test_toc_without_runs_has_no_appendix_sections(tmp_path):
     assert "sections" not in appendix
 
 
-@pytest.mark.skipif(shutil.which("jupyter-book") is None
-                    and not (Path(__import__("sys").executable).parent / "jupyter-book").exists(),
-                    reason="the 'book' extra is not installed")
-def test_smoke_book_builds_offline_with_warnings_as_errors(tmp_path):
+HAVE_JUPYTER_BOOK = (shutil.which("jupyter-book") is not None
+                     or (Path(sys.executable).parent / "jupyter-book").exists())
+needs_book = pytest.mark.skipif(not HAVE_JUPYTER_BOOK, reason="the 'book' extra is not installed")
+#: Folders of a machine that must never appear in a page (nor the book's own build folder).
+MACHINE_PATHS = ("/tmp/", "/work/", "/home/", "/root/", "/Users/")
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory, module_data_root) -> tuple[Path, Path]:
+    """The smoke book built once, offline with warnings as errors, as after `make test` in a
+    fresh clone (a .pytest_cache with its README.md lies in the root)."""
     from busmtl.pipeline import build_book
 
-    root = copy_book_sources(tmp_path / "repo")
+    root = copy_book_sources(tmp_path_factory.mktemp("book") / "repo")
+    (root / ".pytest_cache").mkdir()
+    (root / ".pytest_cache" / "README.md").write_text("# pytest cache directory #\n")
     index = build_book("smoke", root=root, progress=False)
-    html = index.parent
-    assert index.is_file()
-    for chapter in ("intro", "methods", "data", "results", "reproducing", "references", "appendix"):
+    return root, index.parent
+
+
+def article(page: Path) -> str:
+    """The text of a page's article (what a reader sees, without the theme's scripts)."""
+    html = page.read_text(encoding="utf-8")
+    body = html.split("<article", 1)[-1].split("</article>", 1)[0]
+    return re.sub(r"<[^>]+>", " ", body)
+
+
+@needs_book
+@pytest.mark.slow
+def test_smoke_book_builds_offline_with_warnings_as_errors(smoke_book):
+    _, html = smoke_book
+    assert (html / "index.html").is_file()
+    for chapter in ("intro", "methods", "data", "results", "reproducing", "lab", "instructor",
+                    "references", "appendix"):
         assert (html / "book" / f"{chapter}.html").is_file(), chapter
     results = (html / "book" / "results.html").read_text(encoding="utf-8")
     assert "Table II analogue" in results and "Table III analogue" in results
-    assert "{glue" not in results                           # every glued number was substituted
     assert len(re.findall(r"<img ", results)) >= 4          # weights, temperature, losses, contours
     # both smoke methods have all their folds: no cell of Table II is missing
     section = results.split('<section id="table-ii-analogue', 1)[1]
@@ -75,19 +100,113 @@ def test_smoke_book_builds_offline_with_warnings_as_errors(tmp_path):
     assert "missing" not in table2 and "±" in table2
     for method in ("ew", "atdwa"):
         for fold in (0, 1):
-            assert (html / "book" / "runs" / "smoke" / method / f"fold{fold}.html").is_file()
+            page = html / "book" / "runs" / "smoke" / method / f"fold{fold}.html"
+            assert page.is_file()
+            from busmtl.report.colors import label
+
+            assert f"{label(method)}, fold {fold}" in page.read_text(encoding="utf-8")
     # MathJax is served from the book itself, not a CDN
     methods = (html / "book" / "methods.html").read_text(encoding="utf-8")
     assert "_static/mathjax" in methods and "cdn.jsdelivr" not in methods
+    assert "busmtl.css" in methods                            # wide tables and equations scroll
+
+
+@needs_book
+@pytest.mark.slow
+def test_no_page_shows_glue_warnings_tracebacks_or_machine_paths(smoke_book):
+    root, html = smoke_book
+    pages = [p for p in html.rglob("*.html") if "_static" not in p.parts
+             and p.name not in ("genindex.html", "search.html")]
+    assert len(pages) >= 9
+    for page in pages:
+        text = article(page)
+        for bad in ("{glue", "Warning", "Traceback", str(root), *MACHINE_PATHS):
+            assert bad not in text, f"{page.relative_to(html)} shows {bad!r}"
+
+
+@needs_book
+@pytest.mark.slow
+def test_figures_and_tables_are_numbered_and_referenced(smoke_book):
+    _, html = smoke_book
+    methods = (html / "book" / "methods.html").read_text(encoding="utf-8")
+    assert len(re.findall(r'<span class="caption-number">Fig(ure|\.) \d+', methods)) >= 9
+    assert re.search(r'<span class="caption-number">Table \d+', methods)
+    assert re.search(r'href="#fig-dwa-vs-atdwa"', methods)              # a {numref} link
+    assert "segmentation" in methods and "classification" in methods
+    data = (html / "book" / "data.html").read_text(encoding="utf-8")
+    assert re.search(r'<span class="caption-number">Table \d+', data)
+    appendix = (html / "book" / "appendix.html").read_text(encoding="utf-8")
+    assert re.search(r'<span class="caption-number">Table \d+', appendix)
+    assert 'href="runs/smoke/atdwa/fold0.html"' in appendix              # a run page, linked
+    numbered = re.compile(r"\[\s*\d+\s*\]")                      # one style: [n] in text and list
+    assert numbered.search(article(html / "book" / "methods.html"))
+    assert numbered.search(article(html / "book" / "references.html"))
+
+
+@needs_book
+@pytest.mark.slow
+def test_lab_page_has_exercises_with_hidden_solutions_that_pass(smoke_book):
+    _, html = smoke_book
+    lab = (html / "book" / "lab.html").read_text(encoding="utf-8")
+    classes = [c.split() for c in re.findall(r'<div class="([^"]*)"', lab)]
+    assert sum("exercise" in c for c in classes) >= 6
+    solutions = [c for c in classes if "solution" in c]
+    assert len(solutions) >= 6 and all("dropdown" in c for c in solutions)
+    outputs = re.findall(r'<div class="cell_output docutils container">(.*?)</div>\s*</div>',
+                         lab, flags=re.DOTALL)
+    assert any("PASS" in o for o in outputs) and not any("FAIL" in o for o in outputs)
+    assert "Learning objectives" in article(html / "book" / "lab.html")
+
+
+@needs_book
+@pytest.mark.slow
+def test_reproducing_page_prints_the_commands_the_tests_execute(smoke_book):
+    import html as html_lib
+
+    from busmtl.reproduce import commands, planned_spec
+
+    _, html = smoke_book
+    page = html_lib.unescape(article(html / "book" / "reproducing.html"))
+    quick = commands(planned_spec("quick", "atdwa", 0), "runs/atdwa-fold0")
+    for kind in ("busmtl", "papermill"):
+        assert " ".join(quick[kind].split()) in " ".join(page.split()), kind
+
+
+@needs_book
+@pytest.mark.slow
+def test_data_chapter_without_data_shows_the_runs_images(smoke_book, tmp_path):
+    """The default book has no dataset (BUSMTL_BOOK_DATA empty): the chapter then draws the
+    images from the runs' predictions.npz."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+    from nbclient import NotebookClient
+
+    root, _ = smoke_book
+    nb = read_myst_markdown_notebook((root / "book" / "data.md").read_text(encoding="utf-8"))
+    env = {"BUSMTL_BOOK_PROFILE": "smoke", "BUSMTL_BOOK_DATA": "",
+           "BUSMTL_BOOK_RUNS": str(root / "book" / "runs")}
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in env.items():
+            patch.setenv(key, value)
+        NotebookClient(nb, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(root / "book")}}).execute()
+    glued = {}                                              # glue key -> its mime bundle
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            meta = out.get("metadata", {}).get("scrapbook")
+            if meta:
+                prefix = meta.get("mime_prefix", "")
+                glued[meta["name"]] = {k.removeprefix(prefix): v for k, v in out["data"].items()}
+    assert "committed runs" in glued["dataset_sentence"]["text/plain"]
+    assert "image/png" in glued["fig_examples"]
+    assert "image/png" in glued["fig_augmentation"]
 
 
 def test_the_worked_example_weighter_of_the_reproducing_chapter_works():
-    """The code a reader copies from book/reproducing.md runs and gives the stated weights."""
+    """The class a reader copies from book/reproducing.md runs and gives the stated weights."""
     import torch
+    from test_add_weighter import chapter_blocks
 
-    text = (ROOT / "book" / "reproducing.md").read_text(encoding="utf-8")
-    block = text.split("```python\n   import torch", 1)[1].split("```", 1)[0]
-    source = "import torch" + "\n".join(line[3:] for line in block.splitlines())
+    source = next(code for caption, code in chapter_blocks() if caption.endswith("inverse_loss.py"))
     namespace: dict = {}
     exec(compile(source, "inverse_loss.py", "exec"), namespace)
     w = namespace["InverseLoss"](num_tasks=2)

@@ -45,6 +45,12 @@ def test_gradient_is_that_of_the_weighted_sum(name, view):
     assert_gradient_is_weighted_sum(make_weighter(name), view)
 
 
+def test_registry_is_keyed_by_each_class_name():
+    """No list of methods here: a weighter added by following the book is tested like the rest."""
+    assert {"ew", "dwa", "atdwa"} <= set(ALL)                       # the paper's methods
+    assert all(WEIGHTERS[name].name == name for name in ALL) and len(set(ALL)) == len(ALL)
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_task_order_does_not_matter(name):
     assert_task_order_does_not_matter(make_weighter(name))
@@ -147,3 +153,17 @@ def test_bad_hyperparameter_values_are_named(name, bad):
     key = next(iter(bad))
     with pytest.raises(ValueError, match=key):
         get_weighter(name, 2, **bad)
+
+
+
+
+def test_every_weighter_has_a_docstring():
+    for name, cls in WEIGHTERS.items():
+        assert cls.__doc__ and cls.__doc__.strip(), name
+    assert set(hyperparameters("atdwa")) == {"T0", "gamma", "window", "ddof"}
+
+
+def test_only_uw_exposes_network_parameters():
+    for name in ALL:
+        expected = 1 if name == "uw" else 0
+        assert len(get_weighter(name, 2).network_parameters()) == expected, name

@@ -25,40 +25,69 @@ from pathlib import Path
 
 import yaml
 
-from busmtl.errors import UserError
 from busmtl.config import PROFILES
+from busmtl.errors import UserError
 from busmtl.report.colors import label
 from busmtl.settings import repo_root
 
-CHAPTERS = ("book/methods", "book/data", "book/results", "book/reproducing")
+CHAPTERS = ("book/methods", "book/data", "book/lab", "book/results", "book/reproducing")
 GENERATED = "book/_generated"
+
+
+def run_notebooks(root: Path, profile: str, runs_root: Path) -> dict[str, list[Path]]:
+    """The executed run notebooks the book can show, by method: ``fold<k>.ipynb`` files of
+    ``<runs_root>/<profile>/<method>/`` whose run folder is finished (``DONE``), fold order.
+    Empty when the runs lie outside the book's folder (Sphinx cannot include them)."""
+    folder = runs_root.resolve() / profile
+    if not folder.is_dir() or not folder.is_relative_to(root.resolve()):
+        return {}
+    out: dict[str, list[Path]] = {}
+    for method_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        notebooks = sorted(method_dir.glob("fold*.ipynb"),
+                           key=lambda p: int(p.stem.removeprefix("fold") or 0))
+        notebooks = [nb for nb in notebooks if (nb.with_suffix("") / "DONE").is_file()]
+        if notebooks:
+            out[method_dir.name] = notebooks
+    return out
+
+
+def run_pages(root: Path, profile: str, runs_root: Path) -> dict[tuple[str, int], str]:
+    """(method, fold) -> the run notebook's document name for ``{doc}`` (``/book/runs/...``)."""
+    return {(method, int(nb.stem.removeprefix("fold"))):
+            "/" + nb.relative_to(root.resolve()).with_suffix("").as_posix()
+            for method, notebooks in run_notebooks(root, profile, runs_root).items()
+            for nb in notebooks}
+
+
+def _method_page(method: str, profile: str, runs_root: Path, root: Path) -> str:
+    """The appendix page of one method: what its run notebooks are, and a table of its runs."""
+    from busmtl.report.pages import md_table, run_records, runs_table
+
+    records = [r for r in run_records(runs_root, profile) if r.method == method]
+    table = runs_table(records, run_pages(root, profile, runs_root))
+    return (f"# {label(method)}: run notebooks\n\n"
+            f"Every fold of `{method}` in the `{profile}` profile. Each page below is the "
+            "notebook `notebooks/train_fold.ipynb` as papermill executed it for that fold: the "
+            "parameters it was given, its settings and provenance, the loss and weight curves, "
+            "the test metrics and a sample of test predictions.\n\n"
+            f"{md_table(table)}\n")
 
 
 def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
     """Write ``book/_generated/_toc.yml``: the chapters, then an appendix page per method with
-    that method's executed run notebooks of ``profile`` (fold order)."""
+    a table of its runs and its executed run notebooks of ``profile`` (fold order)."""
     out = root / GENERATED
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("runs_*.md"):
         old.unlink()
-    method_pages = []
     folder = runs_root.resolve() / profile
-    methods = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-    if methods and not folder.is_relative_to(root.resolve()):
+    if folder.is_dir() and any(folder.iterdir()) and not folder.is_relative_to(root.resolve()):
         print(f"note: the runs in {folder} are outside the book's folder {root}: the tables use "
               "them, the appendix cannot include their notebooks")
-        methods = []
-    for method in methods:
-        notebooks = sorted((folder / method).glob("fold*.ipynb"),
-                           key=lambda p: int(p.stem.removeprefix("fold") or 0))
-        notebooks = [nb for nb in notebooks if (nb.with_suffix("") / "DONE").is_file()]
-        if not notebooks:
-            continue
+    method_pages = []
+    for method, notebooks in run_notebooks(root, profile, runs_root).items():
         page = out / f"runs_{method}.md"
-        page.write_text(
-            f"# {label(method)}: run notebooks\n\n"
-            f"The executed notebook of every fold of `{method}` in the `{profile}` profile, "
-            "exactly as papermill left it.\n", encoding="utf-8")
+        page.write_text(_method_page(method, profile, runs_root, root), encoding="utf-8")
         method_pages.append({
             "file": page.relative_to(root).with_suffix("").as_posix(),
             "sections": [{"file": nb.relative_to(root.resolve()).with_suffix("").as_posix(),
@@ -132,6 +161,7 @@ def build_book(profile: str = "busi-cpu", data_dir: str | None = None, jobs: int
     sweep_s = time.perf_counter() - start
     toc = write_toc(root, profile, runs)
     env = dict(os.environ, BUSMTL_BOOK_PROFILE=profile, BUSMTL_BOOK_RUNS=str(runs.resolve()),
+               BUSMTL_BOOK_ROOT=str(root),
                BUSMTL_BOOK_DATA=str(data) if data is not None else "",
                PYDEVD_DISABLE_FILE_VALIDATION="1")
     index = build_html(root, toc, env)

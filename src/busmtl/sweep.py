@@ -204,6 +204,90 @@ def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
     return runs
 
 
+#: Settings of ``config.json`` that do not change a run's result: left out when a hand-made run
+#: is compared with the sweep's plan (the data are compared by identity and split file instead).
+ADOPT_IGNORED: frozenset[str] = frozenset({"data_dir", "splits", "progress", "run_hash",
+                                           "save_model"})
+
+
+def hand_made_differences(r: Run, data_dir: Path) -> dict[str, tuple[Any, Any]] | None:
+    """For a run folder whose ``DONE`` records no run hash (made by hand, e.g. ``busmtl train
+    --out`` into the sweep layout): ``{setting: (recorded, planned)}`` of every result-relevant
+    difference from the sweep's plan (empty: the run can be adopted). ``None`` when the folder
+    is not a finished hand-made run (no ``DONE``, or a ``DONE`` with a hash)."""
+    import torch
+
+    from busmtl.data.prepare import dataset_identity
+    from busmtl.trainer import weighter_settings
+
+    try:
+        done = json.loads((r.run_dir / "DONE").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if done.get("run_hash") is not None or r.config is None:
+        return None
+    try:
+        recorded = json.loads((r.run_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"config.json": ("missing or unreadable", "present")}
+    mine = recorded.get("config", {})
+    planned = r.config.to_dict()
+    planned["weighter"] = weighter_settings(r.config)
+    diff: dict[str, tuple[Any, Any]] = {
+        key: (mine.get(key), value) for key, value in planned.items()
+        if key not in ADOPT_IGNORED and json.dumps(mine.get(key), sort_keys=True, default=str)
+        != json.dumps(value, sort_keys=True, default=str)}
+    identity = dataset_identity(data_dir)
+    if recorded.get("data_identity") != identity:
+        diff["data identity"] = (recorded.get("data_identity"), identity)
+    splits = Path(mine["splits"]) if mine.get("splits") else Path(str(mine.get("data_dir"))) / "splits.json"
+    ours = data_dir / "splits.json"
+    if not splits.is_file() or splits.read_bytes() != ours.read_bytes():
+        diff["splits.json"] = (portable(splits) if splits.is_file() else f"{splits} (not found)",
+                               portable(ours))
+    prov = recorded.get("provenance", {})
+    for key, value in (("busmtl_version", __version__), ("torch_version", torch.__version__)):
+        if prov.get(key, recorded.get(key)) != value:
+            diff[key] = (prov.get(key, recorded.get(key)), value)
+    return diff
+
+
+def adopt_hand_made_runs(runs: list[Run], data_dir: Path, log=print) -> list[Run]:
+    """Adopt or refuse the finished runs that were made by hand in the sweep's layout.
+
+    A run folder whose ``DONE`` has ``run_hash: null`` was not made by a sweep. When its
+    ``config.json`` records exactly what the sweep plans for that folder (every setting,
+    threads and precision included, the same data and split file, the same busmtl and torch
+    versions), its ``DONE`` gets the planned run hash and the sweep keeps it; otherwise nothing
+    is run, deleted or overwritten: :class:`~busmtl.errors.UserError` names each folder and its
+    differing settings. Returns the adopted runs."""
+    from busmtl.errors import UserError
+    from busmtl.io import write_json
+
+    adopted, refused = [], []
+    for r in runs:
+        diff = hand_made_differences(r, Path(data_dir))
+        if diff is None:
+            continue
+        if diff:
+            shown = "; ".join(f"{k} {a!r} (sweep: {b!r})" for k, b_a in sorted(diff.items())
+                              for a, b in [b_a])
+            refused.append(f"{portable(r.run_dir)}: {shown}")
+            continue
+        done = json.loads((r.run_dir / "DONE").read_text(encoding="utf-8"))
+        write_json(r.run_dir / "DONE", {**done, "run_hash": r.run_hash, "adopted": True})
+        adopted.append(r)
+        if log is not None:
+            log(f"adopted {portable(r.run_dir)}: made by hand with exactly the sweep's settings")
+    if refused:
+        raise UserError(
+            f"{len(refused)} run folder(s) hold a run made by hand (DONE without a run hash) with "
+            "other settings than this sweep; nothing was run or deleted. Move the folder away (or "
+            "delete it) to let the sweep re-run it, or run the sweep with those settings.\n  "
+            + "\n  ".join(refused))
+    return adopted
+
+
 def check_pretrained_weights(r: Run) -> None:
     """Fail before any notebook starts when the runs need pretrained encoder weights that are
     neither cached nor downloadable (the ``paper`` profile on an offline machine): one clear
@@ -262,6 +346,7 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
     overrides = {"device": device, "epochs": epochs, "image_size": image_size, "seed": seed,
                  "num_threads": threads}
     runs = plan(profile, methods, folds, data, runs_root=root, notebook=notebook, overrides=overrides)
+    adopt_hand_made_runs(runs, data, log=log)
     summary = SweepSummary(profile, runs)
     pending = []
     for r in runs:

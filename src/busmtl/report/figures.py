@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from busmtl.report.aggregate import predictions
 from busmtl.report.colors import (
     FIG_DPI,
+    LABEL_SIZE,
     NEUTRAL,
     TASK_COLORS,
     TASK_STYLES,
@@ -194,43 +195,74 @@ def per_image_figure(per_image: pd.DataFrame, methods: list[str], column: str = 
 
 
 def examples_figure(data_dir: str | Path, per_class: int = 4, seed: int = 0) -> plt.Figure:
-    """Fig. 2 analogue: example images of each class with their lesion masks below."""
+    """Fig. 2 analogue: example images of each class drawn at random from a prepared cache,
+    with the lesion outline (ground-truth style, :data:`~busmtl.report.colors.TRUTH_STYLE`)."""
     from busmtl.data.prepare import load_prepared
 
     data = load_prepared(data_dir)
     rng = np.random.default_rng(seed)
     picks = [int(i) for cls in (0, 1) for i in rng.choice(np.flatnonzero(data.labels == cls),
                                                           size=per_class, replace=False)]
-    fig, axes = plt.subplots(2, len(picks), dpi=FIG_DPI, figsize=(1.7 * len(picks), 3.6), squeeze=False)
-    for c, i in enumerate(picks):
-        axes[0, c].imshow(data.images[i], cmap="gray", vmin=0, vmax=255)
-        axes[0, c].set_title(f"{'malignant' if data.labels[i] else 'benign'}\n{data.ids[i]}", fontsize=7)
-        axes[1, c].imshow(data.masks[i], cmap="gray", vmin=0, vmax=1)
+    return image_grid([data.images[i] for i in picks], [data.masks[i] for i in picks],
+                      [f"{'malignant' if data.labels[i] else 'benign'}\n{data.ids[i]}" for i in picks])
+
+
+def sample_figure(pred: dict[str, np.ndarray], per_class: int = 4) -> plt.Figure:
+    """Fig. 2 analogue from a run's ``predictions.npz`` (the fixed test sample every run keeps):
+    up to ``per_class`` benign then malignant images with their ground-truth outline. Needs no
+    dataset, so the default book (committed runs only) can show the data."""
+    picks = [int(i) for cls in (0, 1) for i in np.flatnonzero(pred["labels"] == cls)[:per_class]]
+    return image_grid([pred["image"][i] for i in picks], [pred["mask_true"][i] for i in picks],
+                      [f"{'malignant' if pred['labels'][i] else 'benign'}\n{pred['ids'][i]}"
+                       for i in picks])
+
+
+def image_grid(images: list[np.ndarray], masks: list[np.ndarray], titles: list[str],
+               ncols: int = 4) -> plt.Figure:
+    """Grey-scale images in rows of ``ncols``, each with its lesion outline (white, dashed)."""
+    ncols = min(ncols, max(len(images), 1))
+    nrows = math.ceil(max(len(images), 1) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, dpi=FIG_DPI, figsize=(2.4 * ncols, 2.6 * nrows),
+                             squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
+    for ax, image, mask, title in zip(axes.ravel(), images, masks, titles):
+        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        if np.asarray(mask).any():
+            ax.contour(np.asarray(mask) > 0, levels=[0.5], **TRUTH_STYLE)
+        ax.set_title(title, fontsize=LABEL_SIZE)
     fig.tight_layout()
     return fig
 
 
 def augmentation_figure(data_dir: str | Path, index: int = 0, seed: int = 0) -> plt.Figure:
-    """One training image (mask outline in green) and its six augmented copies: the seven
-    variants of :mod:`busmtl.data.augment`, copy ``j`` applying transform ``j`` alone."""
-    from busmtl.data.augment import TRANSFORM_NAMES, augment_pair, paper_transforms
+    """:func:`augmentation_image_figure` of image ``index`` of a prepared cache."""
     from busmtl.data.prepare import load_prepared
 
     data = load_prepared(data_dir)
-    image, mask = data.images[index], data.masks[index]
+    return augmentation_image_figure(data.images[index], data.masks[index], seed=seed, index=index)
+
+
+def augmentation_image_figure(image: np.ndarray, mask: np.ndarray, seed: int = 0,
+                              index: int = 0) -> plt.Figure:
+    """One training image (lesion outline white, dashed) and its six augmented copies: the
+    seven variants of :mod:`busmtl.data.augment`, copy ``j`` applying transform ``j`` alone.
+    ``seed`` and ``index`` seed the random parameters as the training data loader would."""
+    from busmtl.data.augment import TRANSFORM_NAMES, augment_pair, paper_transforms
+
+    image, mask = np.ascontiguousarray(image), np.ascontiguousarray((np.asarray(mask) > 0), np.uint8)
     transforms = paper_transforms(image.shape[0])
     panels = [("original", image, mask)]
     for j, name in enumerate(TRANSFORM_NAMES, start=1):
         im, mk = augment_pair(transforms, image, mask, j, (seed, -1, index, j))
         panels.append((name.replace("_", " "), im, mk))
-    fig, axes = plt.subplots(1, len(panels), dpi=FIG_DPI, figsize=(1.9 * len(panels), 2.3))
-    for ax, (name, im, mk) in zip(axes, panels):
+    fig, axes = plt.subplots(2, 4, dpi=FIG_DPI, figsize=(9.6, 5.0))
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, (name, im, mk) in zip(axes.ravel(), panels):
         ax.imshow(im, cmap="gray", vmin=0, vmax=255)
         if mk.any():
-            ax.contour(mk, levels=[0.5], colors="lime", linewidths=0.8)
-        ax.set_title(name, fontsize=8)
-        ax.axis("off")
+            ax.contour(mk, levels=[0.5], **TRUTH_STYLE)
+        ax.set_title(name, fontsize=LABEL_SIZE)
     fig.tight_layout()
     return fig

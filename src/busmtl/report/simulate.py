@@ -1,81 +1,154 @@
-"""Small simulated examples of how each weighter's weights react, for the methods chapter.
+"""Figures of the toy two-task problem (:mod:`busmtl.toy`), for the methods chapter and the lab.
 
-A toy two-task problem, the same for every method: a shared two-layer network with one linear
-head per task; task 0 ("seg") is a regression whose loss is large and falls slowly, task 1
-("cls") a classification whose loss is small and falls fast. Each method trains it with its own
-``backward`` for ``epochs`` x ``steps`` steps and the applied weights are recorded.
+The simulation itself lives in :mod:`busmtl.toy` (re-exported here as :func:`simulate` for older
+imports). Every figure names the tasks "segmentation" and "classification", draws them in the
+task colours *and* line styles of :mod:`busmtl.report.colors` (so they differ without colour too),
+has a legend, and plots the softmax temperature of the methods that have one.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
 import pandas as pd
-import torch
-from torch import nn
+from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
 
-from busmtl.weighting import get_weighter
+from busmtl.report.colors import (
+    FIG_DPI,
+    LABEL_SIZE,
+    NEUTRAL,
+    TASK_COLORS,
+    TASK_STYLES,
+    TITLE_SIZE,
+    color,
+    label,
+)
+from busmtl.toy import TASK_NAMES, per_epoch, simulate
 
-
-class ToyTwoTask(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.encoder = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh())
-        self.reg = nn.Linear(16, 1)
-        self.cls = nn.Linear(16, 2)
-
-    def shared_parameters(self):
-        return self.encoder.parameters()
-
-    def last_shared_parameters(self):
-        return [self.encoder[2].weight]
+#: Markers that tell methods apart in black and white too (cycled in the order given).
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*", "h")
 
 
-def simulate(method: str, epochs: int = 30, steps: int = 10, seed: int = 0, **hparams) -> pd.DataFrame:
-    """Per step: ``epoch``, ``step``, ``loss_seg``, ``loss_cls``, ``w_seg``, ``w_cls``
-    (and ``temperature`` when the weighter has one)."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(256, 8, generator=g)
-    y_reg = 4.0 * (x[:, :4].sum(1) + 0.5 * torch.randn(256, generator=g))
-    y_cls = (x[:, 4] > 0).long()
-    torch.manual_seed(seed)
-    model = ToyTwoTask()
-    small = {"history": 40, "warmup": 10} if method.startswith("dmf") else {}
-    weighter = get_weighter(method, 2, **{**small, **hparams})
-    opt = torch.optim.Adam(list(model.parameters()) + weighter.network_parameters(), lr=3e-3)
-    rows = []
-    for epoch in range(epochs):
-        totals = torch.zeros(2)
-        temperature = weighter.extra_state().get("temperature")
-        for step in range(steps):
-            idx = torch.randint(0, 256, (32,), generator=g)
-            z = model.encoder(x[idx])
-            losses = torch.stack([
-                nn.functional.mse_loss(model.reg(z).squeeze(-1), y_reg[idx]),
-                nn.functional.cross_entropy(model.cls(z), y_cls[idx]),
-            ])
-            opt.zero_grad()
-            w = weighter.backward(losses, model)
-            opt.step()
-            totals += losses.detach()
-            rows.append({"epoch": epoch, "step": epoch * steps + step,
-                         "loss_seg": float(losses[0].detach()), "loss_cls": float(losses[1].detach()),
-                         "w_seg": float(w[0]), "w_cls": float(w[1]), "temperature": temperature})
-        weighter.epoch_end(totals / steps)
-    return pd.DataFrame(rows)
+def has_temperature(frame: pd.DataFrame) -> bool:
+    """True when the frame's weighter reported a softmax temperature (DWA, ATDWA)."""
+    return "temperature" in frame and bool(frame["temperature"].notna().any())
 
 
-def simulation_figure(method: str, frame: pd.DataFrame):
-    """Loss curves (left, log scale) and the applied weights (right) of one simulated run."""
-    import matplotlib.pyplot as plt
+def _style(ax: plt.Axes, title: str, xlabel: str, ylabel: str) -> None:
+    ax.set_title(title, fontsize=TITLE_SIZE)
+    ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
+    ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
-    from busmtl.report.colors import FIG_DPI, TASK_COLORS, color, label
 
-    fig, (a, b) = plt.subplots(1, 2, dpi=FIG_DPI, figsize=(8.5, 2.6))
-    for task, name in (("seg", "task 0 (large, slow)"), ("cls", "task 1 (small, fast)")):
-        a.plot(frame["step"], frame[f"loss_{task}"], color=TASK_COLORS[task], lw=1, label=name)
-        b.plot(frame["step"], frame[f"w_{task}"], color=TASK_COLORS[task], lw=1.4, label=name)
-    a.set(yscale="log", xlabel="step", ylabel="loss", title="toy losses")
-    b.set(xlabel="step", ylabel="weight", title=f"{label(method)} weights")
-    b.title.set_color(color(method))
-    a.legend(frameon=False, fontsize=7)
+def plot_losses(ax: plt.Axes, frame: pd.DataFrame, title: str = "task losses") -> None:
+    """Both task losses per step (log scale), one line per task."""
+    for task, name in TASK_NAMES.items():
+        ax.plot(frame["step"], frame[f"loss_{task}"], color=TASK_COLORS[task],
+                ls=TASK_STYLES[task], lw=1.2, label=name)
+    ax.set_yscale("log")
+    _style(ax, title, "step", "loss (log scale)")
+    ax.legend(frameon=False)
+
+
+def plot_weights(ax: plt.Axes, frame: pd.DataFrame, title: str = "task weights") -> None:
+    """The weight applied to each task at every step."""
+    for task, name in TASK_NAMES.items():
+        ax.plot(frame["step"], frame[f"w_{task}"], color=TASK_COLORS[task], ls=TASK_STYLES[task],
+                lw=1.6, label=name)
+    ax.axhline(1.0, color=NEUTRAL, lw=0.6, alpha=0.4)
+    ax.margins(y=0.3)  # room for the legend above and below the curves
+    _style(ax, title, "step", "weight")
+    ax.legend(frameon=False, ncols=2, loc="upper center")
+
+
+def plot_temperature(ax: plt.Axes, frames: Mapping[str, pd.DataFrame]) -> None:
+    """The softmax temperature of each epoch, one line per method that has one."""
+    logscale = False
+    for i, (method, frame) in enumerate(frames.items()):
+        if not has_temperature(frame):
+            continue
+        t = per_epoch(frame)["temperature"]
+        ax.plot(t.index, t.values, color=color(method), marker=MARKERS[i % len(MARKERS)], ms=3.5,
+                lw=1.4, label=label(method))
+        logscale |= bool(t.max() > 8 * t.min())
+    if logscale:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    _style(ax, "softmax temperature T", "epoch", "T" + (" (log scale)" if logscale else ""))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False)
+    else:
+        ax.text(0.5, 0.5, "no method here has a temperature", ha="center", va="center",
+                transform=ax.transAxes)
+
+
+def simulation_figure(method: str, frame: pd.DataFrame, title: str | None = None) -> plt.Figure:
+    """One simulated run: the task losses, the weights the method applied and, for DWA and
+    ATDWA, the temperature of each epoch."""
+    panels = 3 if has_temperature(frame) else 2
+    fig, axes = plt.subplots(1, panels, dpi=FIG_DPI, figsize=(3.6 * panels, 3.1))
+    plot_losses(axes[0], frame)
+    plot_weights(axes[1], frame, f"{label(method)}: task weights")
+    if panels == 3:
+        plot_temperature(axes[2], {method: frame})
+        if axes[2].get_legend() is not None:
+            axes[2].get_legend().remove()
+    if title:
+        fig.suptitle(title, fontsize=TITLE_SIZE)
     fig.tight_layout()
     return fig
+
+
+def comparison_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]],
+                      task: str = "seg") -> plt.Figure:
+    """Methods side by side in one or more scenarios (one row each): the task losses of the
+    first method's run, the weight of ``task`` per epoch of every method, and the temperature.
+
+    ``runs``: scenario title -> {method -> :func:`busmtl.toy.simulate` frame}.
+    """
+    fig, axes = plt.subplots(len(runs), 3, dpi=FIG_DPI, figsize=(11, 3.2 * len(runs)),
+                             squeeze=False)
+    for row, (scenario, frames) in zip(axes, runs.items()):
+        first = next(iter(frames.values()))
+        plot_losses(row[0], first, f"{scenario}: task losses")
+        for i, (method, frame) in enumerate(frames.items()):
+            w = per_epoch(frame)[f"w_{task}"]
+            row[1].plot(w.index, w.values, color=color(method), marker=MARKERS[i % len(MARKERS)],
+                        ms=3.5, lw=1.4, label=label(method))
+        row[1].axhline(1.0, color=NEUTRAL, lw=0.6, alpha=0.4)
+        _style(row[1], f"{scenario}: {TASK_NAMES[task]} weight", "epoch", "weight")
+        row[1].legend(frameon=False)
+        plot_temperature(row[2], frames)
+    fig.tight_layout()
+    return fig
+
+
+def methods_grid(frames: Mapping[str, pd.DataFrame], ncols: int = 3) -> plt.Figure:
+    """The weights of many methods on the same toy run, one small panel per method (shared
+    legend: the task names)."""
+    n = len(frames)
+    ncols = min(ncols, max(n, 1))
+    nrows = math.ceil(max(n, 1) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, dpi=FIG_DPI, figsize=(3.7 * ncols, 2.8 * nrows),
+                             squeeze=False, sharex=True)
+    for ax, (method, frame) in zip(axes.ravel(), frames.items()):
+        for task, name in TASK_NAMES.items():
+            ax.plot(frame["step"], frame[f"w_{task}"], color=TASK_COLORS[task],
+                    ls=TASK_STYLES[task], lw=1.3, label=name)
+        ax.axhline(1.0, color=NEUTRAL, lw=0.6, alpha=0.4)
+        _style(ax, label(method), "step", "weight")
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncols=2, frameon=False,
+               fontsize=LABEL_SIZE, bbox_to_anchor=(0.5, 1.0))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    return fig
+
+
+__all__ = ["comparison_figure", "has_temperature", "methods_grid", "plot_losses",
+           "plot_temperature", "plot_weights", "simulate", "simulation_figure"]

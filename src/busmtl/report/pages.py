@@ -1,0 +1,169 @@
+"""Helpers of the book's chapters other than the results: numbered tables, the appendix's table
+of runs, the profiles, and the data chapter's fallback on the runs' own records.
+
+A code cell that returns :func:`numbered_table` shows a table with a number and a caption that
+``{numref}`` can point to (its Markdown output is parsed as MyST: ``nb_render_markdown_format``
+is ``myst`` in ``_config.yml``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from busmtl.report.colors import label
+
+#: The BUSI counts the primary paper uses (benign + malignant, normals left out) and its test set.
+BUSI_PAPER: dict[str, int] = {"benign": 437, "malignant": 210, "test": 129}
+#: Credit line of every figure that shows BUSI images.
+BUSI_CREDIT: str = "BUSI images: Al-Dhabyani et al. 2020, CC BY 4.0"
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(frame: pd.DataFrame, index: bool = False) -> str:
+    """``frame`` as a Markdown pipe table (cells as text; ``|`` escaped)."""
+    frame = frame.reset_index() if index else frame
+    lines = ["| " + " | ".join(_cell(c) for c in frame.columns) + " |",
+             "|" + "|".join("---" for _ in frame.columns) + "|"]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |"
+              for row in frame.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def numbered_table(frame: pd.DataFrame, caption: str, name: str, index: bool = False):
+    """A numbered, captioned table (``{numref}`name``` refers to it), as a Markdown display
+    object for a code cell to return."""
+    from IPython.display import Markdown
+
+    # a colon fence: a backtick fence's info string may not contain backticks (code in captions)
+    return Markdown(f":::{{table}} {caption}\n:name: {name}\n:class: busmtl-table\n\n"
+                    f"{md_table(frame, index)}\n:::\n")
+
+
+def methods_table() -> pd.DataFrame:
+    """One row per registered weighter (registry order): display name, registry name, what it
+    does, its paper (a ``{cite}`` role) and its colour in every figure (a swatch and the code)."""
+    from busmtl.weighting import WEIGHTERS, color
+
+    return pd.DataFrame([
+        {"method": cls.label or cls.name, "name": f"`{name}`", "what it does": cls.summary,
+         "paper": f"{{cite}}`{cls.reference}`" if cls.reference else "",
+         "colour": f'<span style="color:{color(name)}">&#9632;</span> `{color(name)}`'}
+        for name, cls in WEIGHTERS.items()])
+
+
+def profiles_table() -> pd.DataFrame:
+    """One row per profile of :data:`busmtl.config.PROFILES`: what it is for, its data, image
+    size, encoder, epochs, methods and folds, and whether its runs are committed."""
+    from busmtl.config import PROFILES, make_config
+
+    rows = []
+    for name, profile in PROFILES.items():
+        cfg = make_config(name, method=profile.methods[0])
+        data = {"busi": "BUSI", "phantoms": "phantoms"}.get(cfg.dataset, "BUSI if configured, "
+                                                            "else phantoms")
+        if cfg.dataset in ("auto", "phantoms"):
+            data = f"{cfg.phantoms_n} phantoms" + (" (or BUSI if configured)"
+                                                   if cfg.dataset == "auto" else "")
+        rows.append({
+            "profile": f"`{name}`", "meant for": profile.summary, "data": data,
+            "image px": cfg.prepare_size,
+            "encoder": cfg.encoder + (f" ({cfg.encoder_weights})" if cfg.encoder_weights else ""),
+            "epochs": cfg.epochs, "methods": ", ".join(profile.methods),
+            "folds": len(profile.folds), "runs committed": "yes" if profile.committed else "no",
+        })
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run folder of a sweep: ``status`` is ``done``, ``failed`` or ``incomplete``."""
+
+    method: str
+    fold: int
+    status: str
+    run_dir: Path
+    metrics: dict[str, Any] | None
+
+
+def run_records(runs_root: str | Path, profile: str) -> list[RunRecord]:
+    """Every run folder under ``<runs_root>/<profile>`` plus the runs the sweep summary lists
+    as failed, in registry order of the methods, then fold order."""
+    from busmtl.weighting import available
+
+    folder = Path(runs_root) / profile
+    summary = folder / "sweep_summary.json"
+    failed = set()
+    if summary.is_file():
+        failed = {(r["method"], int(r["fold"])) for r in
+                  json.loads(summary.read_text(encoding="utf-8"))["runs"] if r["status"] == "failed"}
+    found: dict[tuple[str, int], Path] = {}
+    if folder.is_dir():
+        for run_dir in folder.glob("*/fold*"):
+            if run_dir.is_dir() and run_dir.name.removeprefix("fold").isdigit():
+                found[(run_dir.parent.name, int(run_dir.name.removeprefix("fold")))] = run_dir
+    for method, fold in failed:
+        found.setdefault((method, fold), folder / method / f"fold{fold}")
+    order = {m: i for i, m in enumerate(available())}
+    records = []
+    for (method, fold), run_dir in sorted(found.items(),
+                                          key=lambda kv: (order.get(kv[0][0], len(order)),
+                                                          kv[0][0], kv[0][1])):
+        metrics = None
+        if (run_dir / "DONE").is_file() and (run_dir / "metrics.json").is_file():
+            status = "done"
+            metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        else:
+            status = "failed" if (method, fold) in failed else "incomplete"
+        records.append(RunRecord(method, fold, status, run_dir, metrics))
+    return records
+
+
+def runs_table(records: list[RunRecord], pages: dict[tuple[str, int], str] | None = None
+               ) -> pd.DataFrame:
+    """The appendix's table: method, fold, status, test Dice and accuracy, best epoch and a
+    link to the run's page (``pages``: (method, fold) -> document path for ``{doc}``)."""
+    pages = pages or {}
+    rows = []
+    for r in records:
+        test = (r.metrics or {}).get("test", {})
+        page = pages.get((r.method, r.fold))
+        rows.append({
+            "method": label(r.method), "fold": r.fold, "status": r.status,
+            "test Dice": f"{test['seg_dice']:.3f}" if "seg_dice" in test else "",
+            "test accuracy": f"{test['cls_acc']:.3f}" if "cls_acc" in test else "",
+            "best epoch": (r.metrics or {}).get("best_epoch", ""),
+            "run page": f"{{doc}}`{label(r.method)}, fold {r.fold} <{page}>`" if page else "",
+        })
+    return pd.DataFrame(rows, columns=["method", "fold", "status", "test Dice", "test accuracy",
+                                       "best epoch", "run page"])
+
+
+def sample_predictions(records: list[RunRecord]) -> dict[str, np.ndarray] | None:
+    """The fixed test sample (``predictions.npz``) of the first finished run, or ``None``."""
+    for r in records:
+        path = r.run_dir / "predictions.npz"
+        if r.status == "done" and path.is_file():
+            with np.load(path) as data:
+                return {k: data[k] for k in data.files}
+    return None
+
+
+def test_set_counts(records: list[RunRecord]) -> dict[str, int] | None:
+    """Size of the held-out test set and its classes, from a finished run's ``per_image.csv``."""
+    for r in records:
+        path = r.run_dir / "per_image.csv"
+        if r.status == "done" and path.is_file():
+            table = pd.read_csv(path)
+            return {"test": len(table), "benign": int((table["label"] == 0).sum()),
+                    "malignant": int((table["label"] == 1).sum())}
+    return None
