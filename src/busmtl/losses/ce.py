@@ -1,6 +1,7 @@
 """Cross-entropy of the class logits (the project's default classification loss).
 
-``L_CE = mean_i -log softmax(z_i)[y_i]`` over the images of the batch.
+``L_CE = mean_i -log softmax(z_i)[y_i]`` over the images of the batch: the categorical
+cross-entropy of Golnari & Diba's eq. 16, with the image classes in place of the pixel classes.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 With ``p_t = softmax(z_i)[y_i]`` the probability of the true class of image ``i``::
 
-    L_focal = mean_i (1 - p_t)^gamma (-log p_t),      gamma = 2
+    L_focal = mean_i (1 - p_t)^gamma (-log p_t),      gamma = 2          (Lin et al., eq. 4)
 
 Easy images (``p_t`` near 1) are down-weighted. The paper cites Lin et al. without values; this
 project uses Lin et al.'s ``gamma = 2`` and no class-balancing factor ``alpha``.
