@@ -150,7 +150,7 @@ def test_switched_off_modules_are_not_built():
     assert model.tim is None and model.upa is None and model.hmsf is None
     assert all(level.gate is not None for level in model.decoder)
     assert model.modules_on == ("attention_gates",)
-    seg, cls = model.eval()(torch.zeros(2, 3, 32, 32))
+    seg, _cls = model.eval()(torch.zeros(2, 3, 32, 32))
     assert seg.shape == (2, 1, 32, 32) and model.last_upa_weights == []
 
 

@@ -230,14 +230,14 @@ def test_auxiliary_factor_decays_per_step_or_per_epoch():
 
 
 @pytest.mark.parametrize("bad, message", [
-    (dict(seg_losses=()), "seg_losses is empty"),
-    (dict(seg_losses=("dice", "dice:2")), "more than once"),
-    (dict(cls_loss="mse"), "unknown classification loss 'mse'"),
-    (dict(loss_terms="all"), "loss_terms must be one of tasks, losses, got 'all'"),
-    (dict(aux_loss="focal"), "unknown auxiliary loss 'focal'"),
-    (dict(aux_schedule="batch"), "aux_schedule must be one of step, epoch"),
-    (dict(aux_gamma0=-1.0), "aux_gamma0 must be a number >= 0"),
-    (dict(aux_tau=float("nan")), "aux_tau must be a number >= 0"),
+    ({"seg_losses": ()}, "seg_losses is empty"),
+    ({"seg_losses": ("dice", "dice:2")}, "more than once"),
+    ({"cls_loss": "mse"}, "unknown classification loss 'mse'"),
+    ({"loss_terms": "all"}, "loss_terms must be one of tasks, losses, got 'all'"),
+    ({"aux_loss": "focal"}, "unknown auxiliary loss 'focal'"),
+    ({"aux_schedule": "batch"}, "aux_schedule must be one of step, epoch"),
+    ({"aux_gamma0": -1.0}, "aux_gamma0 must be a number >= 0"),
+    ({"aux_tau": float("nan")}, "aux_tau must be a number >= 0"),
 ])
 def test_bad_setups_name_the_value(bad, message):
     with pytest.raises(ValueError, match=message):

@@ -38,8 +38,8 @@ def test_interaction_network_trains_with_atdwa(tiny_data, tmp_path):
 
 
 def test_dmf_weighs_the_named_losses_with_a_decaying_cb_dice_term(tiny_data, tmp_path):
-    settings = dict(seg_losses=("bce", "iou", "dice"), loss_terms="losses", aux_loss="cb_dice",
-                    aux_gamma0=2.0, aux_tau=0.1, weighter={"history": 4, "warmup": 2})
+    settings = {"seg_losses": ("bce", "iou", "dice"), "loss_terms": "losses", "aux_loss": "cb_dice",
+                    "aux_gamma0": 2.0, "aux_tau": 0.1, "weighter": {"history": 4, "warmup": 2}}
     c = cfg(tiny_data, "dmf_var", **settings)
     trainer.train(c, tmp_path / "run")
     h = pd.read_csv(tmp_path / "run" / "history.csv")

@@ -195,11 +195,12 @@ def build_model(cfg: TrainConfig, num_classes: int) -> torch.nn.Module:
     dropout scope; the interaction network's module switches)."""
     from busmtl.models import InteractionNet, SSCResNet, check_model
 
-    common = dict(
-        encoder=cfg.encoder, encoder_weights=cfg.encoder_weights, num_classes=num_classes,
-        dropout=cfg.dropout, decoder_channels=cfg.decoder_channels, in_channels=cfg.in_channels,
-        decoder_dropout=cfg.dropout if cfg.dropout_scope == "network" else 0.0,
-    )
+    common: dict[str, Any] = {
+        "encoder": cfg.encoder, "encoder_weights": cfg.encoder_weights,
+        "num_classes": num_classes, "dropout": cfg.dropout,
+        "decoder_channels": cfg.decoder_channels, "in_channels": cfg.in_channels,
+        "decoder_dropout": cfg.dropout if cfg.dropout_scope == "network" else 0.0,
+    }
     if check_model(cfg.model) == "interaction":
         on = set(cfg.interaction_modules)
         return InteractionNet(**common, tim="tim" in on, upa="upa" in on, hmsf="hmsf" in on,

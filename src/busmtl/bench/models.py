@@ -71,8 +71,8 @@ def build(model: str, modules: tuple[str, ...], encoder: str,
     from busmtl.models.interaction import MODULES
 
     torch.manual_seed(0)
-    kwargs: dict[str, Any] = dict(encoder=encoder, encoder_weights=None, num_classes=2,
-                                  decoder_channels=decoder_channels)
+    kwargs: dict[str, Any] = {"encoder": encoder, "encoder_weights": None, "num_classes": 2,
+                                  "decoder_channels": decoder_channels}
     if model == "interaction":
         kwargs.update({m: m in modules for m in MODULES})
     return build_model(model, **kwargs)
@@ -174,14 +174,15 @@ def _cpu() -> str:
 
 def table(report: dict[str, Any]) -> str:
     """The report as a text table."""
-    lines = [f"{'network':<24}{'parameters':>12}{'x params':>10}{'step ms':>10}{'max ms':>10}"
-             f"{'time x':>8}{'cpu ms':>10}{'cpu x':>8}"]
+    header = (f"{'network':<24}{'parameters':>12}{'x params':>10}{'step ms':>10}{'max ms':>10}"
+              f"{'time x':>8}{'cpu ms':>10}{'cpu x':>8}")
+    lines = [header]
     for r in report["rows"]:
         timed = "step_ms_median" in r
         lines.append(
             f"{r['network']:<24}{r['parameters']:>12,}{r['parameter_ratio']:>10.2f}"
-            + (f"{r['step_ms_median']:>10.0f}{r['step_ms_max']:>10.0f}{r['time_ratio']:>8.2f}"
-               f"{r['cpu_ms_median']:>10.0f}{r['cpu_ratio']:>8.2f}" if timed else "")
+            + ((f"{r['step_ms_median']:>10.0f}{r['step_ms_max']:>10.0f}{r['time_ratio']:>8.2f}"
+                f"{r['cpu_ms_median']:>10.0f}{r['cpu_ratio']:>8.2f}") if timed else "")
         )
     s = report["settings"]
     lines.append(f"({s['encoder']}, decoder {s['decoder_channels']}, {s['image_size']} px, batch "

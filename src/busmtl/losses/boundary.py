@@ -8,7 +8,7 @@ column offset, ``y`` the row offset)::
 
 where ``*`` is a 2-D convolution with zero padding, ``M`` the 0/1 mask and ``p = sigmoid(z)``.
 
-Choices of this project (the paper leaves them open):
+Details the paper leaves open (listed in :data:`busmtl.losses.PROJECT_CHOICES`):
 
 * the kernel is 5 x 5 (offsets -2..2) and divided by the sum of its absolute values, so that
   the filter's responses lie in [-1, 1];

@@ -8,8 +8,9 @@ edges; the spread of its response measures how much edge a map holds::
 with ``*`` a 2-D cross-correlation with zero padding, ``M`` the 0/1 mask, ``p = sigmoid(z)`` and
 ``std`` the population standard deviation over the pixels of one image.
 
-Choices of this project: ``std = sqrt(var + 1e-8)`` (finite gradient for a constant map);
-the expectation of eq. 12 is the mean over the images of the batch.
+Details the paper leaves open (listed in :data:`busmtl.losses.PROJECT_CHOICES`):
+``std = sqrt(var + 1e-8)`` (finite gradient for a constant map); the expectation of eq. 12 is the
+mean over the images of the batch.
 """
 
 from __future__ import annotations

@@ -5,9 +5,10 @@ is; the gate scales every pixel of the skip feature ``x`` by a coefficient in (0
 
     psi = sigmoid(Conv1x1_1(ReLU(Conv1x1(x) + Conv1x1(g))))     ->   x * psi
 
-The decoder-interaction paper uses such gates without equations. Choices of this project: the
-intermediate width is ``max(C_x // 2, 1)``; the gate works at the skip's resolution (``g`` is the
-decoder feature after its upsampling, so no resampling of ``psi`` is needed); no normalisation.
+The decoder-interaction paper uses such gates without equations. Details the paper leaves open
+(listed in :data:`busmtl.models.interaction.PROJECT_CHOICES`): the intermediate width is
+``max(C_x // 2, 1)``; the gate works at the skip's resolution (``g`` is the decoder feature after
+its upsampling, so no resampling of ``psi`` is needed); no normalisation.
 """
 
 from __future__ import annotations

@@ -9,11 +9,12 @@ branch turns the global average of ``X`` into one softmax weight per scale::
     alpha = softmax(Linear_3(g))                                  (eq. 10)
     Y     = Conv1x1(sum_i alpha_i F_{r_i})                        (eq. 10)
 
-The softmax makes the scales compete, per image. Choices of this project: a separable
-convolution is a depthwise 3 x 3 (no bias) followed by a pointwise 1 x 1 (with bias), no
-normalisation or activation between them (as Keras' ``SeparableConv2D``); the block returns
-``X + Y`` (a residual), so that it *augments* the encoder feature it is applied to and leaves a
-pretrained encoder's features intact at initialisation.
+The softmax makes the scales compete, per image. Details the paper leaves open (listed in
+:data:`busmtl.models.interaction.PROJECT_CHOICES`): a separable convolution is a depthwise 3 x 3
+(no bias) followed by a pointwise 1 x 1 (with bias), no normalisation or activation between them
+(as Keras' ``SeparableConv2D``); the block returns ``X + Y`` (a residual), so that it *augments*
+the encoder feature it is applied to and leaves a pretrained encoder's features intact at
+initialisation.
 """
 
 from __future__ import annotations

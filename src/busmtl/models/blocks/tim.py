@@ -21,9 +21,9 @@ Classification -> segmentation (multiplicative modulation, eqs. 3-5)::
 Both factors of ``mu`` lie in [0, 1], so ``mu`` lies in [1, 1 + tau] = [1, 1.7] for the paper's
 ``tau = 0.7``: features are amplified by at most 70 %, never attenuated.
 
-Choices of this project: the 1 x 1 convolution of eq. 1 has ``max(c // 2, 1)`` channels; each
-"MLP" is one linear layer; the linear layer before the batch norm has no bias (the norm's shift
-replaces it).
+Details the paper leaves open (listed in :data:`busmtl.models.interaction.PROJECT_CHOICES`):
+the 1 x 1 convolution of eq. 1 has ``max(c // 2, 1)`` channels; each "MLP" is one linear layer;
+the linear layer before the batch norm has no bias (the norm's shift replaces it).
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ Per image and level, ``w_seg + w_clf = 1`` (a softmax over the two tasks): when 
 features look more uncertain, the other's enhancement is trusted more. ``w = 0`` keeps the base
 feature, ``w = 1`` adopts the enhanced one.
 
-Choices of this project: variances are population variances; the normalising mean ``mean(u)``
-is taken over the images of the batch (the paper writes ``u / (u_bar + eps)`` without saying
-over what), with ``eps = 1e-8``; gradients flow through ``u`` (the paper learns the mapping end
-to end).
+Details the paper leaves open (listed in :data:`busmtl.models.interaction.PROJECT_CHOICES`):
+variances are population variances; the normalising mean ``mean(u)`` is taken over the images of
+the batch (the paper writes ``u / (u_bar + eps)`` without saying over what), with ``eps = 1e-8``;
+gradients flow through ``u`` (the paper learns the mapping end to end).
 """
 
 from __future__ import annotations
