@@ -171,6 +171,9 @@ class InteractionNet(nn.Module):
         tim, upa, hmsf, attention_gates: module switches (UPA needs TIM).
         cls_channels: width of the classification features (256 in the paper).
         tau: TIM's modulation strength (0.7: ``mu`` in [1, 1.7]).
+
+    Training needs batches of at least two images (batch norm on the classification features;
+    the trainer never forms a last batch of one).
     """
 
     def __init__(
