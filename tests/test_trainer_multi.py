@@ -49,7 +49,7 @@ def test_dmf_weighs_the_named_losses_with_a_decaying_cb_dice_term(tiny_data, tmp
     assert {"aux_gamma", "train_loss_aux", "w_seg", "w_cls", "train_loss_seg"} <= set(h.columns)
     # the original columns keep their meaning
     seg_sum = h[["train_loss_seg_bce", "train_loss_seg_iou", "train_loss_seg_dice"]].sum(axis=1)
-    assert np.allclose(h["train_loss_seg"], seg_sum, rtol=1e-9)
+    assert np.allclose(h["train_loss_seg"], seg_sum, rtol=1e-6)  # float32 sums per step
     assert np.allclose(h["train_loss_cls"], h["train_loss_cls_ce"], rtol=1e-12)
     assert np.allclose(h["w_seg"], h[["w_seg_bce", "w_seg_iou", "w_seg_dice"]].mean(axis=1))
     assert np.allclose(h["w_cls"], h["w_cls_ce"])

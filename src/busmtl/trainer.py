@@ -406,7 +406,8 @@ def _train_epoch_named(s: Session, epoch: int, show_progress: bool = False) -> E
             gamma_sum += gamma
             aux_sum += float(values.aux.detach()) * n
         seen += n
-        bar.set_postfix(seg=f"{float(values.tasks[0]):.3f}", cls=f"{float(values.tasks[1]):.3f}")
+        tasks = values.tasks.detach()
+        bar.set_postfix(seg=f"{float(tasks[0]):.3f}", cls=f"{float(tasks[1]):.3f}")
     bar.close()
     steps = max(len(times), 1)
     has_aux = setup.aux_loss is not None
