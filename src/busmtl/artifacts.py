@@ -127,9 +127,11 @@ def write_config(out: Path, config: dict[str, Any], data_identity: str,
     })
 
 
-def flatten_extra_state(extra: dict[str, Any]) -> dict[str, float]:
+def flatten_extra_state(extra: dict[str, Any],
+                        names: tuple[str, ...] | None = None) -> dict[str, float]:
     """Weighter extra state -> history columns: ``x_<key>`` for scalars, ``x_<key>_seg`` /
-    ``x_<key>_cls`` for per-task values (``x_<key>_<i>`` for other lengths)."""
+    ``x_<key>_cls`` for per-task values, ``x_<key>_<name>`` for per-term values when the K terms
+    are named (``names``, e.g. ``seg_dice``), else ``x_<key>_<i>``."""
     row: dict[str, float] = {}
     for key, value in extra.items():
         if isinstance(value, torch.Tensor):
@@ -137,8 +139,11 @@ def flatten_extra_state(extra: dict[str, Any]) -> dict[str, float]:
         if isinstance(value, np.ndarray):
             value = value.tolist()
         if isinstance(value, (list, tuple)):
-            names = TASKS if len(value) == len(TASKS) else [str(i) for i in range(len(value))]
-            row.update({f"x_{key}_{n}": float(v) for n, v in zip(names, value)})
+            if names is not None and len(names) == len(value):
+                labels = list(names)
+            else:
+                labels = TASKS if len(value) == len(TASKS) else [str(i) for i in range(len(value))]
+            row.update({f"x_{key}_{n}": float(v) for n, v in zip(labels, value)})
         else:
             row[f"x_{key}"] = float(value)
     return row

@@ -70,7 +70,10 @@ class TrainConfig:
     offline_copies: int = 6  # copies per image in offline mode; copy j applies transform j alone
     num_workers: int = 0
 
-    # model
+    # model: "ssc_resnet" (the primary paper's network) or "interaction" (the decoder-interaction
+    # network, busmtl.models.interaction); interaction_modules are the latter's switches
+    model: str = "ssc_resnet"
+    interaction_modules: tuple[str, ...] = ("attention_gates", "hmsf", "tim", "upa")
     encoder: str = "resnet18"
     encoder_weights: str | None = None
     decoder_channels: tuple[int, ...] = (128, 64, 32, 16, 16)  # CHOICE: the paper gives no decoder
@@ -79,6 +82,18 @@ class TrainConfig:
     # before the classification layer only; "network" also drops channels (Dropout2d) after every
     # decoder block. A choice of this project.
     dropout_scope: str = "head"  # CHOICE
+
+    # losses (busmtl.losses): the segmentation loss is the sum of the named seg_losses (an entry
+    # may carry a factor, "boundary:0.25"); loss_terms "tasks": the weighter sees [L_seg, L_cls],
+    # "losses": every named loss is its own term (K = len(seg_losses) + 1); aux_loss is added
+    # outside the weighting, scaled by gamma0 exp(-tau t), t in steps or epochs (DMF eq. 2)
+    seg_losses: tuple[str, ...] = ("dice", "bce")
+    cls_loss: str = "ce"
+    loss_terms: str = "tasks"
+    aux_loss: str | None = None
+    aux_gamma0: float = 1.0
+    aux_tau: float = 0.05
+    aux_schedule: str = "step"
 
     # optimisation
     epochs: int = 8  # maximum number of epochs (CHOICE: the paper gives no cap)
@@ -109,6 +124,8 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["decoder_channels"] = list(self.decoder_channels)
+        data["interaction_modules"] = list(self.interaction_modules)
+        data["seg_losses"] = list(self.seg_losses)
         return data
 
     def digest(self) -> str:
@@ -205,6 +222,17 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
 )}
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
+#: Settings that hold a list of names (given as a tuple, a list or one comma-separated string).
+NAME_LISTS: tuple[str, ...] = ("interaction_modules", "seg_losses")
+#: ``TrainConfig.interaction_modules`` by default: every module of the interaction network on.
+ALL_INTERACTION_MODULES: tuple[str, ...] = TrainConfig.interaction_modules
+
+
+def name_list(value: Any) -> tuple[str, ...]:
+    """``"dice,bce"`` or ``["dice", "bce"]`` -> ``("dice", "bce")``; ``"none"`` or ``""`` -> ``()``."""
+    if isinstance(value, str):
+        value = [] if value.strip().lower() in ("", "none") else value.split(",")
+    return tuple(str(v).strip() for v in value)
 
 
 def make_config(profile: str = "quick", **overrides: Any) -> TrainConfig:
@@ -230,6 +258,9 @@ def make_config(profile: str = "quick", **overrides: Any) -> TrainConfig:
     values.update(given)
     if "decoder_channels" in values:
         values["decoder_channels"] = tuple(int(c) for c in values["decoder_channels"])
+    for name in NAME_LISTS:
+        if name in values:
+            values[name] = name_list(values[name])
     cfg = TrainConfig(**values)
     validate(cfg)
     return cfg
@@ -254,3 +285,29 @@ def validate(cfg: TrainConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise ValueError(f"bad setting: {message}")
+    _validate_model_and_losses(cfg)
+
+
+def _validate_model_and_losses(cfg: TrainConfig) -> None:
+    """The model, its module switches and the loss settings (ValueError naming the bad value)."""
+    from busmtl.losses import LossSetup
+    from busmtl.models import check_model
+    from busmtl.models.interaction import LEVELS, check_modules
+
+    try:
+        check_model(cfg.model)
+        check_modules(cfg.interaction_modules)
+        LossSetup.from_config(cfg)
+    except ValueError as exc:
+        raise ValueError(f"bad setting: {exc}") from None
+    if cfg.model != "interaction" and tuple(cfg.interaction_modules) != ALL_INTERACTION_MODULES:
+        raise ValueError(
+            f"bad setting: interaction_modules={','.join(cfg.interaction_modules) or 'none'} "
+            f"applies to model 'interaction' only, but model is {cfg.model!r}: add "
+            "--model interaction or drop the modules"
+        )
+    if cfg.model == "interaction" and len(cfg.decoder_channels) != LEVELS + 1:
+        raise ValueError(
+            f"bad setting: model 'interaction' needs {LEVELS + 1} decoder_channels (D_1..D_4 and "
+            f"the segmentation head), got {tuple(cfg.decoder_channels)}"
+        )

@@ -68,8 +68,9 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
     dev = resolve_device(device or cfg.device)
     precision = resolve_precision(cfg.precision, dev)
     state = checkpoint["state_dict"]
-    num_classes = int(state["unet.classification_head.3.weight"].shape[0]) if (
-        "unet.classification_head.3.weight" in state) else 2
+    head = next((k for k in ("unet.classification_head.3.weight", "cls_head.4.weight")
+                 if k in state), None)  # SSC-ResNet's or the interaction network's last layer
+    num_classes = int(state[head].shape[0]) if head is not None else 2
     if int(data.labels.max(initial=0)) >= num_classes:
         raise DataError(f"{data_dir} has labels up to {int(data.labels.max())} but the model "
                         f"classifies {num_classes} classes (benign/malignant): leave out 'normal'")

@@ -38,7 +38,7 @@ EXECUTION_ONLY: frozenset[str] = frozenset({"out_dir", "progress", "run_hash"})
 #: belongs here; ``tests/test_sweep.py`` checks that every entry exists and that a CLI or report
 #: edit leaves the hash alone while a trainer edit changes it.
 TRAINING_SOURCES: tuple[str, ...] = (
-    "models", "weighting", "data", "losses.py", "metrics.py", "step.py", "trainer.py",
+    "models", "weighting", "data", "losses", "metrics.py", "step.py", "trainer.py",
     "config.py", "artifacts.py",
 )
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -103,9 +103,12 @@ def network_losses(model: nn.Module, batch: Batch, device: torch.device,
     return L.task_losses(seg_logits, cls_logits, batch.mask, batch.label)
 
 
-def check_finite(values: torch.Tensor, what: str, where: str, hint: str = "") -> None:
-    """Raise :class:`NonFiniteLossError` naming the tasks whose ``values`` are NaN or inf."""
-    names = TASKS if len(values) == len(TASKS) else tuple(str(k) for k in range(len(values)))
+def check_finite(values: torch.Tensor, what: str, where: str, hint: str = "",
+                 names: Sequence[str] | None = None) -> None:
+    """Raise :class:`NonFiniteLossError` naming the tasks (or ``names``, one per value) whose
+    ``values`` are NaN or inf."""
+    if names is None or len(names) != len(values):
+        names = TASKS if len(values) == len(TASKS) else tuple(str(k) for k in range(len(values)))
     bad = [k for k in range(len(values)) if not math.isfinite(float(values[k]))]
     if bad:
         shown = ", ".join(f"{names[k]} = {float(values[k])}" for k in bad)
@@ -119,21 +122,32 @@ def train_step(
     model: nn.Module,
     weighter: nn.Module,
     optimizer: torch.optim.Optimizer,
-    compute_losses: Callable[[], torch.Tensor],
+    compute_losses: Callable[[], torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]],
     *,
     where: str = "a training step",
     hint: str = "",
+    names: Sequence[str] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One weighted multi-task step; returns the detached ``(losses, weights)``.
 
     ``compute_losses()`` runs the forward pass and returns the K unweighted losses; the weighter
     back-propagates ``sum_k w_k L_k`` (or its own objective, e.g. UW's) and returns the weights.
+
+    ``compute_losses()`` may instead return ``(losses, outside)``: ``outside`` (a scalar with
+    grad, or ``None``) is a term added *outside* the weighting, e.g. DMF's decaying auxiliary
+    loss ``gamma(t) L_a`` (eq. 2 of Golnari & Diba). It is back-propagated first (the graph is
+    kept), then the weighter's backward accumulates its gradients on top, so the network receives
+    the gradient of ``sum_k w_k L_k + outside``. ``names`` names the K losses in error messages.
     """
     optimizer.zero_grad(set_to_none=True)
-    losses = compute_losses()
-    check_finite(losses.detach(), "loss", where, hint)
+    result = compute_losses()
+    losses, outside = result if isinstance(result, tuple) else (result, None)
+    check_finite(losses.detach(), "loss", where, hint, names)
+    if outside is not None:
+        check_finite(outside.detach().reshape(1), "auxiliary loss", where, hint, ("aux",))
+        outside.backward(retain_graph=True)
     weights = weighter.backward(losses, model)
-    check_finite(weights, "weight", where, hint)
+    check_finite(weights, "weight", where, hint, names)
     optimizer.step()
     return losses.detach(), weights.detach()
 

@@ -1,4 +1,11 @@
-"""Train SSC-ResNet with one loss-weighting method on one fold and evaluate it: :func:`train`.
+"""Train a network with one loss-weighting method on one fold and evaluate it: :func:`train`.
+
+The network is SSC-ResNet or the decoder-interaction network (``cfg.model``, :func:`build_model`);
+the losses are the project's ``[L_seg, L_cls]`` or any named losses (:mod:`busmtl.losses`,
+:class:`~busmtl.losses.LossSetup`): with the default settings every step is exactly the one
+described below, and ``history.csv`` holds exactly the columns listed in DEVELOPERS.md. Other loss
+settings feed the weighter K terms (``loss_terms``), may add DMF's decaying auxiliary term outside
+the weighting, and add per-loss history columns (:func:`loss_columns`).
 
 Protocol (the primary paper's; every value is a :class:`~busmtl.config.TrainConfig` setting):
 
@@ -114,15 +121,22 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
-             precision: str = "fp32", channels_last: bool = False) -> Evaluation:
-    """Losses and predictions of ``model`` (in eval mode) over ``loader``, in dataset order."""
+             precision: str = "fp32", channels_last: bool = False,
+             loss_setup: L.LossSetup | None = None) -> Evaluation:
+    """Losses and predictions of ``model`` (in eval mode) over ``loader``, in dataset order.
+
+    The losses are the task losses ``[L_seg, L_cls]`` of ``loss_setup`` (default: the project's
+    Dice + BCE and CE); an auxiliary loss is not part of them."""
     model.eval()
     total, count = torch.zeros(len(TASKS), dtype=torch.float64), 0
     masks, probs, cls_probs, labels_all = [], [], [], []
     for image, mask, label in loader:
         batch = Batch(image, mask, label).to(device, channels_last)
         seg_logits, cls_logits = network_outputs(model, batch, device, precision)
-        losses = L.task_losses(seg_logits, cls_logits, batch.mask, batch.label)
+        if loss_setup is None or loss_setup.is_default:
+            losses = L.task_losses(seg_logits, cls_logits, batch.mask, batch.label)
+        else:
+            losses = loss_setup.compute(seg_logits, cls_logits, batch.mask, batch.label).tasks
         total += losses.detach().double().cpu() * len(batch)
         count += len(batch)
         probs.append(torch.round(255 * torch.sigmoid(seg_logits[:, 0])).to(torch.uint8).cpu())
@@ -177,14 +191,21 @@ def _num_classes(datasets: dict[str, Any]) -> int:
 
 
 def build_model(cfg: TrainConfig, num_classes: int) -> torch.nn.Module:
-    """SSC-ResNet as ``cfg`` describes it (encoder, weights, decoder widths, dropout scope)."""
-    from busmtl.models import SSCResNet
+    """The network ``cfg.model`` as ``cfg`` describes it (encoder, weights, decoder widths,
+    dropout scope; the interaction network's module switches)."""
+    from busmtl.models import InteractionNet, SSCResNet, check_model
 
-    return SSCResNet(
-        encoder=cfg.encoder, encoder_weights=cfg.encoder_weights, num_classes=num_classes,
-        dropout=cfg.dropout, decoder_channels=cfg.decoder_channels, in_channels=cfg.in_channels,
-        decoder_dropout=cfg.dropout if cfg.dropout_scope == "network" else 0.0,
-    )
+    common: dict[str, Any] = {
+        "encoder": cfg.encoder, "encoder_weights": cfg.encoder_weights,
+        "num_classes": num_classes, "dropout": cfg.dropout,
+        "decoder_channels": cfg.decoder_channels, "in_channels": cfg.in_channels,
+        "decoder_dropout": cfg.dropout if cfg.dropout_scope == "network" else 0.0,
+    }
+    if check_model(cfg.model) == "interaction":
+        on = set(cfg.interaction_modules)
+        return InteractionNet(**common, tim="tim" in on, upa="upa" in on, hmsf="hmsf" in on,
+                              attention_gates="attention_gates" in on)
+    return SSCResNet(**common)
 
 
 def weighter_settings(cfg: TrainConfig) -> dict[str, Any]:
@@ -213,6 +234,9 @@ class Session:
     optimizer: torch.optim.Optimizer
     scheduler: Any
     history_path: Path
+    loss_setup: L.LossSetup = field(default_factory=L.LossSetup)
+    #: Optimizer steps taken so far (``t`` of the auxiliary loss's ``gamma(t)``).
+    global_step: int = 0
     steps: Stopwatch = field(init=False)
     epochs: Stopwatch = field(init=False)
 
@@ -221,7 +245,7 @@ class Session:
 
     def evaluate(self, part: str) -> Evaluation:
         return evaluate(self.model, self.loaders[part], self.device, self.precision,
-                        self.cfg.channels_last)
+                        self.cfg.channels_last, self.loss_setup)
 
 
 def build_session(cfg: TrainConfig, data_dir: Path, device: torch.device, precision: str,
@@ -243,7 +267,8 @@ def build_session(cfg: TrainConfig, data_dir: Path, device: torch.device, precis
     model = build_model(cfg, _num_classes(datasets)).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    weighter = get_weighter(cfg.method, len(TASKS), **cfg.weighter).to(device)
+    loss_setup = L.LossSetup.from_config(cfg)
+    weighter = get_weighter(cfg.method, loss_setup.num_terms, **cfg.weighter).to(device)
     groups = [{"params": list(model.parameters())}]
     if weighter.network_parameters():
         groups.append({"params": list(weighter.network_parameters()), "weight_decay": 0.0})
@@ -252,7 +277,7 @@ def build_session(cfg: TrainConfig, data_dir: Path, device: torch.device, precis
         optimizer, mode="min", factor=cfg.lr_factor, patience=cfg.lr_patience
     )
     return Session(cfg, device, precision, datasets, loaders, model, weighter, optimizer,
-                   scheduler, out / "history.csv")
+                   scheduler, out / "history.csv", loss_setup)
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,11 +285,27 @@ def build_session(cfg: TrainConfig, data_dir: Path, device: torch.device, precis
 # --------------------------------------------------------------------------------------------
 @dataclass
 class EpochResult:
-    """Mean training losses and applied weights of one epoch, and its step times (s)."""
+    """Mean training losses and applied weights of one epoch, and its step times (s).
+
+    ``losses``/``weights``: the K weighter terms; ``tasks``/``task_weights``: ``[L_seg, L_cls]``
+    and ``[w_seg, w_cls]`` (the same tensors as ``losses``/``weights`` with the default losses);
+    ``named``: every named loss (empty with the default losses); ``aux_gamma``/``aux_loss``:
+    mean ``gamma(t)`` and mean unscaled auxiliary loss (``None`` without one)."""
 
     losses: torch.Tensor  # (K,) float64, batch-size-weighted
     weights: torch.Tensor  # (K,) float64, mean over steps
     step_times: list[float]
+    tasks: torch.Tensor | None = None  # (2,) float64, batch-size-weighted
+    task_weights: torch.Tensor | None = None  # (2,) float64, mean over steps
+    named: dict[str, float] = field(default_factory=dict)
+    aux_gamma: float | None = None
+    aux_loss: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.tasks is None:
+            self.tasks = self.losses
+        if self.task_weights is None:
+            self.task_weights = self.weights
 
 
 def batch_losses(s: Session, batch: Batch) -> torch.Tensor:
@@ -273,13 +314,36 @@ def batch_losses(s: Session, batch: Batch) -> torch.Tensor:
     return L.task_losses(seg_logits, cls_logits, batch.mask, batch.label)
 
 
+def batch_terms(s: Session, batch: Batch, gamma: float,
+                record: dict[str, L.LossValues]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The K weighter terms of ``s.loss_setup`` on ``batch`` and the outside term
+    ``gamma * L_a`` (``None`` without an auxiliary loss); the batch's :class:`LossValues` are
+    left in ``record["values"]`` for the log."""
+    seg_logits, cls_logits = network_outputs(s.model, batch, s.device, s.precision)
+    values = s.loss_setup.compute(seg_logits, cls_logits, batch.mask, batch.label)
+    record["values"] = values
+    outside = gamma * values.aux if values.aux is not None and gamma > 0 else None
+    return values.terms, outside
+
+
 def train_epoch(s: Session, epoch: int, show_progress: bool = False) -> EpochResult:
     """One pass over the training set with :func:`busmtl.step.train_step`."""
-    cfg = s.cfg
+    if s.loss_setup.is_default:
+        return _train_epoch_tasks(s, epoch, show_progress)
+    return _train_epoch_named(s, epoch, show_progress)
+
+
+def _start_epoch(s: Session, epoch: int) -> None:
     if hasattr(s.datasets["train"], "set_epoch"):
         s.datasets["train"].set_epoch(epoch)
     s.model.train()
     s.weighter.train()
+
+
+def _train_epoch_tasks(s: Session, epoch: int, show_progress: bool = False) -> EpochResult:
+    """The project's original epoch: ``[L_seg, L_cls]`` (Dice + BCE, CE) to the weighter."""
+    cfg = s.cfg
+    _start_epoch(s, epoch)
     loss_sum = torch.zeros(len(TASKS), dtype=torch.float64)
     weight_sum = torch.zeros(len(TASKS), dtype=torch.float64)
     seen, times = 0, []
@@ -295,12 +359,79 @@ def train_epoch(s: Session, epoch: int, show_progress: bool = False) -> EpochRes
             where=f"epoch {epoch}, step {step} (training)", hint=hint,
         )
         times.append(s.steps.stop())
+        s.global_step += 1
         loss_sum += losses.double().cpu() * len(batch)
         weight_sum += weights.double().cpu()
         seen += len(batch)
         bar.set_postfix(seg=f"{losses[0].item():.3f}", cls=f"{losses[1].item():.3f}")
     bar.close()
     return EpochResult(loss_sum / seen, weight_sum / max(len(times), 1), times)
+
+
+def _train_epoch_named(s: Session, epoch: int, show_progress: bool = False) -> EpochResult:
+    """An epoch with named losses: K terms to the weighter, the auxiliary term outside it."""
+    cfg, setup = s.cfg, s.loss_setup
+    _start_epoch(s, epoch)
+    k = setup.num_terms
+    term_sum = torch.zeros(k, dtype=torch.float64)
+    weight_sum = torch.zeros(k, dtype=torch.float64)
+    task_sum = torch.zeros(len(TASKS), dtype=torch.float64)
+    task_weight_sum = torch.zeros(len(TASKS), dtype=torch.float64)
+    named_sum = dict.fromkeys(setup.loss_names, 0.0)
+    gamma_sum, aux_sum = 0.0, 0.0
+    seen, times = 0, []
+    bar = tqdm(s.loaders["train"], desc=f"{cfg.method} fold {cfg.fold} epoch {epoch}/{cfg.epochs}",
+               leave=False, disable=not show_progress)
+    hint = f"The log of the finished epochs is in {s.history_path}."
+    for step, (image, mask, label) in enumerate(bar, start=1):
+        s.steps.start()
+        batch = Batch(image, mask, label).to(s.device, cfg.channels_last)
+        gamma = setup.aux_gamma(s.global_step, epoch - 1)
+        record: dict[str, L.LossValues] = {}
+        terms, weights = train_step(
+            s.model, s.weighter, s.optimizer,
+            partial(batch_terms, s, batch, gamma, record),
+            where=f"epoch {epoch}, step {step} (training)", hint=hint, names=setup.term_names,
+        )
+        times.append(s.steps.stop())
+        s.global_step += 1
+        values, n = record["values"], len(batch)
+        term_sum += terms.double().cpu() * n
+        weight_sum += weights.double().cpu()
+        task_sum += values.tasks.detach().double().cpu() * n
+        task_weight_sum += setup.task_weights(weights.double().cpu())
+        for name, value in values.named.items():
+            named_sum[name] += float(value.detach()) * n
+        if values.aux is not None:
+            gamma_sum += gamma
+            aux_sum += float(values.aux.detach()) * n
+        seen += n
+        tasks = values.tasks.detach()
+        bar.set_postfix(seg=f"{float(tasks[0]):.3f}", cls=f"{float(tasks[1]):.3f}")
+    bar.close()
+    steps = max(len(times), 1)
+    has_aux = setup.aux_loss is not None
+    return EpochResult(
+        term_sum / seen, weight_sum / steps, times, task_sum / seen, task_weight_sum / steps,
+        {name: total / seen for name, total in named_sum.items()},
+        gamma_sum / steps if has_aux else None, aux_sum / seen if has_aux else None,
+    )
+
+
+def loss_columns(setup: L.LossSetup, result: EpochResult) -> dict[str, float]:
+    """History columns of the named losses (none with the default losses): ``train_loss_<name>``
+    for every named loss (e.g. ``train_loss_seg_dice``, unscaled), ``w_<term>`` for every
+    weighter term in ``"losses"`` mode, ``aux_gamma`` (mean ``gamma(t)`` of the epoch) and
+    ``train_loss_aux`` (mean unscaled ``L_a``) with an auxiliary loss."""
+    if setup.is_default:
+        return {}
+    row = {f"train_loss_{name}": float(value) for name, value in result.named.items()}
+    if setup.loss_terms == "losses":
+        row.update({f"w_{name}": float(w) for name, w in zip(setup.term_names, result.weights)})
+    if result.aux_gamma is not None:
+        row["aux_gamma"] = float(result.aux_gamma)
+        row["train_loss_aux"] = float(result.aux_loss)
+    return row
 
 
 @dataclass
@@ -327,7 +458,8 @@ def fit(s: Session, on_epoch: Callable[[list[dict[str, float]]], None] | None = 
         result = train_epoch(s, epoch, show)
         # the weighter's state *during* this epoch (e.g. the temperature that produced the
         # weights), read before epoch_end prepares the next epoch
-        extra = artifacts.flatten_extra_state(s.weighter.extra_state())
+        names = None if s.loss_setup.loss_terms == "tasks" else s.loss_setup.term_names
+        extra = artifacts.flatten_extra_state(s.weighter.extra_state(), names)
         s.weighter.epoch_end(result.losses.to(torch.float32).to(s.device))
         val = s.evaluate("val")
         check_finite(torch.from_numpy(val.losses), "loss", f"epoch {epoch} (validation)",
@@ -342,10 +474,11 @@ def fit(s: Session, on_epoch: Callable[[list[dict[str, float]]], None] | None = 
         epoch_time = s.epochs.stop()
         history.append({
             "epoch": epoch,
-            "train_loss_seg": float(result.losses[0]), "train_loss_cls": float(result.losses[1]),
+            "train_loss_seg": float(result.tasks[0]), "train_loss_cls": float(result.tasks[1]),
             "val_loss_seg": float(val.losses[0]), "val_loss_cls": float(val.losses[1]),
             "val_loss_mean": val_mean,
-            "w_seg": float(result.weights[0]), "w_cls": float(result.weights[1]),
+            "w_seg": float(result.task_weights[0]), "w_cls": float(result.task_weights[1]),
+            **loss_columns(s.loss_setup, result),
             **extra,
             "lr": float(s.optimizer.param_groups[0]["lr"]),
             "epoch_time_s": epoch_time,

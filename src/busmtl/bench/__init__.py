@@ -1,1 +1,1 @@
-"""Benchmarks (not timed tests): ``busmtl bench weighting``."""
+"""Benchmarks (not timed tests): ``busmtl bench weighting``, ``busmtl bench models``."""

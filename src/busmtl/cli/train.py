@@ -39,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
         help="train one weighting method on one fold and write its run folder",
-        description="Train SSC-ResNet with one loss-weighting method on one fold; write "
+        description="Train a network (SSC-ResNet, or the decoder-interaction network with "
+        "--model interaction) with one loss-weighting method on one fold; write "
         "config.json, history.csv, metrics.json, predictions.npz (and model.pt) and DONE.",
     )
     p.add_argument("--method", required=True, help="weighting method (e.g. ew, uw, gradnorm, atdwa)")
@@ -65,11 +66,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="NHWC memory layout (default: on)")
     p.add_argument("--dropout-scope", choices=("head", "network"), default=None,
                    help="dropout in the classification head only, or also after every decoder block")
+    models = p.add_argument_group("network (busmtl.models)")
+    models.add_argument("--model", default=None,
+                        help="ssc_resnet (default) or interaction (decoder-interaction network)")
+    switches = models.add_mutually_exclusive_group()
+    switches.add_argument("--interaction-modules", default=None, metavar="LIST",
+                          help="modules of the interaction network, comma-separated from "
+                          "attention_gates,hmsf,tim,upa (default: all; 'none' for none)")
+    switches.add_argument("--ablation", default=None, metavar="VARIANT",
+                          help="a row of the interaction paper's Table 2: baseline, hmsf, tim, "
+                          "tim_upa or full (sets --interaction-modules)")
+    losses = p.add_argument_group("losses (busmtl.losses)")
+    losses.add_argument("--seg-losses", default=None, metavar="LIST",
+                        help="segmentation losses summed into L_seg, comma-separated, each "
+                        "optionally name:factor (default dice,bce), e.g. "
+                        "focal_tversky,boundary:0.25,texture:0.15")
+    losses.add_argument("--cls-loss", default=None, help="ce (default) or focal_ce")
+    losses.add_argument("--loss-terms", choices=("tasks", "losses"), default=None,
+                        help="what the weighter weighs: the two task losses (default) or every "
+                        "named loss")
+    losses.add_argument("--aux-loss", default=None,
+                        help="auxiliary segmentation loss added outside the weighting, scaled by "
+                        "gamma0 exp(-tau t) (DMF eq. 2), e.g. cb_dice (default: none)")
+    losses.add_argument("--aux-gamma0", type=float, default=None, help="gamma0 (default 1)")
+    losses.add_argument("--aux-tau", type=float, default=None, help="tau (default 0.05)")
+    losses.add_argument("--aux-schedule", choices=("step", "epoch"), default=None,
+                        help="t counts optimizer steps (default) or epochs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-save-model", action="store_true", help="do not write model.pt")
     p.add_argument("--weighter-param", action="append", metavar="KEY=VALUE",
                    help="weighter hyper-parameter (repeatable)")
     p.set_defaults(func=run)
+
+
+def interaction_modules(args: argparse.Namespace) -> str | tuple[str, ...] | None:
+    """``--interaction-modules`` as given, or the modules of the ``--ablation`` variant."""
+    if args.ablation is None:
+        return args.interaction_modules
+    from busmtl.models.interaction import modules_for
+
+    try:
+        return modules_for(args.ablation)
+    except ValueError as exc:
+        raise UserError(f"--ablation: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
         progress=False if args.no_progress else None,
         save_model=False if args.no_save_model else None,
         weighter=parse_weighter_params(args.weighter_param),
+        model=args.model, interaction_modules=interaction_modules(args),
+        seg_losses=args.seg_losses, cls_loss=args.cls_loss, loss_terms=args.loss_terms,
+        aux_loss=None if (args.aux_loss or "").lower() == "none" else args.aux_loss,
+        aux_gamma0=args.aux_gamma0, aux_tau=args.aux_tau, aux_schedule=args.aux_schedule,
     )
     try:
         result = train(cfg, args.out)

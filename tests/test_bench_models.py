@@ -1,0 +1,31 @@
+"""The models benchmark runs on tiny settings and writes its report (no timing asserted)."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_bench_models_counts_every_variant_and_times_both_networks(tmp_path, capsys):
+    from busmtl.cli import main
+    from busmtl.models.interaction import ABLATION_VARIANTS
+
+    out = tmp_path / "models.json"
+    code = main(["bench", "models", "--image-size", "32", "--batch-size", "2", "--steps", "1",
+                 "--warmup", "0", "--decoder-channels", "16,8,8,8,8", "--out", str(out)])
+    assert code == 0
+    report = json.loads(out.read_text())
+    rows = {r["network"]: r for r in report["rows"]}
+    assert set(rows) == {"ssc_resnet", "interaction",
+                         *(f"interaction/{v}" for v in ABLATION_VARIANTS)}
+    assert rows["ssc_resnet"]["time_ratio"] == 1.0 and rows["ssc_resnet"]["parameter_ratio"] == 1.0
+    assert rows["interaction"]["step_ms_median"] > 0 and "step_ms" not in rows["interaction/tim"]
+    assert rows["interaction"]["cpu_ms_median"] > 0 and rows["ssc_resnet"]["cpu_ratio"] == 1.0
+    assert rows["interaction"]["parameters"] == rows["interaction/full"]["parameters"]
+    base = rows["interaction/baseline"]
+    for r in rows.values():  # counts are additive over the switched-on modules
+        if r["network"].startswith("interaction/"):
+            extra = sum(r["module_parameters"][m] for m in r["modules"] if m != "attention_gates")
+            assert r["parameters"] == base["parameters"] + extra
+    assert report["settings"]["threads"] == 1 and report["settings"]["channels_last"]
+    printed = capsys.readouterr().out
+    assert "interaction/tim_upa" in printed and "time x" in printed
