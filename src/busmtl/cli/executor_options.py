@@ -65,6 +65,6 @@ def build(args: argparse.Namespace) -> Executor:
         raise UserError(f"{', '.join(given)} set(s) up SLURM jobs: add --executor slurm")
     from busmtl.sweep import default_jobs
 
+    per_device = 1 if args.runs_per_device is None else args.runs_per_device
     return make_executor("local", jobs=default_jobs() if args.jobs is None else args.jobs,
-                         device=args.device, devices=args.devices,
-                         runs_per_device=1 if args.runs_per_device is None else args.runs_per_device)
+                         device=args.device, devices=args.devices, runs_per_device=per_device)

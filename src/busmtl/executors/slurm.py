@@ -132,8 +132,8 @@ class SlurmExecutor(Executor):
                 run_job, [str(f) for f in job_files])
         except Exception as exc:  # noqa: BLE001 - sbatch's refusal, as one line
             lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-            reason = next((line for line in lines if "error" in line.lower()), lines[-1] if lines else
-                          type(exc).__name__)
+            errors = [line for line in lines if "error" in line.lower()] or lines
+            reason = errors[0].removeprefix("sbatch: error: ") if errors else type(exc).__name__
             raise UserError(f"sbatch refused the job array: {reason} (check --partition, --time, "
                             "--mem, --sbatch)") from None
         tracked = [_Tracked(r, job, read_job(f)) for r, job, f in zip(runs, jobs, job_files)]

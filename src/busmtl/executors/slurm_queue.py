@@ -20,7 +20,8 @@ from pathlib import Path
 RUNNING_STATES: frozenset[str] = frozenset(
     {"RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT", "SIGNALING", "RESIZING"})
 
-_STEPD = re.compile(r"\*\*\* (?:JOB|STEP) (\S+) ON (\S+) CANCELLED AT (\S+)(?: DUE TO ([A-Z_ ]+?))? \*\*\*")
+_STEPD = re.compile(r"\*\*\* (?:JOB|STEP) (\S+) ON (\S+) CANCELLED AT (\S+)"
+                    r"(?: DUE TO ([A-Z_ ]+?))? \*\*\*")
 _OOM = re.compile(r"oom[-_]kill|Exceeded job memory limit|OUT_OF_MEMORY", re.IGNORECASE)
 
 

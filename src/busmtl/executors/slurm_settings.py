@@ -97,7 +97,8 @@ def sbatch_key(key: str) -> str:
     return key.strip().lstrip("-").replace("_", "-").lower()
 
 
-def parse_sbatch(items: list[str] | dict[str, Any] | None, where: str = "--sbatch") -> dict[str, Any]:
+def parse_sbatch(items: list[str] | dict[str, Any] | None,
+                 where: str = "--sbatch") -> dict[str, Any]:
     """Extra sbatch options from ``["KEY=VALUE", "exclusive"]`` or a mapping (a bare key or the
     value ``true`` is a flag without value)."""
     if not items:
@@ -157,7 +158,8 @@ class SlurmSettings:
         for key, value in values.items():
             if key == "partition":
                 if not str(value).strip() or " " in str(value).strip():
-                    raise ValueError(f"{name(key)} {value!r}: give one partition name (sinfo lists them)")
+                    raise ValueError(f"{name(key)} {value!r}: give one partition name "
+                                     "(sinfo lists them)")
                 self.partition = str(value).strip()
             elif key == "time":
                 self.time_min = parse_time(value, name(key))
@@ -175,9 +177,11 @@ class SlurmSettings:
                 except (TypeError, ValueError):
                     self.poll_seconds = -1.0
                 if not 0.1 <= self.poll_seconds <= 600:
-                    raise ValueError(f"{name(key)} {value!r}: use a number of seconds from 0.1 to 600")
+                    raise ValueError(f"{name(key)} {value!r}: use a number of seconds from "
+                                     "0.1 to 600")
             elif key == "sbatch":
-                self.sbatch.update(parse_sbatch(value, "--sbatch" if flag_style else f"{where} sbatch:"))
+                where_sbatch = "--sbatch" if flag_style else f"{where} sbatch:"
+                self.sbatch.update(parse_sbatch(value, where_sbatch))
             else:  # only a config file can name an unknown key; flags are fixed by argparse
                 raise ValueError(f"{name(key)}: unknown setting; valid: {', '.join(CONFIG_KEYS)}")
 
