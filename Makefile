@@ -9,6 +9,11 @@ PROFILE ?= busi-cpu
 DATA    ?=
 JOBS    ?=
 DEVICE  ?=
+EXECUTOR ?=
+SLURM_CONFIG ?=
+SWEEP_OPTS = $(if $(JOBS),--jobs $(JOBS)) $(if $(DATA),--data-dir "$(DATA)") \
+	$(if $(DEVICE),--device $(DEVICE)) $(if $(EXECUTOR),--executor $(EXECUTOR)) \
+	$(if $(SLURM_CONFIG),--slurm-config "$(SLURM_CONFIG)")
 
 .PHONY: all install test test-fast book sweep bench clean-book clean help
 
@@ -16,6 +21,8 @@ help:
 	@echo "make book   the book from the committed BUSI reference runs (no training, no dataset)"
 	@echo "make book PROFILE=quick|smoke|paper [DATA=path/to/BUSI] [JOBS=N] [DEVICE=cpu|cuda]"
 	@echo "            re-run that profile's sweep (resuming) and build the book from it"
+	@echo "make sweep PROFILE=... [EXECUTOR=local|slurm] [SLURM_CONFIG=slurm.yaml]   only the sweep"
+	@echo "            EXECUTOR=slurm: one SLURM job array (submitit); see README"
 	@echo "make test   run the test suite (CPU, about 3 minutes on 2 cores)"
 	@echo "make bench  weighting overhead benchmark"
 
@@ -37,12 +44,10 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
 book: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/busmtl book --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) \
-		$(if $(DATA),--data-dir "$(DATA)") $(if $(DEVICE),--device $(DEVICE))
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/busmtl book --profile $(PROFILE) $(SWEEP_OPTS)
 
 sweep: $(STAMP)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/busmtl sweep --profile $(PROFILE) $(if $(JOBS),--jobs $(JOBS)) \
-		$(if $(DATA),--data-dir "$(DATA)") $(if $(DEVICE),--device $(DEVICE))
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/busmtl sweep --profile $(PROFILE) $(SWEEP_OPTS)
 
 bench: $(STAMP)
 	$(BIN)/busmtl bench weighting

@@ -93,6 +93,8 @@ def provenance(device: torch.device, precision: str, channels_last: bool,
         "python_version": platform.python_version(),
         "device": str(device),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
+        # the GPU a sweep placed the run on (its CUDA_VISIBLE_DEVICES; None when not placed)
+        "visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "num_threads": int(num_threads),

@@ -27,6 +27,7 @@ import yaml
 
 from busmtl.config import PROFILES
 from busmtl.errors import UserError
+from busmtl.executors import Executor
 from busmtl.report.colors import label
 from busmtl.settings import repo_root
 
@@ -130,8 +131,12 @@ def build_book(profile: str = "busi-cpu", data_dir: str | None = None, jobs: int
                device: str | None = None, methods: str | None = None, folds: str | None = None,
                epochs: int | None = None, runs_root: str | Path | None = None,
                skip_sweep: bool = False, progress: bool | None = None,
-               root: str | Path | None = None, threads: int | None = None) -> Path:
+               root: str | Path | None = None, threads: int | None = None,
+               executor: Executor | str | None = None) -> Path:
     """Run the whole pipeline; return the path of ``index.html``.
+
+    ``executor`` runs the sweep (``"local"``, the default, or ``"slurm"``, or an
+    :class:`~busmtl.executors.Executor` with its settings; see :func:`busmtl.sweep.run_sweep`).
 
     ``root`` is the folder holding ``_config.yml``, ``_toc.yml`` and ``book/`` (default: the
     repository); the HTML goes to ``<root>/_build/html``.
@@ -155,7 +160,8 @@ def build_book(profile: str = "busi-cpu", data_dir: str | None = None, jobs: int
         data = prepare_data(profile, data_dir, progress)
         if not skip_sweep:
             summary = run_sweep(profile, methods, folds, data, jobs, device, runs_root=runs,
-                                epochs=epochs, threads=threads, progress=progress)
+                                epochs=epochs, threads=threads, progress=progress,
+                                executor=executor)
             if summary.failed:
                 print(f"{len(summary.failed)} run(s) failed: they are shown as missing in the book")
     sweep_s = time.perf_counter() - start

@@ -3,28 +3,29 @@
 Layout (DEVELOPERS.md): ``<runs>/<profile>/<method>/fold<k>.ipynb`` (the executed notebook) and
 ``<runs>/<profile>/<method>/fold<k>/`` (its run folder), with ``<runs>`` = ``book/runs``.
 
+* **Plan**: :func:`plan` gives every method x fold its parameters and run hash; nothing runs.
 * **Resume**: a run is done only when its ``DONE`` marker records the run hash of the same
   parameters, notebook and library (:mod:`busmtl.notebook_hash`); done runs are skipped, every
   other run is executed from scratch. Nothing of a finished run is touched, so killing the sweep
-  at any moment and starting it again loses nothing that had finished.
-* **Parallel**: ``jobs`` notebooks at once, each in its own process (:mod:`busmtl.sweep_worker`)
-  and working directory. Each run uses a fixed number of CPU threads (``--threads``, default 1,
-  also set as ``OMP``/``MKL`` threads), not ``cores // jobs``: CPU results depend on the thread
-  count, so it is part of the run's parameters and hash, and the numbers of a sweep do not
-  change with ``--jobs``. On several GPUs each run gets one device (``CUDA_VISIBLE_DEVICES``).
-  Kernel start-up races are retried.
-* **Failures**: a failing run does not stop the others; its notebook (with the error cells) is
-  kept for inspection. The summary lists done, skipped and failed runs; the CLI exits with 1
-  when anything failed.
+  at any moment and starting it again loses nothing that had finished, whichever executor ran it.
+* **Executors** (:mod:`busmtl.executors`): ``local`` runs ``jobs`` notebooks at once on this
+  machine, each in its own worker process (or places them on GPUs, ``--devices``); ``slurm``
+  submits them as one SLURM job array. Both run the same worker (:mod:`busmtl.sweep_worker`).
+  Each run uses a fixed number of CPU threads (``--threads``, default 1, also set as
+  ``OMP``/``MKL`` threads), not ``cores // jobs``: CPU results depend on the thread count, so it
+  is part of the run's parameters and hash, and the numbers of a sweep do not change with
+  ``--jobs`` or the executor.
+* **Failures**: a failing run does not stop the others; its notebook (with the error cells) and
+  its log are kept for inspection. ``sweep_summary.json`` is rewritten whenever a run starts or
+  ends (``busmtl sweep status`` reads it); the CLI exits with 1 when anything failed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
-import subprocess
-import sys
-import tempfile
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,10 +35,10 @@ from tqdm import tqdm
 
 from busmtl import __version__, notebook_hash
 from busmtl.config import PROFILES, TrainConfig, make_config
+from busmtl.executors import Executor, SweepContext, make_executor
+from busmtl.executors.base import KERNEL_NAME  # noqa: F401 - re-exported
 from busmtl.io import write_json
 from busmtl.settings import repo_root
-
-KERNEL_NAME = "python3"
 
 
 def default_notebook() -> Path:
@@ -102,11 +103,14 @@ class Run:
     run_dir: Path
     parameters: dict[str, Any]
     run_hash: str
-    status: str = "pending"  # pending | skipped | done | failed
+    status: str = "pending"  # pending | skipped | queued | running | done | failed
     error: str | None = None
     seconds: float = 0.0
     train_seconds: float = 0.0
     config: TrainConfig | None = None  # the settings the notebook will build from ``parameters``
+    log: Path | None = None  # the worker's log (the SLURM job's log)
+    job_id: str | None = None  # SLURM job id (``<array>_<index>``)
+    placement: str | None = None  # CUDA_VISIBLE_DEVICES of a run placed on a GPU
 
     def is_done(self) -> bool:
         """True when ``DONE`` exists and records this run's hash."""
@@ -122,6 +126,7 @@ class SweepSummary:
     profile: str
     runs: list[Run] = field(default_factory=list)
     seconds: float = 0.0
+    executor: dict[str, Any] = field(default_factory=lambda: {"name": "local"})
 
     @property
     def failed(self) -> list[Run]:
@@ -136,7 +141,9 @@ class SweepSummary:
     def table(self) -> str:
         lines = [f"{'method':<10} {'fold':>4}  {'status':<8} {'time s':>7}  detail"]
         for r in self.runs:
-            detail = f"{r.error}  ({r.notebook})" if r.status == "failed" else str(r.notebook)
+            detail = str(r.notebook)
+            if r.status == "failed":
+                detail = f"{r.error}  ({r.notebook}" + (f"; log {r.log})" if r.log else ")")
             lines.append(f"{r.method:<10} {r.fold:>4}  {r.status:<8} {r.seconds:>7.1f}  {detail}")
         c = self.counts()
         lines.append(f"{c['done']} done, {c['skipped']} skipped (already done), {c['failed']} failed "
@@ -146,10 +153,14 @@ class SweepSummary:
     def to_dict(self) -> dict[str, Any]:
         return {
             "profile": self.profile, "seconds": self.seconds, "counts": self.counts(),
-            "busmtl_version": __version__,
+            "busmtl_version": __version__, "executor": self.executor,
+            "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "driver": {"host": socket.gethostname(), "pid": os.getpid()},
             "runs": [{"method": r.method, "fold": r.fold, "status": r.status, "error": r.error,
                       "seconds": r.seconds, "train_seconds": r.train_seconds,
-                      "notebook": portable(r.notebook), "run_dir": portable(r.run_dir)}
+                      "notebook": portable(r.notebook), "run_dir": portable(r.run_dir),
+                      "run_hash": r.run_hash, "log": portable(r.log) if r.log else None,
+                      "job_id": r.job_id, "cuda_visible_devices": r.placement}
                      for r in self.runs],
         }
 
@@ -174,11 +185,13 @@ def portable(path: Path) -> str:
 
 
 def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
-         runs_root: Path, notebook: Path, overrides: dict[str, Any] | None = None) -> list[Run]:
+         runs_root: Path, notebook: Path, overrides: dict[str, Any] | None = None,
+         precision_device: str | None = None) -> list[Run]:
     """The runs of a sweep with their parameters and hashes (nothing is executed).
 
-    ``precision="auto"`` is resolved here for the run's device, so the hash records the
-    precision the run will actually use (results differ between fp32 and bf16)."""
+    ``precision="auto"`` is resolved here for the run's device (``precision_device`` when the
+    runs train elsewhere, e.g. on a cluster's GPU nodes), so the hash records the precision the
+    run will actually use (results differ between fp32 and bf16)."""
     from busmtl.step import resolve_precision
     from busmtl.trainer import resolve_device
 
@@ -195,8 +208,8 @@ def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
             config = make_config(profile, **{k: v for k, v in params.items()
                                              if k not in ("profile", "out_dir")})  # validates early
             if "precision" not in params:
-                params["precision"] = resolve_precision(config.precision,
-                                                        resolve_device(config.device))
+                target = precision_device or resolve_device(config.device)
+                params["precision"] = resolve_precision(config.precision, target)
                 config.precision = params["precision"]
             digest = notebook_hash.run_hash(params, notebook, library=library)
             runs.append(Run(method, fold, (folder / f"fold{fold}.ipynb").resolve(), run_dir,
@@ -300,132 +313,72 @@ def check_pretrained_weights(r: Run) -> None:
         resolve_pretrained_file(cfg.encoder, cfg.encoder_weights)
 
 
-def _cuda_devices() -> list[str]:
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return [d for d in visible.split(",") if d.strip()]
-    try:
-        import torch
-
-        return [str(i) for i in range(torch.cuda.device_count())]
-    except Exception:  # noqa: BLE001 - no torch CUDA: CPU only
-        return []
-
-
-def _train_seconds(run_dir: Path) -> float:
-    try:
-        import pandas as pd
-
-        return float(pd.read_csv(run_dir / "history.csv")["epoch_time_s"].sum())
-    except Exception:  # noqa: BLE001 - a failed run may have no history
-        return 0.0
-
-
 def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
-              folds: list[int] | str | None = None, data_dir: str | Path | None = None, jobs: int = 1,
-              device: str | None = None, *, runs_root: str | Path | None = None,
-              notebook: str | Path | None = None, epochs: int | None = None,
-              image_size: int | None = None, seed: int | None = None, retries: int = 2,
-              threads: int | None = None, progress: bool | None = None,
-              log=print) -> SweepSummary:
+              folds: list[int] | str | None = None, data_dir: str | Path | None = None,
+              jobs: int | None = 1, device: str | None = None, *,
+              runs_root: str | Path | None = None, notebook: str | Path | None = None,
+              epochs: int | None = None, image_size: int | None = None, seed: int | None = None,
+              retries: int = 2, threads: int | None = None, progress: bool | None = None,
+              executor: Executor | str | None = None, devices: str | list[str] | None = None,
+              runs_per_device: int = 1, log=print) -> SweepSummary:
     """Execute every pending method x fold; return the summary (also written as
-    ``<runs>/<profile>/sweep_summary.json``). Never raises for a failing run."""
+    ``<runs>/<profile>/sweep_summary.json``, and rewritten whenever a run starts or ends).
+    Never raises for a failing run.
+
+    ``executor``: ``"local"`` (default), ``"slurm"`` or an :class:`~busmtl.executors.Executor`
+    (e.g. a :class:`~busmtl.executors.slurm.SlurmExecutor` with its settings). ``jobs``
+    (``None``: :func:`default_jobs`), ``devices`` and ``runs_per_device`` configure the local
+    executor."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-    if int(jobs) < 1:
-        raise ValueError(f"--jobs {jobs}: use 1 or more")
+    jobs = default_jobs() if jobs is None else int(jobs)
+    runner = make_executor(executor, jobs=jobs, device=device, devices=devices,
+                           runs_per_device=runs_per_device)
     methods = parse_methods(methods, profile) if not isinstance(methods, list) else methods
     folds = parse_folds(folds, profile) if not isinstance(folds, list) else folds
     notebook = Path(notebook) if notebook else default_notebook()
     root = Path(runs_root) if runs_root else default_runs_root()
-    start = time.perf_counter()
-    data = prepare_data(profile, data_dir, progress)
     threads = DEFAULT_THREADS if threads is None else int(threads)
     if threads < 1:
         raise ValueError(f"--threads {threads}: use 1 or more")
+    context = SweepContext(profile, (root / profile).resolve(), notebook.resolve(), retries)
+    runner.check(context)
+    start = time.perf_counter()
+    data = prepare_data(profile, data_dir, progress)
     overrides = {"device": device, "epochs": epochs, "image_size": image_size, "seed": seed,
                  "num_threads": threads}
-    runs = plan(profile, methods, folds, data, runs_root=root, notebook=notebook, overrides=overrides)
+    runs = plan(profile, methods, folds, data, runs_root=root, notebook=notebook,
+                overrides=overrides, precision_device=runner.precision_device(device or "auto"))
     adopt_hand_made_runs(runs, data, log=log)
-    summary = SweepSummary(profile, runs)
-    pending = []
+    summary = SweepSummary(profile, runs, executor=runner.describe())
     for r in runs:
-        if r.is_done():
-            r.status = "skipped"
-        else:
-            pending.append(r)
+        r.status = "skipped" if r.is_done() else "pending"
+    pending = [r for r in runs if r.status == "pending"]
     if pending:
         check_pretrained_weights(pending[0])
-    gpus = _cuda_devices() if device in (None, "auto", "cuda") else []
+    summary_file = context.profile_dir / "sweep_summary.json"
     bar = tqdm(total=len(runs), initial=len(runs) - len(pending), desc=f"sweep {profile}",
                unit="run", disable=None if progress is None else not progress)
-    active: list[tuple[Run, subprocess.Popen, Path, float]] = []
-    with tempfile.TemporaryDirectory(prefix="busmtl-sweep-") as tmp:
-        queue = list(pending)
-        slot = 0
-        try:
-            while queue or active:
-                while queue and len(active) < int(jobs):
-                    r = queue.pop(0)
-                    active.append(_launch(r, Path(tmp), gpus, slot, retries, notebook))
-                    slot += 1
-                time.sleep(0.2)
-                for item in list(active):
-                    r, proc, result_file, t0 = item
-                    if proc.poll() is None:
-                        continue
-                    active.remove(item)
-                    _finish(r, result_file, t0)
-                    bar.update(1)
-                    bar.write(f"{r.status:<6} {r.method} fold {r.fold} ({r.seconds:.0f} s)"
-                              + (f": {r.error}" if r.error else ""))
-        except KeyboardInterrupt:
-            for _, proc, _, _ in active:
-                proc.terminate()
-            for _, proc, _, _ in active:
-                proc.wait(timeout=30)
-            raise
-        finally:
-            bar.close()
+
+    def report(r: Run) -> None:
+        """An executor changed ``r``: show it and rewrite the summary."""
+        if r.status in ("done", "failed"):
+            bar.update(1)
+            bar.write(f"{r.status:<6} {r.method} fold {r.fold} ({r.seconds:.0f} s)"
+                      + (f": {r.error}" if r.error else ""))
+        in_progress = {s: sum(x.status == s for x in runs) for s in ("queued", "running")}
+        bar.set_postfix({k: v for k, v in in_progress.items() if v}, refresh=True)
+        summary.seconds = time.perf_counter() - start
+        write_json(summary_file, summary.to_dict())
+
+    write_json(summary_file, summary.to_dict())
+    try:
+        if pending:
+            runner.execute(pending, context, report)
+    finally:
+        bar.close()
     summary.seconds = time.perf_counter() - start
-    (root / profile).mkdir(parents=True, exist_ok=True)
-    write_json(root / profile / "sweep_summary.json", summary.to_dict())
+    write_json(summary_file, summary.to_dict())
     if log is not None:
         log(summary.table())
     return summary
-
-
-def _launch(r: Run, tmp: Path, gpus: list[str], slot: int, retries: int,
-            notebook: Path) -> tuple[Run, subprocess.Popen, Path, float]:
-    r.run_dir.mkdir(parents=True, exist_ok=True)
-    params = dict(r.parameters)
-    job_file = tmp / f"{r.method}-fold{r.fold}.json"
-    result_file = tmp / f"{r.method}-fold{r.fold}.result.json"
-    from busmtl.report.colors import label
-
-    job = {"input": str(notebook), "output": str(r.notebook), "parameters": params,
-           "kernel_name": KERNEL_NAME, "cwd": str(repo_root()), "retries": retries,
-           "result": str(result_file), "title": f"{label(r.method)}, fold {r.fold}"}
-    job_file.write_text(json.dumps(job), encoding="utf-8")
-    threads = int(r.parameters["num_threads"])
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
-               PYTHONUNBUFFERED="1")
-    if gpus:
-        env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
-    proc = subprocess.Popen([sys.executable, "-m", "busmtl.sweep_worker", str(job_file)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    return r, proc, result_file, time.perf_counter()
-
-
-def _finish(r: Run, result_file: Path, t0: float) -> None:
-    r.seconds = time.perf_counter() - t0
-    r.train_seconds = _train_seconds(r.run_dir)
-    try:
-        result = json.loads(result_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        result = {"status": "failed", "error": "the worker process died before reporting"}
-    if result.get("status") == "ok" and r.is_done():
-        r.status, r.error = "done", None
-    else:
-        r.status = "failed"
-        r.error = result.get("error") or "the run finished without a matching DONE marker"

@@ -1,12 +1,14 @@
 """Execute one notebook with papermill, in its own process (one per sweep run).
 
-The sweep starts ``python -m busmtl.sweep_worker JOB.json`` for every run, so each run has its
-own environment (thread caps, ``CUDA_VISIBLE_DEVICES``) and a crash cannot take the sweep down.
-``JOB.json`` holds ``input``, ``output``, ``parameters``, ``kernel_name``, ``cwd``, ``retries``,
-``title`` (the heading the executed notebook gets, e.g. "ATDWA, fold 0") and ``result``: the
-path of a JSON file the worker writes at the end::
+Every executor (:mod:`busmtl.executors`: a local process, a SLURM job) starts
+``python -m busmtl.sweep_worker JOB.json`` for every run, so each run has its own environment
+(thread caps, ``CUDA_VISIBLE_DEVICES``) and a crash cannot take the sweep down. ``JOB.json``
+(written by :func:`busmtl.executors.base.write_job`) holds ``input``, ``output``,
+``parameters``, ``kernel_name``, ``cwd``, ``retries``, ``title`` (the heading the executed
+notebook gets, e.g. "ATDWA, fold 0"), ``env`` (the variables the executor sets for this
+process) and ``result``: the path of a JSON file the worker writes at the end::
 
-    {"status": "ok" | "failed", "error": str | None, "attempts": int}
+    {"status": "ok" | "failed", "error": str | None, "attempts": int, "seconds": float}
 
 Starting many kernels at once can fail for reasons unrelated to the notebook (the kernel dies
 before answering, a ZMQ port is taken by a neighbour); such failures are retried up to
@@ -18,12 +20,15 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import papermill as pm
 from papermill.exceptions import PapermillExecutionError
+
+from busmtl.io import write_json
 
 #: Substrings of errors raised while a kernel starts; these are worth another try.
 KERNEL_START_ERRORS: tuple[str, ...] = (
@@ -118,9 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     signal.signal(signal.SIGTERM, _terminate)
     job = json.loads(Path(args[0]).read_text(encoding="utf-8"))
+    start = time.perf_counter()
     result = execute(job)
     retitle(job["output"], job.get("title"), job.get("cwd"))
-    Path(job["result"]).write_text(json.dumps(result), encoding="utf-8")
+    result["seconds"] = time.perf_counter() - start
+    write_json(job["result"], result)
     return 0 if result["status"] == "ok" else 1
 
 

@@ -14,10 +14,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="busi-cpu (default: the committed reference runs, no training), quick, "
                    "smoke or paper")
     p.add_argument("--data-dir", default=None, help="BUSI folder or prepared cache (default: the profile's)")
-    from busmtl.sweep import DEFAULT_THREADS, default_jobs
+    from busmtl.cli import executor_options
+    from busmtl.sweep import DEFAULT_THREADS
 
-    p.add_argument("--jobs", type=int, default=default_jobs(),
-                   help="notebooks executed at once (default: the number of cores, at most 4)")
+    executor_options.add_arguments(p)
     p.add_argument("--threads", type=int, default=None,
                    help=f"CPU threads of each run (default {DEFAULT_THREADS})")
     p.add_argument("--device", default=None, help="auto, cpu or cuda")
@@ -31,9 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from busmtl.cli import executor_options
     from busmtl.pipeline import build_book
 
     build_book(args.profile, args.data_dir, args.jobs, args.device, args.methods, args.folds,
                args.epochs, args.runs_dir, args.skip_sweep, False if args.no_progress else None,
-               threads=args.threads)
+               threads=args.threads, executor=executor_options.build(args))
     return 0

@@ -1,0 +1,109 @@
+"""``busmtl sweep status``: done / running / failed / pending for each method and fold.
+
+Read, never written: the run folders (a ``DONE`` marker with the run hash of the last sweep
+means done), the last ``sweep_summary.json`` (which runs were planned, which failed and why,
+their logs and SLURM job ids) and, for SLURM jobs, ``squeue`` (queued or running now). A local
+sweep's running runs count as running only while the sweep that started them is alive; after
+an interruption they are pending again (the next sweep runs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: The states shown, in the order of the counts line.
+STATES: tuple[str, ...] = ("done", "running", "queued", "failed", "pending")
+
+
+@dataclass
+class RunState:
+    method: str
+    fold: int
+    state: str  # one of STATES
+    detail: str = ""
+
+
+def _done_hash(run_dir: Path) -> str | None:
+    try:
+        return json.loads((run_dir / "DONE").read_text(encoding="utf-8")).get("run_hash", "")
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(driver: dict[str, Any]) -> bool:
+    """True when the sweep process that wrote the summary still runs (on this host)."""
+    if driver.get("host") != socket.gethostname() or not driver.get("pid"):
+        return False
+    try:
+        os.kill(int(driver["pid"]), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def read_summary(profile_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((profile_dir / "sweep_summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[list[RunState], str]:
+    """The state of every planned run of ``profile`` and a note on where it came from."""
+    from busmtl.config import PROFILES
+    from busmtl.executors import slurm_queue
+    from busmtl.sweep import default_runs_root
+
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    folder = (Path(runs_root) if runs_root else default_runs_root()) / profile
+    summary = read_summary(folder)
+    planned = summary.get("runs", [])
+    executor = summary.get("executor", {}).get("name", "local")
+    note = (f"last sweep: {summary.get('updated', '?')}, executor {executor}" if planned else
+            f"no sweep_summary.json in {folder}: showing the profile's runs found on disk")
+    if not planned:
+        p = PROFILES[profile]
+        planned = [{"method": m, "fold": f} for f in p.folds for m in p.methods]
+    queue: dict[str, str] = {}
+    job_ids = {r["job_id"] for r in planned if r.get("job_id")}
+    if job_ids:
+        try:
+            queue = slurm_queue.squeue_states(job_ids)
+        except (RuntimeError, OSError) as exc:
+            note += f"; squeue unavailable ({exc}): queued/running SLURM jobs are not shown"
+    driver_alive = _alive(summary.get("driver", {}))
+    states = []
+    for r in planned:
+        run_dir = folder / r["method"] / f"fold{r['fold']}"
+        recorded = _done_hash(run_dir)
+        job = r.get("job_id")
+        if recorded is not None and r.get("run_hash") in (None, recorded):
+            state, detail = "done", ""
+        elif job and job in queue:
+            state = "running" if queue[job] in slurm_queue.RUNNING_STATES else "queued"
+            detail = f"job {job} ({queue[job]}), log {r.get('log')}"
+        elif r.get("status") == "failed":
+            state, detail = "failed", f"{r.get('error')}; log {r.get('log')}"
+        elif r.get("status") in ("running", "queued") and executor == "local" and driver_alive:
+            state, detail = "running", f"log {r.get('log')}"
+        else:
+            state, detail = "pending", ("finished with other parameters or code"
+                                        if recorded is not None else "")
+        states.append(RunState(r["method"], int(r["fold"]), state, detail))
+    return states, note
+
+
+def format_status(profile: str, states: list[RunState], note: str) -> str:
+    """A table (method, fold, state, detail) and the counts."""
+    lines = [f"sweep {profile} ({note})",
+             f"{'method':<10} {'fold':>4}  {'state':<8} detail"]
+    lines += [f"{s.method:<10} {s.fold:>4}  {s.state:<8} {s.detail}".rstrip() for s in states]
+    counts = {k: sum(s.state == k for s in states) for k in STATES}
+    lines.append(", ".join(f"{n} {k}" for k, n in counts.items()))
+    return "\n".join(lines)
