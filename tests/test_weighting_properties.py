@@ -130,11 +130,12 @@ def test_defaults_of_the_hyperparameters_build_the_weighter(name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_method_record_is_complete(name):
-    """The book cites ``reference`` from references.bib and shows ``label`` and ``summary``."""
+    """The book cites ``reference`` from references.bib (a weighter of one's own may have none)
+    and shows ``label`` and ``summary``."""
     cls = WEIGHTERS[name]
     assert cls.name == name and cls.label and cls.summary
     keys = re.findall(r"^@\w+\{([^,]+),", BIB.read_text(encoding="utf-8"), flags=re.MULTILINE)
-    assert cls.reference in keys, f"{name}: {cls.reference!r} is not in {BIB.name}"
+    assert not cls.reference or cls.reference in keys, f"{name}: {cls.reference!r} is not in {BIB.name}"
 
 
 def test_unknown_method_lists_valid_names():

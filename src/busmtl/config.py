@@ -16,6 +16,9 @@ Profiles
     (reduced image size, ResNet-18 from random initialisation, slim decoder, a fixed epoch cap).
     Its runs are committed under ``book/runs/busi-cpu``; ``busmtl book`` shows them and never
     re-trains them (``busmtl sweep --profile busi-cpu --data-dir ...`` does, on request).
+``busi-cpu-interaction``, ``busi-cpu-cbdice``
+    busi-cpu with one change each, also committed: the decoder-interaction network (EW and
+    ATDWA), and DMF-var with the decaying CB-Dice auxiliary loss.
 ``paper``
     The primary paper's protocol: BUSI at 256 px, ImageNet-initialised ResNet-34, Adam 1e-4,
     early stopping with patience 15, batch 16 (8 for GradNorm), offline augmentation with six
@@ -150,6 +153,21 @@ class Profile:
     committed: bool = False
 
 
+#: The busi-cpu profile's settings; its two companions (the seed systems of issue 14) differ from
+#: them in one setting each, so their runs compare with the busi-cpu runs fold by fold.
+BUSI_CPU_SETTINGS: dict[str, Any] = dict(
+    dataset="busi",
+    prepare_size=BUSI_CPU_SIZE,
+    encoder="resnet18",
+    decoder_channels=(128, 64, 32, 16, 16),
+    epochs=BUSI_CPU_EPOCHS,
+    lr=BUSI_CPU_LR,
+    batch_size=16,
+    batch_size_overrides={"gradnorm": 8},
+    augment="online",
+    save_model=True,
+)
+
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile(
         "smoke", "seconds per run: tiny phantoms at 32 px, 2 epochs (tests and CI)",
@@ -186,19 +204,19 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     ),
     Profile(
         "busi-cpu", "the reference results: real BUSI on a 2-core CPU, sized by measurement",
-        dict(
-            dataset="busi",
-            prepare_size=BUSI_CPU_SIZE,
-            encoder="resnet18",
-            decoder_channels=(128, 64, 32, 16, 16),
-            epochs=BUSI_CPU_EPOCHS,
-            lr=BUSI_CPU_LR,
-            batch_size=16,
-            batch_size_overrides={"gradnorm": 8},
-            augment="online",
-            save_model=True,
-        ),
-        committed=True,
+        BUSI_CPU_SETTINGS, committed=True,
+    ),
+    Profile(
+        "busi-cpu-interaction",
+        "busi-cpu with the decoder-interaction network (TIM, UPA, HMSF, attention gates)",
+        {**BUSI_CPU_SETTINGS, "model": "interaction"},
+        methods=("ew", "atdwa"), committed=True,
+    ),
+    Profile(
+        "busi-cpu-cbdice",
+        "busi-cpu with DMF's decaying class-balanced Dice as auxiliary loss (DMF-var)",
+        {**BUSI_CPU_SETTINGS, "aux_loss": "cb_dice"},
+        methods=("dmf_var",), committed=True,
     ),
     Profile(
         "paper", "the primary paper's protocol: BUSI at 256 px, ImageNet ResNet-34 (a GPU)",
