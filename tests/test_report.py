@@ -311,5 +311,7 @@ def test_myst_table_is_a_numbered_table_directive():
     frame = pd.DataFrame({"a|b": ["**1**", "x"]}, index=pd.Index(["m1", "m2"], name="method"))
     md = tables.myst_table(frame, "A caption", "tab-a").data
     lines = md.splitlines()
-    assert lines[0] == "```{table} A caption" and lines[1] == ":name: tab-a"
-    assert "| method | a\\|b |" in md and "| m1 | **1** |" in md and lines[-1] == "```"
+    assert lines[0] == ":::{table} A caption" and lines[1] == ":name: tab-a"
+    assert "| method | a\\|b |" in md and "| m1 | **1** |" in md and lines[-1] == ":::"
+    plain = tables.myst_table(frame, "No index", "tab-b", index=False).data
+    assert "| a\\|b |" in plain and "method" not in plain

@@ -77,6 +77,6 @@ def test_non_finite_loss_names_the_task_and_the_place():
     model = _model()
     weighter = get_weighter("ew", 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    bad = lambda: torch.tensor([1.0, float("nan")], requires_grad=True)  # noqa: E731
+    bad = lambda: torch.tensor([1.0, float("nan")], requires_grad=True)
     with pytest.raises(step.NonFiniteLossError, match=r"task\(s\) cls \(cls = nan\) at epoch 3"):
         step.train_step(model, weighter, optimizer, bad, where="epoch 3, step 1")

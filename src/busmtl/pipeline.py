@@ -60,23 +60,37 @@ def run_pages(root: Path, profile: str, runs_root: Path) -> dict[tuple[str, int]
             for nb in notebooks}
 
 
+def companion_profiles(profile: str) -> list[str]:
+    """The committed profiles other than ``profile``: the results chapter compares their runs
+    with the reference runs in every build, so the appendix lists their notebooks too."""
+    return [name for name, record in PROFILES.items() if record.committed and name != profile]
+
+
 def _method_page(method: str, profile: str, runs_root: Path, root: Path) -> str:
     """The appendix page of one method: what its run notebooks are, and a table of its runs."""
-    from busmtl.report.pages import md_table, run_records, runs_table
+    from busmtl.report.pages import run_records, runs_table
+    from busmtl.report.tables import md_table
 
     records = [r for r in run_records(runs_root, profile) if r.method == method]
     table = runs_table(records, run_pages(root, profile, runs_root))
-    return (f"# {label(method)}: run notebooks\n\n"
-            f"Every fold of `{method}` in the `{profile}` profile. Each page below is the "
-            "notebook `notebooks/train_fold.ipynb` as papermill executed it for that fold: the "
-            "parameters it was given, its settings and provenance, the loss and weight curves, "
-            "the test metrics and a sample of test predictions.\n\n"
+    return (f"# {_run_title(method, profile)}: run notebooks\n\n"
+            f"Every fold of `{method}` in the `{profile}` profile ({PROFILES[profile].summary}). "
+            "Each page below is the notebook `notebooks/train_fold.ipynb` as papermill executed "
+            "it for that fold: the parameters it was given, its settings and provenance, the loss "
+            "and weight curves, the test metrics and a sample of test predictions.\n\n"
             f"{md_table(table)}\n")
+
+
+def _run_title(method: str, profile: str, main: str | None = None) -> str:
+    """``EW (SSC-ResNet)`` for the build's own profile, ``EW (SSC-ResNet), busi-cpu-cbdice`` for
+    a companion profile."""
+    return label(method) if profile == (main or profile) else f"{label(method)}, {profile}"
 
 
 def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
     """Write ``book/_generated/_toc.yml``: the chapters, then an appendix page per method with
-    a table of its runs and its executed run notebooks of ``profile`` (fold order)."""
+    a table of its runs and its executed run notebooks of ``profile`` (fold order), then the
+    same for each committed companion profile (:func:`companion_profiles`) that has runs."""
     out = root / GENERATED
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("runs_*.md"):
@@ -86,15 +100,18 @@ def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
         print(f"note: the runs in {folder} are outside the book's folder {root}: the tables use "
               "them, the appendix cannot include their notebooks")
     method_pages = []
-    for method, notebooks in run_notebooks(root, profile, runs_root).items():
-        page = out / f"runs_{method}.md"
-        page.write_text(_method_page(method, profile, runs_root, root), encoding="utf-8")
-        method_pages.append({
-            "file": page.relative_to(root).with_suffix("").as_posix(),
-            "sections": [{"file": nb.relative_to(root.resolve()).with_suffix("").as_posix(),
-                          "title": f"{label(method)}, fold {nb.stem.removeprefix('fold')}"}
-                         for nb in notebooks],
-        })
+    for shown in [profile, *companion_profiles(profile)]:
+        for method, notebooks in run_notebooks(root, shown, runs_root).items():
+            stem = f"runs_{method}" if shown == profile else f"runs_{shown}_{method}"
+            page = out / f"{stem}.md"
+            page.write_text(_method_page(method, shown, runs_root, root), encoding="utf-8")
+            title = _run_title(method, shown, profile)
+            method_pages.append({
+                "file": page.relative_to(root).with_suffix("").as_posix(),
+                "sections": [{"file": nb.relative_to(root.resolve()).with_suffix("").as_posix(),
+                              "title": f"{title}, fold {nb.stem.removeprefix('fold')}"}
+                             for nb in notebooks],
+            })
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     for part in toc["parts"]:
         for chapter in part["chapters"]:

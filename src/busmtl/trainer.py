@@ -171,7 +171,7 @@ def _loaders(datasets: dict[str, Dataset], cfg: TrainConfig) -> dict[str, DataLo
     train_set = datasets["train"]
     # A last batch of one image breaks BatchNorm in training mode: drop it only then.
     drop_last = len(train_set) % batch == 1 and len(train_set) > 1
-    common = dict(num_workers=cfg.num_workers, worker_init_fn=_seed_worker)
+    common = {"num_workers": cfg.num_workers, "worker_init_fn": _seed_worker}
     loaders = {
         "train": DataLoader(
             train_set, batch_size=batch, shuffle=True, drop_last=drop_last,

@@ -122,7 +122,7 @@ def _scan(
         raise DataError(f"no images found in the class folders of {base} ({_README_HINT})")
     ids = [c.id for c in cases]
     if len(set(ids)) != len(ids):
-        dup = sorted({i for i in ids if ids.count(i) > 1})[0]
+        dup = min({i for i in ids if ids.count(i) > 1})
         raise DataError(f"two images in {base} have the id {dup!r}: rename one of them")
     return cases, notes, ignored
 

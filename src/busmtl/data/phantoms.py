@@ -119,7 +119,7 @@ def _draw_lesion_params(
     ks = rng.integers(2, 3 + int(10 * m), size=n_harm)
     amps = (0.015 + 0.09 * m**1.5 * rng.random(n_harm)) / np.sqrt(ks / 2.0)
     harmonics = np.stack([ks, amps, rng.random(n_harm) * 2 * np.pi], axis=1)
-    n_spikes = int(round(max(0.0, m - 0.45) * 22 * rng.random()))
+    n_spikes = round(max(0.0, m - 0.45) * 22 * rng.random())
     spikes = np.stack(
         [
             rng.random(n_spikes) * 2 * np.pi,
@@ -224,7 +224,7 @@ def generate_phantoms(
         raise DataError(f"--n {n} is too small: generate at least 2 phantoms (e.g. 240)")
     if size < 16:
         raise DataError(f"--size {size} is too small: use at least 16 px (e.g. 256)")
-    n_malignant = max(1, int(round(n * MALIGNANT_FRACTION)))
+    n_malignant = max(1, round(n * MALIGNANT_FRACTION))
     order = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])).permutation(n)
     malignant = np.zeros(n, dtype=bool)
     malignant[order[:n_malignant]] = True

@@ -143,7 +143,7 @@ def load_splits(path: str | Path, data_dir: str | Path) -> Splits:
     used = set(splits.test).union(*(set(f.train) | set(f.val) for f in splits.folds))
     if not used <= known:
         raise DataError(
-            f"split file {path} names ids missing from {data_dir} (e.g. {sorted(used - known)[0]!r}): "
+            f"split file {path} names ids missing from {data_dir} (e.g. {min(used - known)!r}): "
             f"run `busmtl data split --data-dir {data_dir}` again"
         )
     return splits

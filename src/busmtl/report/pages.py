@@ -1,9 +1,8 @@
-"""Helpers of the book's chapters other than the results: numbered tables, the appendix's table
+"""Helpers of the book's chapters other than the results: the methods table, the appendix's table
 of runs, the profiles, and the data chapter's fallback on the runs' own records.
 
-A code cell that returns :func:`numbered_table` shows a table with a number and a caption that
-``{numref}`` can point to (its Markdown output is parsed as MyST: ``nb_render_markdown_format``
-is ``myst`` in ``_config.yml``).
+Numbered tables are :func:`busmtl.report.tables.myst_table` (a code cell returns it; its Markdown
+output is parsed as MyST: ``nb_render_markdown_format`` is ``myst`` in ``_config.yml``).
 """
 
 from __future__ import annotations
@@ -22,31 +21,6 @@ from busmtl.report.colors import label
 BUSI_PAPER: dict[str, int] = {"benign": 437, "malignant": 210, "test": 129}
 #: Credit line of every figure that shows BUSI images.
 BUSI_CREDIT: str = "BUSI images: Al-Dhabyani et al. 2020, CC BY 4.0"
-
-
-def _cell(value: Any) -> str:
-    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def md_table(frame: pd.DataFrame, index: bool = False) -> str:
-    """``frame`` as a Markdown pipe table (cells as text; ``|`` escaped)."""
-    frame = frame.reset_index() if index else frame
-    lines = ["| " + " | ".join(_cell(c) for c in frame.columns) + " |",
-             "|" + "|".join("---" for _ in frame.columns) + "|"]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |"
-              for row in frame.itertuples(index=False)]
-    return "\n".join(lines)
-
-
-def numbered_table(frame: pd.DataFrame, caption: str, name: str, index: bool = False):
-    """A numbered, captioned table (``{numref}`name``` refers to it), as a Markdown display
-    object for a code cell to return."""
-    from IPython.display import Markdown
-
-    # a colon fence: a backtick fence's info string may not contain backticks (code in captions)
-    return Markdown(f":::{{table}} {caption}\n:name: {name}\n:class: busmtl-table\n\n"
-                    f"{md_table(frame, index)}\n:::\n")
 
 
 def methods_table() -> pd.DataFrame:

@@ -41,6 +41,9 @@ TABLE3: dict[str, dict[str, float]] = {
     "atdwa": {"memory_gb": 0.8049, "step_ms_max": 187.4173, "epoch_s_max": 26.6796},
 }
 
+#: The decoder-interaction paper (Al Shafi et al.), its full model on BUSI (their Table 1).
+INTERACTION_PAPER: dict[str, float] = {"seg_iou": 0.7450, "cls_acc": 0.9060}
+
 #: Metric key -> column header.
 METRIC_NAMES: dict[str, str] = {
     "seg_acc": "Seg Acc", "seg_dice": "Dice", "seg_iou": "IoU", "seg_auc": "AUC",

@@ -82,6 +82,8 @@ def fold_difference(runs: pd.DataFrame, a: str, b: str, metric: str) -> Differen
     t-based 95 % interval and the paired t-test p-value (NaN below two folds)."""
     done = _done(runs)
     col = f"test_{metric}"
+    if col not in done:  # no finished run at all
+        return Difference(a, b, metric, 0, np.nan, np.nan, np.nan)
     va = done[done["method"] == a].set_index("fold")[col]
     vb = done[done["method"] == b].set_index("fold")[col]
     folds = sorted(set(va.index) & set(vb.index))

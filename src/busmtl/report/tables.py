@@ -185,20 +185,30 @@ def to_html(frame: pd.DataFrame) -> str:
     return frame.map(fmt).to_html(escape=False, classes="busmtl-table", border=0)
 
 
-def _md_cell(value: object) -> str:
-    return str(value).replace("|", "\\|").replace("\n", " ")
+def md_table(frame: pd.DataFrame, index: bool = False) -> str:
+    """``frame`` as a Markdown pipe table (cells as text, NaN/None empty; ``|`` escaped)."""
+    data = frame.reset_index() if index else frame
+
+    def cell(value: object) -> str:
+        text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in data.columns) + " |",
+             "|" + "|".join("---" for _ in data.columns) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |"
+              for row in data.itertuples(index=False)]
+    return "\n".join(lines)
 
 
-def myst_table(frame: pd.DataFrame, caption: str, name: str, index: bool = True):
+def myst_table(frame: pd.DataFrame, caption: str, name: str, index: bool = True,
+               prose: bool = False):
     """A numbered MyST ``{table}`` (caption, ``:name:`` for ``{numref}``) holding ``frame`` as a
-    Markdown table, to paste with ``{glue:md}`` and ``:format: myst``. ``**x**`` cells stay
-    bold; the table scrolls sideways on narrow screens (class ``busmtl-wide``)."""
+    Markdown table: a code cell returns it, or ``glue`` stores it for ``{glue:md}`` with
+    ``:format: myst``. ``**x**`` cells stay bold; wide tables scroll sideways (``busmtl.css``).
+    A colon fence, since a backtick fence's info string may not hold code in the caption.
+    Numeric cells do not wrap; ``prose=True`` lets the cells of a table of sentences wrap."""
     from IPython.display import Markdown
 
-    data = frame.reset_index() if index else frame
-    header = "| " + " | ".join(_md_cell(c) for c in data.columns) + " |"
-    rule = "|" + "|".join("---" for _ in data.columns) + "|"
-    body = ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in data.itertuples(index=False)]
-    lines = [f"```{{table}} {caption}", f":name: {name}", ":class: busmtl-wide", "",
-             header, rule, *body, "```"]
-    return Markdown("\n".join(lines))
+    css = "busmtl-prose" if prose else "busmtl-table"
+    return Markdown(f":::{{table}} {caption}\n:name: {name}\n:class: {css}\n\n"
+                    f"{md_table(frame, index)}\n:::\n")

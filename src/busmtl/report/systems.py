@@ -1,0 +1,164 @@
+"""The two seed systems beside the reference runs: paired contrasts across profiles.
+
+Each companion profile of ``busi-cpu`` changes one setting (:data:`busmtl.config.PROFILES`):
+
+* ``busi-cpu-interaction``: the decoder-interaction network (Al Shafi et al.) instead of
+  SSC-ResNet, under EW and ATDWA;
+* ``busi-cpu-cbdice``: DMF-var with DMF's decaying class-balanced Dice as auxiliary loss
+  (Golnari & Diba, eqs. 2 and 21-25).
+
+All other settings, the folds and the test images are those of ``busi-cpu``, so a companion run
+pairs with the ``busi-cpu`` run of the same method and fold, and the paired statistics of
+:mod:`busmtl.report.stats` apply unchanged. In the frames built here, the ``method`` column holds
+a *system key* ``"<profile>:<method>"`` (the statistics only compare keys); ``weighter`` keeps the
+method.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from busmtl.config import PROFILES
+from busmtl.report import aggregate
+from busmtl.report.colors import label
+from busmtl.report.paper_values import METRIC_NAMES
+from busmtl.report.stats import fold_difference, image_bootstrap
+from busmtl.report.tables import COLLAPSED_MARK, MISSING
+
+#: The profile every companion is compared with.
+REFERENCE_PROFILE: str = "busi-cpu"
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """A companion profile's run of ``method`` against the reference profile's run of it."""
+
+    profile: str
+    method: str
+
+    @property
+    def new(self) -> str:
+        return system_key(self.profile, self.method)
+
+    @property
+    def old(self) -> str:
+        return system_key(REFERENCE_PROFILE, self.method)
+
+
+#: The contrasts of the results chapter, in its order.
+CONTRASTS: tuple[Contrast, ...] = (
+    Contrast("busi-cpu-interaction", "ew"),
+    Contrast("busi-cpu-interaction", "atdwa"),
+    Contrast("busi-cpu-cbdice", "dmf_var"),
+)
+
+
+def system_key(profile: str, method: str) -> str:
+    """``"<profile>:<method>"``, the ``method`` value of a system in the frames built here."""
+    return f"{profile}:{method}"
+
+
+def network_of(profile: str) -> str:
+    """The network a profile trains, as the book names it."""
+    model = PROFILES[profile].settings.get("model", "ssc_resnet")
+    return {"ssc_resnet": "SSC-ResNet", "interaction": "interaction network"}.get(model, model)
+
+
+def aux_of(profile: str) -> str:
+    """The profile's auxiliary loss (``none`` without one)."""
+    aux = PROFILES[profile].settings.get("aux_loss")
+    return {None: "none", "cb_dice": "CB-Dice"}.get(aux, str(aux))
+
+
+def system_name(key: str) -> str:
+    """A system's display name: the method's label (without a remark in brackets), its network,
+    and its auxiliary loss."""
+    profile, method = key.split(":", 1)
+    aux = aux_of(profile)
+    name = label(method).split(" (")[0]
+    return f"{name}, {network_of(profile)}" + ("" if aux == "none" else f" + {aux}")
+
+
+def collect(runs_root: str | Path,
+            contrasts: tuple[Contrast, ...] = CONTRASTS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs of every system of ``contrasts`` (one row per planned fold, as
+    :func:`busmtl.report.aggregate.collect`) and their per-image test rows, keyed by system."""
+    frames = []
+    systems = dict.fromkeys((c.profile, c.method) for c in contrasts)
+    systems.update(dict.fromkeys((REFERENCE_PROFILE, c.method) for c in contrasts))
+    for profile, method in systems:
+        runs = aggregate.collect(runs_root, profile, methods=[method],
+                                 folds=list(PROFILES[profile].folds))
+        runs.insert(0, "weighter", runs["method"])
+        runs.insert(0, "profile", profile)
+        runs["method"] = system_key(profile, method)
+        frames.append(runs)
+    runs = pd.concat(frames, ignore_index=True)
+    return runs, aggregate.per_image(runs)
+
+
+def _mean_sd(values: pd.Series, expected: int, digits: int = 3) -> str:
+    values = values.dropna().astype(float)
+    if values.empty:
+        return MISSING
+    sd = values.std(ddof=1) if len(values) > 1 else 0.0
+    text = f"{values.mean():.{digits}f} ± {sd:.{digits}f}"
+    return text if len(values) == expected else f"{text} ({len(values)}/{expected})"
+
+
+def systems_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per system: network, auxiliary loss, finished folds, test Dice and accuracy
+    (mean ± sd over folds; collapsed classifiers marked), median training step and epoch."""
+    rows = []
+    for key, group in runs.groupby("method", sort=False):
+        profile = key.split(":", 1)[0]
+        done = group[group["status"] == "done"]
+        collapsed = int(done["collapsed"].sum()) if "collapsed" in done else 0
+        acc = _mean_sd(done.get("test_cls_acc", pd.Series(dtype=float)), len(group))
+        if collapsed and acc != MISSING:
+            acc = f"{acc} {COLLAPSED_MARK}{collapsed}"
+        rows.append({
+            "system": system_name(key), "profile": profile, "folds": f"{len(done)}/{len(group)}",
+            METRIC_NAMES["seg_dice"]: _mean_sd(done.get("test_seg_dice", pd.Series(dtype=float)),
+                                               len(group)),
+            METRIC_NAMES["cls_acc"]: acc,
+            "step (ms)": _median(done, "step_time_ms_median", 0),
+            "epoch (s)": _median(done, "epoch_time_s_median", 1),
+        })
+    return pd.DataFrame(rows).set_index("system")
+
+
+def _median(done: pd.DataFrame, column: str, digits: int) -> str:
+    if column not in done or done[column].dropna().empty:
+        return MISSING
+    return f"{float(np.median(done[column].dropna())):.{digits}f}"
+
+
+def contrast_table(runs: pd.DataFrame, per_image: pd.DataFrame,
+                   contrasts: tuple[Contrast, ...] = CONTRASTS,
+                   metrics: tuple[str, ...] = ("seg_dice", "cls_acc")) -> pd.DataFrame:
+    """One row per (contrast, metric): companion minus reference, with the 95 % intervals and
+    verdicts over folds and over test images of :mod:`busmtl.report.stats`."""
+    image_column = {"cls_acc": "cls_correct"}
+    rows = []
+    for c in contrasts:
+        for metric in metrics:
+            f = fold_difference(runs, c.new, c.old, metric)
+            i = image_bootstrap(per_image, c.new, c.old, image_column.get(metric, metric))
+            rows.append({
+                "comparison": f"{system_name(c.new)} - {system_name(c.old)}",
+                "metric": METRIC_NAMES[metric],
+                "folds": f.n, "over folds": f.text(), "verdict (folds)": f.verdict,
+                "images": i.n, "over test images": i.text(), "verdict (images)": i.verdict,
+            })
+    return pd.DataFrame(rows)
+
+
+def finished(runs: pd.DataFrame, profile: str) -> tuple[int, int]:
+    """Finished and planned runs of ``profile`` in ``runs``."""
+    rows = runs[runs["profile"] == profile]
+    return int((rows["status"] == "done").sum()), len(rows)
