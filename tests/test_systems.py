@@ -72,7 +72,6 @@ def test_systems_table_by_hand(root):
     assert table.loc["EW, interaction network", "folds"] == "3/5"
     # reference: 0.70 .. 0.74 -> mean 0.720, sd 0.0158
     assert table.loc["EW, SSC-ResNet", "Dice"] == "0.720 ± 0.016"
-    assert table.loc["EW, SSC-ResNet", "step (ms)"] == "100"
 
 
 def test_contrast_pairs_the_common_folds_and_images(root):
@@ -92,3 +91,16 @@ def test_a_companion_without_runs_is_missing_not_an_error(tmp_path):
     table = systems.contrast_table(runs, per_image, CONTRAST)
     assert (table["verdict (folds)"] == "n/a").all()
     assert (systems.systems_table(runs)["Dice"] == "missing").all()
+
+
+def test_verdict_text_names_where_a_difference_is_clear(root):
+    runs, per_image = systems.collect(root, CONTRAST)
+    text = systems.verdict_text(systems.contrast_table(runs, per_image, CONTRAST))
+    assert text.startswith("EW, interaction network - EW, SSC-ResNet (Dice) is better over folds")
+    assert "No clear difference" in text and "(Cls Acc)" in text  # accuracy: identical runs
+
+
+def test_verdict_text_without_runs(tmp_path):
+    runs, per_image = systems.collect(tmp_path, CONTRAST)
+    assert systems.verdict_text(systems.contrast_table(runs, per_image, CONTRAST)) == (
+        "No run of the companion profiles has finished yet.")

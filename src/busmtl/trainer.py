@@ -308,6 +308,55 @@ class EpochResult:
             self.task_weights = self.weights
 
 
+@dataclass
+class _EpochSums:
+    """Running sums of one training epoch: batch-size-weighted losses, per-step weights, and,
+    with named losses, the task losses, every named loss and the auxiliary term."""
+
+    setup: L.LossSetup
+    terms: torch.Tensor
+    weights: torch.Tensor
+    tasks: torch.Tensor
+    task_weights: torch.Tensor
+    named: dict[str, float]
+    gamma: float = 0.0
+    aux: float = 0.0
+    seen: int = 0
+
+    @classmethod
+    def start(cls, setup: L.LossSetup) -> _EpochSums:
+        k, t = setup.num_terms, len(TASKS)
+        return cls(setup, torch.zeros(k, dtype=torch.float64), torch.zeros(k, dtype=torch.float64),
+                   torch.zeros(t, dtype=torch.float64), torch.zeros(t, dtype=torch.float64),
+                   dict.fromkeys(setup.loss_names, 0.0))
+
+    def add(self, terms: torch.Tensor, weights: torch.Tensor, n: int,
+            values: L.LossValues | None = None, gamma: float = 0.0) -> None:
+        """One step of ``n`` images (``values``: the named losses' record of the step)."""
+        self.terms += terms.double().cpu() * n
+        self.weights += weights.double().cpu()
+        if values is not None:
+            self.tasks += values.tasks.detach().double().cpu() * n
+            self.task_weights += self.setup.task_weights(weights.double().cpu())
+            for name, value in values.named.items():
+                self.named[name] += float(value.detach()) * n
+            if values.aux is not None:
+                self.gamma += gamma
+                self.aux += float(values.aux.detach()) * n
+        self.seen += n
+
+    def result(self, times: list[float]) -> EpochResult:
+        steps = max(len(times), 1)
+        if self.setup.is_default:
+            return EpochResult(self.terms / self.seen, self.weights / steps, times)
+        has_aux = self.setup.aux_loss is not None
+        return EpochResult(
+            self.terms / self.seen, self.weights / steps, times, self.tasks / self.seen,
+            self.task_weights / steps, {k: v / self.seen for k, v in self.named.items()},
+            self.gamma / steps if has_aux else None, self.aux / self.seen if has_aux else None,
+        )
+
+
 def batch_losses(s: Session, batch: Batch) -> torch.Tensor:
     """``[L_seg, L_cls]`` of the session's model on ``batch`` (forward pass in its precision)."""
     seg_logits, cls_logits = network_outputs(s.model, batch, s.device, s.precision)
@@ -327,95 +376,43 @@ def batch_terms(s: Session, batch: Batch, gamma: float,
 
 
 def train_epoch(s: Session, epoch: int, show_progress: bool = False) -> EpochResult:
-    """One pass over the training set with :func:`busmtl.step.train_step`."""
-    if s.loss_setup.is_default:
-        return _train_epoch_tasks(s, epoch, show_progress)
-    return _train_epoch_named(s, epoch, show_progress)
+    """One pass over the training set with :func:`busmtl.step.train_step`.
 
-
-def _start_epoch(s: Session, epoch: int) -> None:
+    With the default losses the weighter sees ``[L_seg, L_cls]`` (Dice + BCE, CE:
+    :func:`batch_losses`); with named losses it sees the K terms of ``s.loss_setup`` and the
+    decaying auxiliary term is added outside the weighting (:func:`batch_terms`)."""
+    cfg, setup = s.cfg, s.loss_setup
     if hasattr(s.datasets["train"], "set_epoch"):
         s.datasets["train"].set_epoch(epoch)
     s.model.train()
     s.weighter.train()
-
-
-def _train_epoch_tasks(s: Session, epoch: int, show_progress: bool = False) -> EpochResult:
-    """The project's original epoch: ``[L_seg, L_cls]`` (Dice + BCE, CE) to the weighter."""
-    cfg = s.cfg
-    _start_epoch(s, epoch)
-    loss_sum = torch.zeros(len(TASKS), dtype=torch.float64)
-    weight_sum = torch.zeros(len(TASKS), dtype=torch.float64)
-    seen, times = 0, []
+    sums, times = _EpochSums.start(setup), []
     bar = tqdm(s.loaders["train"], desc=f"{cfg.method} fold {cfg.fold} epoch {epoch}/{cfg.epochs}",
                leave=False, disable=not show_progress)
     hint = f"The log of the finished epochs is in {s.history_path}."
     for step, (image, mask, label) in enumerate(bar, start=1):
         s.steps.start()
         batch = Batch(image, mask, label).to(s.device, cfg.channels_last)
-        losses, weights = train_step(
-            s.model, s.weighter, s.optimizer,
-            partial(batch_losses, s, batch),
-            where=f"epoch {epoch}, step {step} (training)", hint=hint,
-        )
-        times.append(s.steps.stop())
-        s.global_step += 1
-        loss_sum += losses.double().cpu() * len(batch)
-        weight_sum += weights.double().cpu()
-        seen += len(batch)
-        bar.set_postfix(seg=f"{losses[0].item():.3f}", cls=f"{losses[1].item():.3f}")
-    bar.close()
-    return EpochResult(loss_sum / seen, weight_sum / max(len(times), 1), times)
-
-
-def _train_epoch_named(s: Session, epoch: int, show_progress: bool = False) -> EpochResult:
-    """An epoch with named losses: K terms to the weighter, the auxiliary term outside it."""
-    cfg, setup = s.cfg, s.loss_setup
-    _start_epoch(s, epoch)
-    k = setup.num_terms
-    term_sum = torch.zeros(k, dtype=torch.float64)
-    weight_sum = torch.zeros(k, dtype=torch.float64)
-    task_sum = torch.zeros(len(TASKS), dtype=torch.float64)
-    task_weight_sum = torch.zeros(len(TASKS), dtype=torch.float64)
-    named_sum = dict.fromkeys(setup.loss_names, 0.0)
-    gamma_sum, aux_sum = 0.0, 0.0
-    seen, times = 0, []
-    bar = tqdm(s.loaders["train"], desc=f"{cfg.method} fold {cfg.fold} epoch {epoch}/{cfg.epochs}",
-               leave=False, disable=not show_progress)
-    hint = f"The log of the finished epochs is in {s.history_path}."
-    for step, (image, mask, label) in enumerate(bar, start=1):
-        s.steps.start()
-        batch = Batch(image, mask, label).to(s.device, cfg.channels_last)
-        gamma = setup.aux_gamma(s.global_step, epoch - 1)
         record: dict[str, L.LossValues] = {}
+        gamma = 0.0
+        if setup.is_default:
+            compute = partial(batch_losses, s, batch)
+        else:
+            gamma = setup.aux_gamma(s.global_step, epoch - 1)
+            compute = partial(batch_terms, s, batch, gamma, record)
         terms, weights = train_step(
-            s.model, s.weighter, s.optimizer,
-            partial(batch_terms, s, batch, gamma, record),
-            where=f"epoch {epoch}, step {step} (training)", hint=hint, names=setup.term_names,
+            s.model, s.weighter, s.optimizer, compute,
+            where=f"epoch {epoch}, step {step} (training)", hint=hint,
+            names=None if setup.is_default else setup.term_names,
         )
         times.append(s.steps.stop())
         s.global_step += 1
-        values, n = record["values"], len(batch)
-        term_sum += terms.double().cpu() * n
-        weight_sum += weights.double().cpu()
-        task_sum += values.tasks.detach().double().cpu() * n
-        task_weight_sum += setup.task_weights(weights.double().cpu())
-        for name, value in values.named.items():
-            named_sum[name] += float(value.detach()) * n
-        if values.aux is not None:
-            gamma_sum += gamma
-            aux_sum += float(values.aux.detach()) * n
-        seen += n
-        tasks = values.tasks.detach()
+        values = record.get("values")
+        sums.add(terms, weights, len(batch), values, gamma)
+        tasks = terms if values is None else values.tasks.detach()
         bar.set_postfix(seg=f"{float(tasks[0]):.3f}", cls=f"{float(tasks[1]):.3f}")
     bar.close()
-    steps = max(len(times), 1)
-    has_aux = setup.aux_loss is not None
-    return EpochResult(
-        term_sum / seen, weight_sum / steps, times, task_sum / seen, task_weight_sum / steps,
-        {name: total / seen for name, total in named_sum.items()},
-        gamma_sum / steps if has_aux else None, aux_sum / seen if has_aux else None,
-    )
+    return sums.result(times)
 
 
 def loss_columns(setup: L.LossSetup, result: EpochResult) -> dict[str, float]:

@@ -70,6 +70,8 @@ class Difference:
         """``+0.012 [-0.004, +0.028]``."""
         if not np.isfinite(self.mean):
             return "n/a"
+        if not (np.isfinite(self.low) and np.isfinite(self.high)):
+            return f"{self.mean:+.{digits}f} (n = {self.n}, no interval)"
         return f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
 
 

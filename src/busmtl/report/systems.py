@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from busmtl.config import PROFILES
@@ -111,31 +110,25 @@ def _mean_sd(values: pd.Series, expected: int, digits: int = 3) -> str:
 
 
 def systems_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per system: network, auxiliary loss, finished folds, test Dice and accuracy
-    (mean ± sd over folds; collapsed classifiers marked), median training step and epoch."""
+    """One row per system: finished folds, test Dice, IoU and accuracy (mean ± sd over folds;
+    collapsed classifiers marked). No times: the runs were made under different loads of the
+    machine, so their clocks do not compare (``busmtl bench models`` measures the cost)."""
     rows = []
     for key, group in runs.groupby("method", sort=False):
-        profile = key.split(":", 1)[0]
         done = group[group["status"] == "done"]
         collapsed = int(done["collapsed"].sum()) if "collapsed" in done else 0
         acc = _mean_sd(done.get("test_cls_acc", pd.Series(dtype=float)), len(group))
         if collapsed and acc != MISSING:
             acc = f"{acc} {COLLAPSED_MARK}{collapsed}"
         rows.append({
-            "system": system_name(key), "profile": profile, "folds": f"{len(done)}/{len(group)}",
+            "system": system_name(key), "folds": f"{len(done)}/{len(group)}",
             METRIC_NAMES["seg_dice"]: _mean_sd(done.get("test_seg_dice", pd.Series(dtype=float)),
                                                len(group)),
+            METRIC_NAMES["seg_iou"]: _mean_sd(done.get("test_seg_iou", pd.Series(dtype=float)),
+                                              len(group)),
             METRIC_NAMES["cls_acc"]: acc,
-            "step (ms)": _median(done, "step_time_ms_median", 0),
-            "epoch (s)": _median(done, "epoch_time_s_median", 1),
         })
     return pd.DataFrame(rows).set_index("system")
-
-
-def _median(done: pd.DataFrame, column: str, digits: int) -> str:
-    if column not in done or done[column].dropna().empty:
-        return MISSING
-    return f"{float(np.median(done[column].dropna())):.{digits}f}"
 
 
 def contrast_table(runs: pd.DataFrame, per_image: pd.DataFrame,
@@ -162,3 +155,39 @@ def finished(runs: pd.DataFrame, profile: str) -> tuple[int, int]:
     """Finished and planned runs of ``profile`` in ``runs``."""
     rows = runs[runs["profile"] == profile]
     return int((rows["status"] == "done").sum()), len(rows)
+
+
+def verdict_text(contrast: pd.DataFrame) -> str:
+    """The contrasts of :func:`contrast_table` in words: for each comparison and metric, whether
+    it is clearly better or worse over folds, over test images, both or neither (a difference
+    clear over images only may belong to this test set rather than to training)."""
+    if contrast.empty or contrast["folds"].max() == 0:
+        return "No run of the companion profiles has finished yet."
+    clear, unclear = [], []
+    for _, row in contrast.iterrows():
+        over_folds = row["verdict (folds)"] in ("better", "worse")
+        over_images = row["verdict (images)"] in ("better", "worse")
+        what = f"{row['comparison']} ({row['metric']})"
+        if over_folds and over_images and row["verdict (folds)"] == row["verdict (images)"]:
+            clear.append(f"{what} is {row['verdict (folds)']} over folds ({row['over folds']}) "
+                         f"and over test images ({row['over test images']})")
+        elif over_folds:
+            clear.append(f"{what} is {row['verdict (folds)']} over folds ({row['over folds']}) "
+                         f"but not clearly over test images ({row['over test images']})")
+        elif over_images:
+            clear.append(f"{what} is {row['verdict (images)']} over test images "
+                         f"({row['over test images']}) but not over folds "
+                         f"({row['over folds']}): it may belong to these test images rather "
+                         "than to the training")
+        else:
+            unclear.append(what)
+    parts = []
+    if clear:
+        parts.extend(f"{sentence}." for sentence in clear)
+    if unclear:
+        parts.append("No clear difference, over folds or over test images, for "
+                     + "; ".join(unclear) + ".")
+    if contrast["folds"].min() < 2:
+        parts.append("Some comparisons have fewer than two finished folds, hence no interval "
+                     "over folds.")
+    return " ".join(parts)
