@@ -204,7 +204,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     ),
     Profile(
         "busi-cpu", "the reference results: real BUSI on a 2-core CPU, sized by measurement",
-        BUSI_CPU_SETTINGS, committed=True,
+        BUSI_CPU_SETTINGS, methods=("ew", "gradnorm", "dwa", "atdwa", "dmf_var"), committed=True,
     ),
     Profile(
         "busi-cpu-interaction",

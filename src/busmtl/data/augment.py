@@ -51,6 +51,10 @@ PROJECT_CHOICES: dict[str, str] = {
 }
 
 
+#: The largest rotation, in degrees (the one magnitude the paper gives).
+ROTATION_LIMIT: int = 45
+
+
 def paper_transforms(image_size: int) -> list[A.Compose]:
     """The six transforms of the paper, each alone in a ``Compose`` with ``p=1``.
 
@@ -62,7 +66,7 @@ def paper_transforms(image_size: int) -> list[A.Compose]:
     warp = {"interpolation": cv2.INTER_LINEAR, "mask_interpolation": cv2.INTER_NEAREST}
     transforms = [
         A.GridDistortion(num_steps=5, distort_limit=0.3, p=1.0, **warp, **border),
-        A.Rotate(limit=45, p=1.0, **warp, **border),
+        A.Rotate(limit=ROTATION_LIMIT, p=1.0, **warp, **border),
         A.OpticalDistortion(distort_limit=0.05, p=1.0, **warp, **border),
         A.HorizontalFlip(p=1.0),
         A.VerticalFlip(p=1.0),

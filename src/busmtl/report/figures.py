@@ -78,16 +78,19 @@ def temperature_figure(hist: pd.DataFrame) -> plt.Figure:
 
 
 def loss_figure(hist: pd.DataFrame) -> plt.Figure:
-    """Train (dashed) and validation (solid) loss of each task per epoch and method."""
+    """Training (solid) and validation (dashed, with its range over folds) loss of each task per
+    epoch and method, on a log axis."""
     fig, axes = plt.subplots(1, 2, dpi=FIG_DPI, figsize=(10, 3.8))
     for ax, task in zip(axes, TASKS):
         for method in dict.fromkeys(hist["method"]):
             h = hist[hist["method"] == method]
-            _band(ax, h, f"val_loss_{task}", color(method), label(method))
             ax.plot(*h.groupby("epoch")[f"train_loss_{task}"].mean().reset_index().to_numpy().T,
-                    color=color(method), ls="--", lw=1)
-        ax.set_title(f"{TASKS[task]}: validation (solid), training (dashed)", fontsize=TITLE_SIZE)
-        ax.set(xlabel="epoch", ylabel="loss (unweighted)")
+                    color=color(method), ls="-", lw=1)
+            _band(ax, h, f"val_loss_{task}", color(method), label(method), ls="--")
+        # the same convention as each run's own page: training solid, validation dashed
+        ax.set_title(f"{TASKS[task]}: training (solid), validation (dashed)", fontsize=TITLE_SIZE)
+        ax.set(xlabel="epoch", ylabel="loss (unweighted, log scale)")
+        ax.set_yscale("log")  # an early spike (e.g. GradNorm's first epoch) flattens a linear axis
     axes[1].legend(frameon=False)
     fig.tight_layout()
     return fig
@@ -204,7 +207,7 @@ def examples_figure(data_dir: str | Path, per_class: int = 4, seed: int = 0) -> 
     picks = [int(i) for cls in (0, 1) for i in rng.choice(np.flatnonzero(data.labels == cls),
                                                           size=per_class, replace=False)]
     return image_grid([data.images[i] for i in picks], [data.masks[i] for i in picks],
-                      [f"{'malignant' if data.labels[i] else 'benign'}\n{data.ids[i]}" for i in picks])
+                      [_image_title(data.labels[i], data.ids[i]) for i in picks])
 
 
 def sample_figure(pred: dict[str, np.ndarray], per_class: int = 4) -> plt.Figure:
@@ -213,8 +216,14 @@ def sample_figure(pred: dict[str, np.ndarray], per_class: int = 4) -> plt.Figure
     dataset, so the default book (committed runs only) can show the data."""
     picks = [int(i) for cls in (0, 1) for i in np.flatnonzero(pred["labels"] == cls)[:per_class]]
     return image_grid([pred["image"][i] for i in picks], [pred["mask_true"][i] for i in picks],
-                      [f"{'malignant' if pred['labels'][i] else 'benign'}\n{pred['ids'][i]}"
-                       for i in picks])
+                      [_image_title(pred["labels"][i], pred["ids"][i]) for i in picks])
+
+
+def _image_title(label: int, image_id: str) -> str:
+    """One line: the image's id, prefixed by its class unless the id already names it (BUSI's
+    ids are "benign (10)", "malignant (4)")."""
+    name = "malignant" if int(label) else "benign"
+    return str(image_id) if str(image_id).startswith(name) else f"{name}: {image_id}"
 
 
 def image_grid(images: list[np.ndarray], masks: list[np.ndarray], titles: list[str],

@@ -22,7 +22,8 @@ TABLE2: dict[str, dict[str, float]] = {
               "cls_acc": 0.9178, "cls_f1": 0.9178, "cls_recall": 0.9178, "cls_precision": 0.9207},
 }
 
-#: Table I: model -> metric -> value (None: not reported by the cited work).
+#: Table I: model -> metric -> value (None: not reported by the cited work). Copied as printed:
+#: for ATDWA the paper's Table I gives precision 0.9178, its Table II 0.9207.
 TABLE1: dict[str, dict[str, float | None]] = {
     "Byra et al.": {"seg_acc": 0.9270, "seg_dice": 0.6440, "seg_iou": None,
                     "cls_acc": 0.8650, "cls_recall": 0.8200, "cls_precision": None},
