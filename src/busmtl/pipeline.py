@@ -178,7 +178,7 @@ def build_book(profile: str = "busi-cpu", data_dir: str | None = None, jobs: int
         if not skip_sweep:
             summary = run_sweep(profile, methods, folds, data, jobs, device, runs_root=runs,
                                 epochs=epochs, threads=threads, progress=progress,
-                                executor=executor)
+                                executor=executor, base=root)
             if summary.failed:
                 print(f"{len(summary.failed)} run(s) failed: they are shown as missing in the book")
     sweep_s = time.perf_counter() - start

@@ -175,18 +175,23 @@ def prepare_data(profile: str, data_dir: str | Path | None, progress: bool | Non
                           progress=progress).resolve()
 
 
-def portable(path: Path) -> str:
-    """``path`` relative to the repository root when it lies inside it (the sweep runs every
-    notebook from the root), else absolute: executed notebooks and hashes then carry no
-    machine-specific folder."""
+def portable(path: Path, base: Path | None = None) -> str:
+    """``path`` as the notebooks see it from the folder they run in: relative when it lies inside
+    the repository root (or inside ``base``, a book built elsewhere such as a copy, or beside it
+    under a common parent other than the file system's root), else absolute. Executed notebooks
+    and hashes then carry no machine-specific folder."""
     path = Path(path).resolve()
-    root = repo_root()
-    return path.relative_to(root).as_posix() if path.is_relative_to(root) else str(path)
+    root = Path(base).resolve() if base else repo_root()
+    if path.is_relative_to(root):
+        return path.relative_to(root).as_posix()
+    if base is not None and os.path.commonpath([path, root]) != os.path.sep:
+        return Path(os.path.relpath(path, root)).as_posix()
+    return str(path)
 
 
 def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
          runs_root: Path, notebook: Path, overrides: dict[str, Any] | None = None,
-         precision_device: str | None = None) -> list[Run]:
+         precision_device: str | None = None, base: Path | None = None) -> list[Run]:
     """The runs of a sweep with their parameters and hashes (nothing is executed).
 
     ``precision="auto"`` is resolved here for the run's device (``precision_device`` when the
@@ -203,7 +208,8 @@ def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
             folder = runs_root / profile / method
             run_dir = (folder / f"fold{fold}").resolve()
             params: dict[str, Any] = {"method": method, "fold": fold, "profile": profile,
-                                      "data_dir": portable(data_dir), "out_dir": portable(run_dir)}
+                                      "data_dir": portable(data_dir, base),
+                                      "out_dir": portable(run_dir, base)}
             params.update({k: v for k, v in (overrides or {}).items() if v is not None})
             config = make_config(profile, **{k: v for k, v in params.items()
                                              if k not in ("profile", "out_dir")})  # validates early
@@ -320,7 +326,8 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
               epochs: int | None = None, image_size: int | None = None, seed: int | None = None,
               retries: int = 2, threads: int | None = None, progress: bool | None = None,
               executor: Executor | str | None = None, devices: str | list[str] | None = None,
-              runs_per_device: int = 1, log=print) -> SweepSummary:
+              runs_per_device: int = 1, base: str | Path | None = None,
+              log=print) -> SweepSummary:
     """Execute every pending method x fold; return the summary (also written as
     ``<runs>/<profile>/sweep_summary.json``, and rewritten whenever a run starts or ends).
     Never raises for a failing run.
@@ -341,14 +348,16 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
     threads = DEFAULT_THREADS if threads is None else int(threads)
     if threads < 1:
         raise ValueError(f"--threads {threads}: use 1 or more")
-    context = SweepContext(profile, (root / profile).resolve(), notebook.resolve(), retries)
+    base = Path(base).resolve() if base else None
+    context = SweepContext(profile, (root / profile).resolve(), notebook.resolve(), retries, base)
     runner.check(context)
     start = time.perf_counter()
     data = prepare_data(profile, data_dir, progress)
     overrides = {"device": device, "epochs": epochs, "image_size": image_size, "seed": seed,
                  "num_threads": threads}
     runs = plan(profile, methods, folds, data, runs_root=root, notebook=notebook,
-                overrides=overrides, precision_device=runner.precision_device(device or "auto"))
+                overrides=overrides, precision_device=runner.precision_device(device or "auto"),
+                base=base)
     adopt_hand_made_runs(runs, data, log=log)
     summary = SweepSummary(profile, runs, executor=runner.describe())
     for r in runs:

@@ -44,6 +44,7 @@ class SweepContext:
     profile_dir: Path  # <runs>/<profile>: run folders, sweep_summary.json, logs
     notebook: Path  # the notebook every run executes
     retries: int = 2  # kernel start-up failures retried by the worker
+    base: Path | None = None  # the folder the notebooks run in (default: the repository root)
 
 
 class Executor(ABC):
@@ -91,7 +92,7 @@ def write_job(run: Run, folder: Path, context: SweepContext,
     threads = str(int(run.parameters["num_threads"]))
     job = {"input": str(context.notebook), "output": str(run.notebook),
            "parameters": dict(run.parameters), "kernel_name": KERNEL_NAME,
-           "cwd": str(repo_root()), "retries": context.retries, "result": str(result_file),
+           "cwd": str(context.base or repo_root()), "retries": context.retries, "result": str(result_file),
            "title": f"{label(run.method)}, fold {run.fold}",
            "env": {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                    "PYTHONUNBUFFERED": "1", **(env or {})}}
