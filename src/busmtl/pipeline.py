@@ -135,8 +135,10 @@ def jupyter_book_executable() -> str:
 
 def build_html(root: Path, toc: Path, env: dict[str, str]) -> Path:
     """``jupyter-book build`` (offline, ``-W --keep-going``); raise when it fails."""
+    # --all: the chapters read the runs, which Sphinx does not track; without it a build after
+    # new runs would keep the pages (and numbers) of the previous build
     cmd = [jupyter_book_executable(), "build", str(root), "--toc", str(toc), "-W", "--keep-going",
-           "--path-output", str(root)]
+           "--all", "--path-output", str(root)]
     done = subprocess.run(cmd, env=env, cwd=root, check=False)
     if done.returncode != 0:
         raise UserError(f"the book build failed (exit {done.returncode}); see the messages above "
