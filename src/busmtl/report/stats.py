@@ -21,6 +21,7 @@ shown only as a check of the sign's consistency.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,10 +130,11 @@ def image_bootstrap(per_image: pd.DataFrame, a: str, b: str, column: str,
 
 def comparison_table(runs: pd.DataFrame, per_image: pd.DataFrame,
                      pairs: list[tuple[str, str]],
-                     metrics: tuple[str, ...] = ("seg_dice", "cls_acc")) -> pd.DataFrame:
+                     metrics: tuple[str, ...] = ("seg_dice", "cls_acc"),
+                     name: Callable[[str], str] = label) -> pd.DataFrame:
     """One row per (pair, metric): the mean difference with its 95 % interval and verdict over
     folds and over test images. Per-image columns: ``seg_dice`` -> ``seg_dice``,
-    ``cls_acc`` -> ``cls_correct``."""
+    ``cls_acc`` -> ``cls_correct``. ``name`` shows a ``method`` value (the method's label)."""
     image_column = {"cls_acc": "cls_correct"}
     rows = []
     for a, b in pairs:
@@ -140,7 +142,7 @@ def comparison_table(runs: pd.DataFrame, per_image: pd.DataFrame,
             f = fold_difference(runs, a, b, metric)
             i = image_bootstrap(per_image, a, b, image_column.get(metric, metric))
             rows.append({
-                "comparison": f"{label(a)} - {label(b)}", "metric": METRIC_NAMES[metric],
+                "comparison": f"{name(a)} - {name(b)}", "metric": METRIC_NAMES[metric],
                 "folds": f.n, "over folds": f.text(), "verdict (folds)": f.verdict,
                 "images": i.n, "over test images": i.text(), "verdict (images)": i.verdict,
             })

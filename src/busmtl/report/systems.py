@@ -22,11 +22,10 @@ from pathlib import Path
 import pandas as pd
 
 from busmtl.config import PROFILES
-from busmtl.report import aggregate
+from busmtl.report import aggregate, tables
 from busmtl.report.colors import label
 from busmtl.report.paper_values import METRIC_NAMES
-from busmtl.report.stats import fold_difference, image_bootstrap
-from busmtl.report.tables import COLLAPSED_MARK, MISSING
+from busmtl.report.stats import comparison_table
 
 #: The profile every companion is compared with.
 REFERENCE_PROFILE: str = "busi-cpu"
@@ -100,55 +99,32 @@ def collect(runs_root: str | Path,
     return runs, aggregate.per_image(runs)
 
 
-def _mean_sd(values: pd.Series, expected: int, digits: int = 3) -> str:
-    values = values.dropna().astype(float)
-    if values.empty:
-        return MISSING
-    sd = values.std(ddof=1) if len(values) > 1 else 0.0
-    text = f"{values.mean():.{digits}f} ± {sd:.{digits}f}"
-    return text if len(values) == expected else f"{text} ({len(values)}/{expected})"
-
-
 def systems_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per system: finished folds, test Dice, IoU and accuracy (mean ± sd over folds;
     collapsed classifiers marked). No times: the runs were made under different loads of the
     machine, so their clocks do not compare (``busmtl bench models`` measures the cost)."""
-    rows = []
-    for key, group in runs.groupby("method", sort=False):
-        done = group[group["status"] == "done"]
-        collapsed = int(done["collapsed"].sum()) if "collapsed" in done else 0
-        acc = _mean_sd(done.get("test_cls_acc", pd.Series(dtype=float)), len(group))
-        if collapsed and acc != MISSING:
-            acc = f"{acc} {COLLAPSED_MARK}{collapsed}"
-        rows.append({
-            "system": system_name(key), "folds": f"{len(done)}/{len(group)}",
-            METRIC_NAMES["seg_dice"]: _mean_sd(done.get("test_seg_dice", pd.Series(dtype=float)),
-                                               len(group)),
-            METRIC_NAMES["seg_iou"]: _mean_sd(done.get("test_seg_iou", pd.Series(dtype=float)),
-                                              len(group)),
-            METRIC_NAMES["cls_acc"]: acc,
-        })
-    return pd.DataFrame(rows).set_index("system")
+    folds = runs.groupby("method", sort=False)["status"].agg(
+        lambda status: f"{(status == 'done').sum()}/{len(status)}")
+    collapsed = tables.collapsed_counts(runs)
+    table = pd.DataFrame({"system": [system_name(key) for key in folds.index],
+                          "folds": folds.to_numpy()}, index=folds.index)
+    for metric in ("seg_dice", "seg_iou", "cls_acc"):
+        stats = tables.mean_std(runs, f"test_{metric}")
+        table[METRIC_NAMES[metric]] = [
+            tables.mean_sd_cell(r["mean"], r["std"], r["n"], r["expected"], 3) for _, r in stats.iterrows()]
+    for key, k in collapsed.items():
+        if k and table.loc[key, METRIC_NAMES["cls_acc"]] != tables.MISSING:
+            table.loc[key, METRIC_NAMES["cls_acc"]] += f" {tables.COLLAPSED_MARK}{k}"
+    return table.set_index("system")
 
 
 def contrast_table(runs: pd.DataFrame, per_image: pd.DataFrame,
                    contrasts: tuple[Contrast, ...] = CONTRASTS,
                    metrics: tuple[str, ...] = ("seg_dice", "cls_acc")) -> pd.DataFrame:
     """One row per (contrast, metric): companion minus reference, with the 95 % intervals and
-    verdicts over folds and over test images of :mod:`busmtl.report.stats`."""
-    image_column = {"cls_acc": "cls_correct"}
-    rows = []
-    for c in contrasts:
-        for metric in metrics:
-            f = fold_difference(runs, c.new, c.old, metric)
-            i = image_bootstrap(per_image, c.new, c.old, image_column.get(metric, metric))
-            rows.append({
-                "comparison": f"{system_name(c.new)} - {system_name(c.old)}",
-                "metric": METRIC_NAMES[metric],
-                "folds": f.n, "over folds": f.text(), "verdict (folds)": f.verdict,
-                "images": i.n, "over test images": i.text(), "verdict (images)": i.verdict,
-            })
-    return pd.DataFrame(rows)
+    verdicts over folds and over test images (:func:`busmtl.report.stats.comparison_table`)."""
+    return comparison_table(runs, per_image, [(c.new, c.old) for c in contrasts], metrics,
+                            name=system_name)
 
 
 def finished(runs: pd.DataFrame, profile: str) -> tuple[int, int]:

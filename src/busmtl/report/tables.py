@@ -41,7 +41,7 @@ def mean_std(runs: pd.DataFrame, column: str) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("method")
 
 
-def _cell(mean: float, std: float, n: int, expected: int, digits: int) -> str:
+def mean_sd_cell(mean: float, std: float, n: int, expected: int, digits: int) -> str:
     n, expected = int(n), int(expected)
     if n == 0 or np.isnan(mean):
         return MISSING
@@ -78,7 +78,7 @@ def table2(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     collapsed = collapsed_counts(runs)
     for metric in METRICS:
         stats = mean_std(runs, f"test_{metric}")
-        column = [_cell(r["mean"], r["std"], r["n"], r["expected"], digits)
+        column = [mean_sd_cell(r["mean"], r["std"], r["n"], r["expected"], digits)
                   for _, r in stats.iterrows()]
         best = clear_best(runs, metric)
         for i, method in enumerate(stats.index):
@@ -121,7 +121,7 @@ def table1(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     for metric in TABLE1_METRICS:
         stats = mean_std(ours, f"test_{metric}") if len(ours) else pd.DataFrame()
         ok = len(stats) and stats["n"].iloc[0] > 0
-        row[METRIC_NAMES[metric]] = (_cell(*stats.iloc[0][["mean", "std", "n", "expected"]], digits)
+        row[METRIC_NAMES[metric]] = (mean_sd_cell(*stats.iloc[0][["mean", "std", "n", "expected"]], digits)
                                      if ok else MISSING)
     rows["ATDWA (this companion)"] = row
     frame = pd.DataFrame(rows).T[[METRIC_NAMES[m] for m in TABLE1_METRICS]]
