@@ -5,6 +5,9 @@ PYTHON  ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.busmtl-installed
+# the exact versions that made the committed runs; `make install LOCK=` installs the unpinned
+# ranges of pyproject.toml instead (newest releases; results may then differ from the runs)
+LOCK    ?= requirements.lock
 PROFILE ?= busi-cpu
 DATA    ?=
 JOBS    ?=
@@ -23,15 +26,21 @@ help:
 	@echo "            re-run that profile's sweep (resuming) and build the book from it"
 	@echo "make sweep PROFILE=... [EXECUTOR=local|slurm] [SLURM_CONFIG=slurm.yaml]   only the sweep"
 	@echo "            EXECUTOR=slurm: one SLURM job array (submitit); see README"
-	@echo "make test   run the test suite (CPU, about 3 minutes on 2 cores)"
+	@echo "make test   run the test suite (CPU, about 15 minutes on 2 cores with the BUSI drift check)"
+	@echo "make install [LOCK=]   the locked versions (requirements.lock); LOCK= for unpinned"
 	@echo "make bench  weighting overhead benchmark"
 
 all: book
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+ifneq ($(strip $(LOCK)),)
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+else
 	$(BIN)/python -m pip install --quiet -e '.[book,dev]'
+endif
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (busmtl)" >/dev/null
 	@touch $(STAMP)
 

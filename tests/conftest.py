@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+# `busmtl train` re-runs itself in a fresh process to pin the CPU level; never inside pytest
+os.environ.setdefault("BUSMTL_NO_REEXEC", "1")
 
 
 @pytest.fixture(scope="session")

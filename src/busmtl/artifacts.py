@@ -33,6 +33,7 @@ from busmtl import TASKS, __version__
 from busmtl.io import atomic_path, write_json
 from busmtl.metrics import per_image_segmentation
 from busmtl.settings import repo_root
+from busmtl.training import isa
 
 #: Files a run folder may hold; removed (only these) before a run rewrites the folder.
 ARTIFACTS: tuple[str, ...] = (
@@ -100,6 +101,8 @@ def provenance(device: torch.device, precision: str, channels_last: bool,
         "num_threads": int(num_threads),
         "precision": precision,
         "channels_last": bool(channels_last),
+        # the instruction-set level torch ran at (ATen, oneDNN's cap) and the host's highest
+        **isa.provenance(),
         "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

@@ -19,6 +19,9 @@ Profiles
 ``busi-cpu-interaction``, ``busi-cpu-cbdice``
     busi-cpu with one change each, also committed: the decoder-interaction network (EW and
     ATDWA), and DMF-var with the decaying CB-Dice auxiliary loss.
+``busi-cpu-grouped``
+    busi-cpu on the leak-free protocol: a split grouped by near-duplicate cluster
+    (:mod:`busmtl.data.duplicates`) and three seeds per method and fold; committed.
 ``paper``
     The primary paper's protocol: BUSI at 256 px, ImageNet-initialised ResNet-34, Adam 1e-4,
     early stopping with patience 15, batch 16 (8 for GradNorm), offline augmentation with six
@@ -33,9 +36,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from busmtl.training.isa import CPU_ISAS
+
 #: Precisions of the forward pass (:mod:`busmtl.step`); ``auto`` is bf16 where the CPU computes
 #: it natively, fp32 elsewhere (an emulated bf16 is ~20x slower than fp32).
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+#: How the test set and folds are drawn: by image (the paper) or by duplicate cluster.
+SPLIT_GROUPS: tuple[str, ...] = ("none", "duplicates")
 
 #: The busi-cpu profile's size, epochs and learning rate, chosen by measurement on a 2-core CPU
 #: (DEVELOPERS.md, "Sizing the busi-cpu profile").
@@ -63,7 +70,10 @@ class TrainConfig:
 
     # data
     data_dir: str | None = None  # prepared cache (busmtl data prepare); sweep fills it in
-    splits: str | None = None  # splits.json; default <data_dir>/splits.json
+    splits: str | None = None  # split file; default <data_dir>/splits.json (see split_group)
+    # "none": the paper's split by image; "duplicates": near-duplicate images (busmtl data
+    # check) stay on one side of every test/train/fold boundary (<data_dir>/splits-grouped.json)
+    split_group: str = "none"
     dataset: str = "auto"  # data the sweep prepares: "auto" (BUSI if configured), "phantoms", "busi"
     phantoms_n: int = 240  # number of phantom cases the sweep generates
     prepare_size: int = 64  # side of the prepared cache the sweep writes
@@ -111,6 +121,9 @@ class TrainConfig:
 
     # speed: results are bit-reproducible only at the same threads and precision
     precision: str = "auto"  # "fp32", "bf16" (autocast of the forward pass) or "auto" (below)
+    # CPU instruction-set level (busmtl.training.isa): "native", or "avx2" for the same numbers
+    # on every x86-64 CPU with AVX2 (set before torch is imported by every command that trains)
+    cpu_isa: str = "native"
     channels_last: bool = True  # NHWC memory layout of the network and its inputs
     num_threads: int | None = None  # torch intra-op threads; None leaves torch's default
 
@@ -151,6 +164,7 @@ class Profile:
     methods: tuple[str, ...] = ("ew", "gradnorm", "dwa", "atdwa")
     folds: tuple[int, ...] = (0, 1, 2, 3, 4)
     committed: bool = False
+    seeds: tuple[int, ...] = (0,)
 
 
 #: The busi-cpu profile's settings; its two companions (the seed systems of issue 14) differ from
@@ -166,6 +180,9 @@ BUSI_CPU_SETTINGS: dict[str, Any] = {
     "batch_size_overrides": {"gradnorm": 8},
     "augment": "online",
     "save_model": True,
+    # reference runs: fp32 at the AVX2 level, the same numbers on every x86-64 CPU with AVX2
+    "precision": "fp32",
+    "cpu_isa": "avx2",
 }
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
@@ -219,6 +236,13 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         methods=("dmf_var",), committed=True,
     ),
     Profile(
+        "busi-cpu-grouped",
+        "busi-cpu on the leak-free split: near-duplicate images never cross a split boundary; "
+        "3 seeds",
+        {**BUSI_CPU_SETTINGS, "split_group": "duplicates"},
+        methods=("ew", "gradnorm", "dwa", "atdwa"), committed=True, seeds=(0, 1, 2),
+    ),
+    Profile(
         "paper", "the primary paper's protocol: BUSI at 256 px, ImageNet ResNet-34 (a GPU)",
         {
             "dataset": "busi",
@@ -251,6 +275,18 @@ def name_list(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [] if value.strip().lower() in ("", "none") else value.split(",")
     return tuple(str(v).strip() for v in value)
+
+
+def profile_setting(profile: str, name: str, given: Any = None) -> Any:
+    """One setting without building a config (nothing heavy is imported): ``given`` when not
+    ``None``, else the profile's value, else the default of :class:`TrainConfig`."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    if given is not None:
+        return given
+    if name in PROFILES[profile].settings:
+        return PROFILES[profile].settings[name]
+    return {f.name: f for f in dataclasses.fields(TrainConfig)}[name].default
 
 
 def make_config(profile: str = "quick", **overrides: Any) -> TrainConfig:
@@ -297,6 +333,8 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.image_size is None or cfg.image_size >= 32, f"image_size must be >= 32, got {cfg.image_size}"),
         (0.0 <= cfg.dropout < 1.0, f"dropout must be in [0, 1), got {cfg.dropout}"),
         (cfg.dropout_scope in ("head", "network"), f"dropout_scope must be head or network, got {cfg.dropout_scope!r}"),
+        (cfg.cpu_isa in CPU_ISAS, f"cpu_isa must be one of {', '.join(CPU_ISAS)}, got {cfg.cpu_isa!r}"),
+        (cfg.split_group in SPLIT_GROUPS, f"split_group must be one of {', '.join(SPLIT_GROUPS)}, got {cfg.split_group!r}"),
         (cfg.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}"),
         (cfg.num_threads is None or cfg.num_threads >= 1, f"num_threads must be >= 1, got {cfg.num_threads}"),
     ]

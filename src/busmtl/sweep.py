@@ -38,6 +38,8 @@ from busmtl.config import PROFILES, TrainConfig, make_config
 from busmtl.executors import Executor, SweepContext, make_executor
 from busmtl.executors.base import KERNEL_NAME  # noqa: F401 - re-exported
 from busmtl.io import write_json
+from busmtl.runs import layout, lock, protect
+from busmtl.runs.layout import RunKey
 from busmtl.settings import repo_root
 
 
@@ -93,9 +95,19 @@ def parse_folds(text: str | None, profile: str) -> list[int]:
     return sorted(set(folds))
 
 
+def parse_seeds(text: str | None, profile: str) -> list[int]:
+    """``"0,1,2"``, ``"0-2"`` or ``None`` (the profile's seeds)."""
+    if text is None:
+        return list(PROFILES[profile].seeds)
+    try:
+        return parse_folds(text, profile)
+    except ValueError:
+        raise ValueError(f"--seeds {text!r}: use a list like 0,1,2 or a range like 0-2") from None
+
+
 @dataclass
 class Run:
-    """One method x fold of a sweep."""
+    """One method x fold x seed of a sweep."""
 
     method: str
     fold: int
@@ -111,6 +123,11 @@ class Run:
     log: Path | None = None  # the worker's log (the SLURM job's log)
     job_id: str | None = None  # SLURM job id (``<array>_<index>``)
     placement: str | None = None  # CUDA_VISIBLE_DEVICES of a run placed on a GPU
+    seed: int = 0
+
+    @property
+    def key(self) -> RunKey:
+        return RunKey(self.method, self.fold, self.seed)
 
     def is_done(self) -> bool:
         """True when ``DONE`` exists and records this run's hash."""
@@ -139,12 +156,15 @@ class SweepSummary:
         return out
 
     def table(self) -> str:
-        lines = [f"{'method':<10} {'fold':>4}  {'status':<8} {'time s':>7}  detail"]
+        lines = [f"{'method':<10} {'fold':>4} {'seed':>4}  {'status':<8} {'time s':>7}  detail"]
         for r in self.runs:
             detail = str(r.notebook)
             if r.status == "failed":
                 detail = f"{r.error}  ({r.notebook}" + (f"; log {r.log})" if r.log else ")")
-            lines.append(f"{r.method:<10} {r.fold:>4}  {r.status:<8} {r.seconds:>7.1f}  {detail}")
+            elif r.error:
+                detail = r.error
+            lines.append(f"{r.method:<10} {r.fold:>4} {r.seed:>4}  {r.status:<8} {r.seconds:>7.1f}"
+                         f"  {detail}")
         c = self.counts()
         lines.append(f"{c['done']} done, {c['skipped']} skipped (already done), {c['failed']} failed "
                      f"in {self.seconds:.0f} s")
@@ -156,7 +176,7 @@ class SweepSummary:
             "busmtl_version": __version__, "executor": self.executor,
             "updated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "driver": {"host": socket.gethostname(), "pid": os.getpid()},
-            "runs": [{"method": r.method, "fold": r.fold, "status": r.status, "error": r.error,
+            "runs": [{"method": r.method, "fold": r.fold, "seed": r.seed, "status": r.status, "error": r.error,
                       "seconds": r.seconds, "train_seconds": r.train_seconds,
                       "notebook": portable(r.notebook), "run_dir": portable(r.run_dir),
                       "run_hash": r.run_hash, "log": portable(r.log) if r.log else None,
@@ -166,13 +186,14 @@ class SweepSummary:
 
 
 def prepare_data(profile: str, data_dir: str | Path | None, progress: bool | None = None) -> Path:
-    """The prepared cache (with ``splits.json``) the sweep's runs read, made when missing."""
+    """The prepared cache (with the profile's split file) the sweep's runs read, made when
+    missing."""
     from busmtl.data.default import ensure_dataset
 
     cfg = make_config(profile, method="ew")
     dataset = str(data_dir) if data_dir is not None else cfg.dataset
     return ensure_dataset(dataset, phantoms_n=cfg.phantoms_n, size=cfg.prepare_size, seed=0,
-                          progress=progress).resolve()
+                          progress=progress, split_group=cfg.split_group).resolve()
 
 
 def portable(path: Path, base: Path | None = None) -> str:
@@ -191,7 +212,8 @@ def portable(path: Path, base: Path | None = None) -> str:
 
 def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
          runs_root: Path, notebook: Path, overrides: dict[str, Any] | None = None,
-         precision_device: str | None = None, base: Path | None = None) -> list[Run]:
+         precision_device: str | None = None, base: Path | None = None,
+         seeds: list[int] | None = None) -> list[Run]:
     """The runs of a sweep with their parameters and hashes (nothing is executed).
 
     ``precision="auto"`` is resolved here for the run's device (``precision_device`` when the
@@ -202,24 +224,28 @@ def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
 
     library = notebook_hash.library_hash()
     runs = []
-    # fold by fold, so that an interrupted sweep leaves complete folds (every method compared)
-    for fold in folds:
-        for method in methods:
-            folder = runs_root / profile / method
-            run_dir = (folder / f"fold{fold}").resolve()
-            params: dict[str, Any] = {"method": method, "fold": fold, "profile": profile,
-                                      "data_dir": portable(data_dir, base),
-                                      "out_dir": portable(run_dir, base)}
-            params.update({k: v for k, v in (overrides or {}).items() if v is not None})
-            config = make_config(profile, **{k: v for k, v in params.items()
-                                             if k not in ("profile", "out_dir")})  # validates early
-            if "precision" not in params:
-                target = precision_device or resolve_device(config.device)
-                params["precision"] = resolve_precision(config.precision, target)
-                config.precision = params["precision"]
-            digest = notebook_hash.run_hash(params, notebook, library=library)
-            runs.append(Run(method, fold, (folder / f"fold{fold}.ipynb").resolve(), run_dir,
-                            {**params, "run_hash": digest}, digest, config=config))
+    seeds = [None] if seeds is None else seeds
+    # seed by seed, fold by fold, so that an interrupted sweep leaves complete folds of the
+    # first seeds (every method compared)
+    for seed, fold, method in ((s, f, m) for s in seeds for f in folds for m in methods):
+        key = RunKey(method, fold, int(seed or 0))
+        run_dir = layout.run_dir(runs_root, profile, key).resolve()
+        params: dict[str, Any] = {"method": method, "fold": fold, "profile": profile,
+                                  "data_dir": portable(data_dir, base),
+                                  "out_dir": portable(run_dir, base)}
+        params.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        if seed is not None:
+            params["seed"] = int(seed)
+        config = make_config(profile, **{k: v for k, v in params.items()
+                                         if k not in ("profile", "out_dir")})  # validates early
+        if "precision" not in params:
+            target = precision_device or resolve_device(config.device)
+            params["precision"] = resolve_precision(config.precision, target)
+            config.precision = params["precision"]
+        digest = notebook_hash.run_hash(params, notebook, library=library)
+        runs.append(Run(method, fold, layout.notebook_path(runs_root, profile, key).resolve(),
+                        run_dir, {**params, "run_hash": digest}, digest, config=config,
+                        seed=key.seed))
     return runs
 
 
@@ -259,10 +285,13 @@ def hand_made_differences(r: Run, data_dir: Path) -> dict[str, tuple[Any, Any]] 
     identity = dataset_identity(data_dir)
     if recorded.get("data_identity") != identity:
         diff["data identity"] = (recorded.get("data_identity"), identity)
-    splits = Path(mine["splits"]) if mine.get("splits") else Path(str(mine.get("data_dir"))) / "splits.json"
-    ours = data_dir / "splits.json"
+    from busmtl.data.splits import split_file
+
+    name = split_file(r.config.split_group)
+    splits = Path(mine["splits"]) if mine.get("splits") else Path(str(mine.get("data_dir"))) / name
+    ours = data_dir / name
     if not splits.is_file() or splits.read_bytes() != ours.read_bytes():
-        diff["splits.json"] = (portable(splits) if splits.is_file() else f"{splits} (not found)",
+        diff[name] = (portable(splits) if splits.is_file() else f"{splits} (not found)",
                                portable(ours))
     prov = recorded.get("provenance", {})
     for key, value in (("busmtl_version", __version__), ("torch_version", torch.__version__)):
@@ -307,6 +336,32 @@ def adopt_hand_made_runs(runs: list[Run], data_dir: Path, log=print) -> list[Run
     return adopted
 
 
+def refuse_committed(pending: list[Run], data_dir: Path, retrain: bool) -> None:
+    """Stop (:class:`~busmtl.errors.UserError`, nothing touched) when pending runs would overwrite
+    committed run folders, unless ``retrain`` and the data are the ones those runs recorded."""
+    from busmtl.data.prepare import dataset_identity
+    from busmtl.errors import UserError
+
+    committed = protect.committed_dirs(r.run_dir for r in pending)
+    if not committed:
+        return
+    shown = ", ".join(sorted(portable(d) for d in committed)[:6])
+    more = f" and {len(committed) - 6} more" if len(committed) > 6 else ""
+    if not retrain:
+        raise UserError(
+            f"{len(committed)} of these runs are committed to the repository ({shown}{more}); "
+            "nothing was run or changed. Re-training them replaces the reference results: add "
+            "--retrain-committed to do so on the same data, or sweep into another folder "
+            "with --runs-dir")
+    identity = dataset_identity(data_dir)
+    other = sorted(portable(d) for d in committed if protect.recorded_identity(d) != identity)
+    if other:
+        raise UserError(
+            f"--retrain-committed: the data at {data_dir} (identity {identity}) are not the data "
+            f"the committed runs recorded ({', '.join(other[:6])}): point --data-dir at the same "
+            "dataset; nothing was run or changed")
+
+
 def check_pretrained_weights(r: Run) -> None:
     """Fail before any notebook starts when the runs need pretrained encoder weights that are
     neither cached nor downloadable (the ``paper`` profile on an offline machine): one clear
@@ -327,6 +382,7 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
               retries: int = 2, threads: int | None = None, progress: bool | None = None,
               executor: Executor | str | None = None, devices: str | list[str] | None = None,
               runs_per_device: int = 1, base: str | Path | None = None,
+              seeds: list[int] | str | None = None, retrain_committed: bool = False,
               log=print) -> SweepSummary:
     """Execute every pending method x fold; return the summary (also written as
     ``<runs>/<profile>/sweep_summary.json``, and rewritten whenever a run starts or ends).
@@ -335,7 +391,12 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
     ``executor``: ``"local"`` (default), ``"slurm"`` or an :class:`~busmtl.executors.Executor`
     (e.g. a :class:`~busmtl.executors.slurm.SlurmExecutor` with its settings). ``jobs``
     (``None``: :func:`default_jobs`), ``devices`` and ``runs_per_device`` configure the local
-    executor."""
+    executor. ``seeds``: the training seeds (``None``: the profile's; ``--seeds 0,1,2``).
+
+    Runs whose folder git tracks (committed runs) are never re-trained unless
+    ``retrain_committed`` is set and the data have the identity the committed runs recorded
+    (:mod:`busmtl.runs.protect`); a run whose folder another process is writing is left to it
+    (:mod:`busmtl.runs.lock`)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     jobs = default_jobs() if jobs is None else int(jobs)
@@ -343,6 +404,7 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
                            runs_per_device=runs_per_device)
     methods = parse_methods(methods, profile) if not isinstance(methods, list) else methods
     folds = parse_folds(folds, profile) if not isinstance(folds, list) else folds
+    seeds = parse_seeds(seeds, profile) if not isinstance(seeds, list) else seeds
     notebook = Path(notebook) if notebook else default_notebook()
     root = Path(runs_root) if runs_root else default_runs_root()
     threads = DEFAULT_THREADS if threads is None else int(threads)
@@ -353,15 +415,22 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
     runner.check(context)
     start = time.perf_counter()
     data = prepare_data(profile, data_dir, progress)
-    overrides = {"device": device, "epochs": epochs, "image_size": image_size, "seed": seed,
+    if seed is not None:  # the older single-seed flag
+        seeds = [int(seed)]
+    overrides = {"device": device, "epochs": epochs, "image_size": image_size,
                  "num_threads": threads}
     runs = plan(profile, methods, folds, data, runs_root=root, notebook=notebook,
                 overrides=overrides, precision_device=runner.precision_device(device or "auto"),
-                base=base)
+                base=base, seeds=seeds if seeds != [0] else None)
     adopt_hand_made_runs(runs, data, log=log)
     summary = SweepSummary(profile, runs, executor=runner.describe())
     for r in runs:
         r.status = "skipped" if r.is_done() else "pending"
+    refuse_committed([r for r in runs if r.status == "pending"], data, retrain_committed)
+    for r in runs:
+        owner = lock.holder(r.run_dir) if r.status == "pending" else None
+        if owner is not None:
+            r.status, r.error = "skipped", f"being written by {lock.describe(owner)}"
     pending = [r for r in runs if r.status == "pending"]
     if pending:
         check_pretrained_weights(pending[0])
@@ -373,7 +442,7 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
         """An executor changed ``r``: show it and rewrite the summary."""
         if r.status in ("done", "failed"):
             bar.update(1)
-            bar.write(f"{r.status:<6} {r.method} fold {r.fold} ({r.seconds:.0f} s)"
+            bar.write(f"{r.status:<6} {r.method} {r.key.name} ({r.seconds:.0f} s)"
                       + (f": {r.error}" if r.error else ""))
         in_progress = {s: sum(x.status == s for x in runs) for s in ("queued", "running")}
         bar.set_postfix({k: v for k, v in in_progress.items() if v}, refresh=True)

@@ -17,7 +17,9 @@ before answering, a ZMQ port is taken by a neighbour); such failures are retried
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -29,6 +31,7 @@ import papermill as pm
 from papermill.exceptions import PapermillExecutionError
 
 from busmtl.io import write_json
+from busmtl.runs.lock import RunBusyError, RunLock
 
 #: Substrings of errors raised while a kernel starts; these are worth another try.
 KERNEL_START_ERRORS: tuple[str, ...] = (
@@ -111,6 +114,18 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
     return {"status": "failed", "error": error, "attempts": retries + 1}  # pragma: no cover
 
 
+def die_with_parent() -> None:
+    """Ask Linux to send this process SIGTERM when its parent (the sweep driver) dies, even by
+    ``kill -9``: no worker trains on as an orphan. A no-op elsewhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _terminate(signum: int, frame: Any) -> None:
     # Turn SIGTERM into KeyboardInterrupt so papermill shuts its kernel down on the way out.
     raise KeyboardInterrupt
@@ -122,10 +137,17 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m busmtl.sweep_worker JOB.json", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _terminate)
+    if os.environ.get("BUSMTL_WORKER_DETACHED") != "1":
+        die_with_parent()
     job = json.loads(Path(args[0]).read_text(encoding="utf-8"))
     start = time.perf_counter()
-    result = execute(job)
-    retitle(job["output"], job.get("title"), job.get("cwd"))
+    try:
+        # one writer per run folder: the kernel trains inside this lock (busmtl.runs.lock)
+        with RunLock(job["run_dir"]) if job.get("run_dir") else contextlib.nullcontext():
+            result = execute(job)
+            retitle(job["output"], job.get("title"), job.get("cwd"))
+    except RunBusyError as exc:
+        result = {"status": "busy", "error": str(exc), "attempts": 0}
     result["seconds"] = time.perf_counter() - start
     write_json(job["result"], result)
     return 0 if result["status"] == "ok" else 1

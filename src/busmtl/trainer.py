@@ -57,6 +57,7 @@ from busmtl.config import TrainConfig, validate
 from busmtl.efficiency import Stopwatch, efficiency_summary, memory_now_mb, reset_peak_memory
 from busmtl.io import atomic_path, write_json
 from busmtl.metrics import all_metrics
+from busmtl.runs.lock import RunLock
 from busmtl.step import (
     Batch,
     NonFiniteLossError,
@@ -66,6 +67,7 @@ from busmtl.step import (
     torch_settings,
     train_step,
 )
+from busmtl.training import isa
 from busmtl.weighting import check_method
 
 __all__ = ["Evaluation", "NonFiniteLossError", "evaluate", "resolve_device", "train"]
@@ -163,7 +165,14 @@ def _data_dir(cfg: TrainConfig) -> Path:
     from busmtl.data.default import ensure_dataset
 
     return ensure_dataset(cfg.dataset, phantoms_n=cfg.phantoms_n, size=cfg.prepare_size, seed=0,
-                          progress=cfg.progress)
+                          progress=cfg.progress, split_group=cfg.split_group)
+
+
+def splits_path(cfg: TrainConfig, data_dir: Path) -> Path:
+    """The split file a run reads: ``cfg.splits``, else the cache's file for ``split_group``."""
+    from busmtl.data.splits import split_file
+
+    return Path(cfg.splits) if cfg.splits else Path(data_dir) / split_file(cfg.split_group)
 
 
 def _loaders(datasets: dict[str, Dataset], cfg: TrainConfig) -> dict[str, DataLoader]:
@@ -258,7 +267,7 @@ def build_session(cfg: TrainConfig, data_dir: Path, device: torch.device, precis
     cfg.weighter = weighter_settings(cfg)  # recorded in config.json as used
     seed_everything(cfg.seed)
     datasets = make_datasets(
-        data_dir, cfg.splits, cfg.fold, augment=cfg.augment, offline_copies=cfg.offline_copies,
+        data_dir, splits_path(cfg, data_dir), cfg.fold, augment=cfg.augment, offline_copies=cfg.offline_copies,
         image_size=cfg.image_size, in_channels=cfg.in_channels, seed=cfg.seed,
     )
     prov = artifacts.provenance(device, precision, cfg.channels_last, torch.get_num_threads())
@@ -539,9 +548,12 @@ def train(config: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
     cfg.data_dir = str(data_dir)  # recorded in config.json as resolved
     device = resolve_device(cfg.device)
     cfg.precision = resolve_precision(cfg.precision, device)
+    if device.type == "cpu":
+        isa.check(cfg.cpu_isa)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    artifacts.clear(out)  # never leave a stale DONE beside a run being rewritten
-    with torch_settings(device, cfg.num_threads):
-        session = build_session(cfg, data_dir, device, cfg.precision, out)
-        return write_results(session, fit(session), out)
+    with RunLock(out):  # one writer per run folder (busmtl.runs.lock)
+        artifacts.clear(out)  # never leave a stale DONE beside a run being rewritten
+        with torch_settings(device, cfg.num_threads):
+            session = build_session(cfg, data_dir, device, cfg.precision, out)
+            return write_results(session, fit(session), out)

@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", required=True, help="folder with benign/ and malignant/")
     p.add_argument("--include-normal", action="store_true", help="also count normal/ images")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--duplicate-threshold", type=float, default=None, metavar="R",
+                   help="32x32 thumbnail correlation at which two images count as the same frame "
+                   "(default 0.95)")
     p.set_defaults(func=run_check)
 
     p = sub.add_parser("prepare", help="resize a raw dataset (folder or .zip) into a fast cache")
@@ -46,7 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--out", default=None, help="where to write (default <data-dir>/splits.json)")
+    p.add_argument("--group", choices=("none", "duplicates"), default="none",
+                   help="duplicates: keep near-duplicate clusters on one side of every boundary "
+                   "and leave out images filed under both classes (splits-grouped.json)")
+    p.add_argument("--out", default=None,
+                   help="where to write (default <data-dir>/splits.json, or splits-grouped.json)")
     p.set_defaults(func=run_split)
 
     p = sub.add_parser("preview", help="PNG grid of example images with mask outlines")
@@ -72,7 +79,8 @@ def run_check(args: argparse.Namespace) -> int:
     from busmtl.data.busi import check_dataset, format_check
 
     root = _existing_dir(args.data_dir, "--data-dir")
-    report = check_dataset(root, include_normal=args.include_normal)
+    report = check_dataset(root, include_normal=args.include_normal,
+                           duplicate_threshold=args.duplicate_threshold)
     print(json.dumps(report, indent=2) if args.json else format_check(report))
     return 0
 
@@ -105,11 +113,13 @@ def run_split(args: argparse.Namespace) -> int:
 
     data_dir = _existing_dir(args.data_dir, "--data-dir")
     path = make_splits(data_dir, seed=args.seed, test_fraction=args.test_fraction,
-                       folds=args.folds, out=args.out)
+                       folds=args.folds, out=args.out, group=args.group)
     splits = load_splits(path, data_dir)
     sizes = ", ".join(f"fold {i}: {len(f.train)} train / {len(f.val)} val"
                       for i, f in enumerate(splits.folds))
-    print(f"splits: {path}\n  test: {len(splits.test)}\n  {sizes}")
+    excluded = (f"\n  left out (filed under both classes): {len(splits.excluded)}"
+                if splits.group == "duplicates" else "")
+    print(f"splits: {path}\n  test: {len(splits.test)}\n  {sizes}{excluded}")
     return 0
 
 

@@ -28,7 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None, help="auto, cpu, cuda")
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None, help="one training seed (see --seeds)")
+    p.add_argument("--seeds", default=None,
+                   help="training seeds, e.g. 0,1,2 or 0-2 (default: the profile's); each seed "
+                   "varies initialisation, data order and augmentation")
+    p.add_argument("--retrain-committed", action="store_true",
+                   help="allow re-training runs committed to the repository (same data only)")
     p.add_argument("--runs-dir", default=None, help="default: book/runs")
     p.add_argument("--notebook", default=None, help="notebook to execute (default: notebooks/train_fold.ipynb)")
     p.add_argument("--no-progress", action="store_true")
@@ -46,6 +51,7 @@ def _cli(args: argparse.Namespace) -> int:
     summary = run_sweep(args.profile, args.methods, args.folds, args.data_dir, device=args.device,
                         runs_root=args.runs_dir, notebook=args.notebook, epochs=args.epochs,
                         image_size=args.image_size, seed=args.seed, threads=args.threads,
+                        seeds=args.seeds, retrain_committed=args.retrain_committed,
                         progress=False if args.no_progress else None,
                         executor=executor_options.build(args))
     return 1 if summary.failed else 0

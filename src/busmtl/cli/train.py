@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--num-workers", type=int, default=None, help="DataLoader worker processes")
     p.add_argument("--num-threads", type=int, default=None,
                    help="torch intra-op threads (the sweep uses 1; results depend on it)")
+    p.add_argument("--cpu-isa", choices=("native", "avx2", "avx512"), default=None,
+                   help="CPU instruction-set level (default: the profile's; avx2 gives the same "
+                   "numbers on every x86-64 CPU with AVX2)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
                    help="forward-pass precision (auto: bf16 where the CPU has it natively)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
@@ -111,7 +114,31 @@ def interaction_modules(args: argparse.Namespace) -> str | tuple[str, ...] | Non
         raise UserError(f"--ablation: {exc}") from None
 
 
+def pin_isa(args: argparse.Namespace) -> str:
+    """Set the run's instruction-set level before torch is imported; when torch is already
+    loaded in this process at another level, re-run the command in a fresh process with the
+    level set (``os.execve``; never inside a test, which calls :func:`run` directly)."""
+    import os
+
+    from busmtl.config import profile_setting
+    from busmtl.training import isa
+
+    level = profile_setting(args.profile, "cpu_isa", args.cpu_isa)
+    wanted = isa.env_for(level)
+    if all(os.environ.get(k) == v for k, v in wanted.items()):
+        return level
+    if "torch" not in sys.modules or os.environ.get("BUSMTL_NO_REEXEC") == "1":
+        isa.pin(level)  # raises IsaError (a ValueError: exit 2) where it cannot
+        return level
+    if not isa.host_supports(level):
+        isa.pin(level)
+    os.execve(sys.executable, [sys.executable, "-m", "busmtl", *sys.argv[1:]],
+              {**os.environ, **wanted, "BUSMTL_NO_REEXEC": "1"})
+    return level  # pragma: no cover - execve does not return
+
+
 def run(args: argparse.Namespace) -> int:
+    cpu_isa = pin_isa(args)
     from busmtl.config import make_config
     from busmtl.trainer import NonFiniteLossError, train
 
@@ -121,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs, image_size=args.image_size, encoder=args.encoder,
         batch_size=args.batch_size, device=args.device, seed=args.seed, lr=args.lr,
         augment=args.augment, num_workers=args.num_workers, num_threads=args.num_threads,
-        precision=args.precision, channels_last=args.channels_last,
+        precision=args.precision, channels_last=args.channels_last, cpu_isa=cpu_isa,
         dropout_scope=args.dropout_scope,
         progress=False if args.no_progress else None,
         save_model=False if args.no_save_model else None,

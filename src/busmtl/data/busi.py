@@ -256,13 +256,15 @@ def empty_mask_warning(empty: list[Case], total: int) -> str:
 # Checking (reads every file)
 # --------------------------------------------------------------------------------------------
 def check_dataset(
-    root: str | Path, include_normal: bool = False, progress: bool | None = None
+    root: str | Path, include_normal: bool = False, progress: bool | None = None,
+    duplicate_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Validate a raw dataset by reading every image and mask.
 
     Returns ``{"root", "counts": {class: n}, "total", "multi_mask", "mask_files",
     "width": [min, max], "height": [min, max], "modes": {mode: n}, "empty_masks", "ignored":
-    {class: n}, "warnings": [str]}``. Hard problems (unreadable file, mask/image size mismatch,
+    {class: n}, "warnings": [str], "duplicates": {...}}`` (the near-duplicate clusters of
+    :mod:`busmtl.data.duplicates` at ``duplicate_threshold``). Hard problems (unreadable file, mask/image size mismatch,
     missing partner file) raise :class:`DataError`; soft ones go to ``warnings``.
     """
     cases, notes, ignored = _scan(root, include_normal)
@@ -271,10 +273,12 @@ def check_dataset(
     heights: list[int] = []
     modes: dict[str, int] = {}
     empty: list[Case] = []
+    images: list[np.ndarray] = []
     for case in _progress(cases, "check", progress):
         with _open(case.image, "image") as im:
             modes[im.mode] = modes.get(im.mode, 0) + 1
         image, mask = load_case(case)
+        images.append(image)
         heights.append(image.shape[0])
         widths.append(image.shape[1])
         counts[case.cls] += 1
@@ -294,7 +298,40 @@ def check_dataset(
         "empty_masks": len(empty),
         "ignored": ignored,
         "warnings": notes,
+        "duplicates": duplicate_report(images, cases, duplicate_threshold),
     }
+
+
+def duplicate_report(images: list[np.ndarray], cases: list[Case],
+                     threshold: float | None) -> dict[str, Any]:
+    """The near-duplicate clusters of a scanned dataset, by case name, for the check report."""
+    from busmtl.data.duplicates import DEFAULT_THRESHOLD, find_duplicates
+
+    table = find_duplicates(images, [c.id for c in cases], [c.cls for c in cases],
+                            DEFAULT_THRESHOLD if threshold is None else threshold)
+    name = table._name
+    cross = table.cross_class()
+    return {"threshold": table.threshold, **table.summary(),
+            "cross_class": [[name(i) for i in c] for c in cross],
+            "cross_class_pairs": [[name(i), name(j)] for c in cross for i in c for j in c
+                                  if i < j and table.classes[i] != table.classes[j]],
+            "other_clusters": [[name(i) for i in c] for c in table.clusters() if c not in cross]}
+
+
+def format_duplicates(dup: dict[str, Any], limit: int = 15) -> list[str]:
+    """Lines of the check report about near-duplicates."""
+    lines = [(f"near-duplicates (32x32 thumbnail correlation >= {dup['threshold']:g}): "
+             f"{dup['clusters']} "
+             f"clusters holding {dup['images_in_clusters']} of {dup['images']} images")]
+    if dup["cross_class"]:
+        lines.append(f"  filed under both classes: {dup['cross_class_clusters']} clusters, "
+                     f"{len(dup['cross_class_pairs'])} benign/malignant pairs")
+        lines += ["    " + " | ".join(c) for c in dup["cross_class"]]
+    shown = sorted(dup["other_clusters"], key=len, reverse=True)
+    lines += ["  cluster: " + " | ".join(c) for c in shown[:limit]]
+    if len(shown) > limit:
+        lines.append(f"  ... {len(shown) - limit} more clusters (--json lists them all)")
+    return lines
 
 
 def format_check(report: dict[str, Any]) -> str:
@@ -313,7 +350,12 @@ def format_check(report: dict[str, Any]) -> str:
     for cls, n in report["ignored"].items():
         lines.append(f"ignored: {n} {cls} images (use --include-normal to keep them)")
     lines += [f"warning: {w}" for w in report["warnings"]]
-    if not report["warnings"]:
+    if report.get("duplicates"):
+        lines += format_duplicates(report["duplicates"])
+    if report.get("duplicates", {}).get("cross_class"):
+        lines.append("warning: some images are filed under both classes (above); the grouped "
+                     "split (busmtl data split --group duplicates) leaves them out")
+    if not report["warnings"] and not report.get("duplicates", {}).get("cross_class"):
         lines.append("ok: no problems found")
     return "\n".join(lines)
 

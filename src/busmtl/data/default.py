@@ -24,7 +24,7 @@ from busmtl.data.busi import _class_folders, _scan, find_root
 from busmtl.data.errors import DataError
 from busmtl.data.phantoms import generate_phantoms
 from busmtl.data.prepare import CACHE_FILES, prepare_dataset, read_index
-from busmtl.data.splits import SPLITS_FILE, load_splits, make_splits
+from busmtl.data.splits import load_splits, make_splits, split_file
 
 #: Side of the raw phantom images (BUSI's images are a few hundred pixels wide).
 PHANTOM_RAW_SIZE = 256
@@ -40,8 +40,9 @@ def ensure_dataset(
     busi_dir: str | Path | None = None,
     root: str | Path | None = None,
     progress: bool | None = None,
+    split_group: str = "none",
 ) -> Path:
-    """Return a prepared cache folder holding ``splits.json``, making whatever is missing.
+    """Return a prepared cache folder holding its split file, making whatever is missing.
 
     ``dataset`` is one of:
 
@@ -52,8 +53,9 @@ def ensure_dataset(
     * a path to a prepared cache (used as it is; ``size`` is ignored, the trainer can resize),
       or to a raw dataset in the BUSI layout (prepared at ``size`` under the data root).
 
-    Splits are made with ``seed`` (test fraction 0.2, 5 folds). An existing ``splits.json``
-    made with another seed is an error, not silently replaced.
+    Splits are made with ``seed`` (test fraction 0.2, 5 folds), grouped by ``split_group``
+    (``splits.json`` by image, ``splits-grouped.json`` by duplicate cluster). An existing split
+    file made with another seed is an error, not silently replaced.
     """
     base = Path(root) if root is not None else settings.data_root()
     name = str(dataset)
@@ -65,21 +67,25 @@ def ensure_dataset(
                 "give one of those or the path of a prepared cache or a BUSI-layout folder"
             )
         if all((path / f).is_file() for f in CACHE_FILES):
-            return _ensure_splits(path, seed, base / ".locks" / f"{_short_hash(path)}.lock")
-        return _ensure_raw(path, base, size, seed, progress, prefix=_slug(path.name))
+            return _ensure_splits(path, seed, base / ".locks" / f"{_short_hash(path)}.lock",
+                                  split_group)
+        return _ensure_raw(path, base, size, seed, progress, prefix=_slug(path.name),
+                               group=split_group)
     if name in ("auto", "busi"):
         source = Path(busi_dir).expanduser() if busi_dir is not None else settings.busi_dir()
         if source is not None:
-            return _ensure_raw(source, base, size, seed, progress, prefix="busi")
+            return _ensure_raw(source, base, size, seed, progress, prefix="busi",
+                               group=split_group)
         if name == "busi":
             raise DataError(
                 "no BUSI folder configured: set BUSMTL_BUSI_DIR to the folder holding benign/ and "
                 "malignant/ or put it at data/BUSI (see data/README.md), or use the phantoms"
             )
-    return _ensure_phantoms(base, phantoms_n, size, seed, progress)
+    return _ensure_phantoms(base, phantoms_n, size, seed, progress, split_group)
 
 
-def _ensure_phantoms(base: Path, n: int, size: int, seed: int, progress: bool | None) -> Path:
+def _ensure_phantoms(base: Path, n: int, size: int, seed: int, progress: bool | None,
+                     group: str = "none") -> Path:
     folder = base / f"phantoms-n{int(n)}-s{int(seed)}"
     with _locked(folder / ".lock"):
         raw = folder / "raw"
@@ -88,11 +94,12 @@ def _ensure_phantoms(base: Path, n: int, size: int, seed: int, progress: bool | 
         prepared = folder / f"prepared-{int(size)}"
         if not _is_cache(prepared):
             prepare_dataset(raw, prepared, size=size, progress=progress)
-        return _make_or_check_splits(prepared, seed)
+        return _make_or_check_splits(prepared, seed, group)
 
 
 def _ensure_raw(
-    source: Path, base: Path, size: int, seed: int, progress: bool | None, prefix: str
+    source: Path, base: Path, size: int, seed: int, progress: bool | None, prefix: str,
+    group: str = "none",
 ) -> Path:
     source = find_root(source).resolve()
     folder = base / f"{prefix}-{_short_hash(source)}"
@@ -100,16 +107,16 @@ def _ensure_raw(
         prepared = folder / f"prepared-{int(size)}"
         if not _is_cache(prepared) or not _matches_source(prepared, source):
             prepare_dataset(source, prepared, size=size, progress=progress)
-        return _make_or_check_splits(prepared, seed)
+        return _make_or_check_splits(prepared, seed, group)
 
 
-def _ensure_splits(prepared: Path, seed: int, lock: Path) -> Path:
+def _ensure_splits(prepared: Path, seed: int, lock: Path, group: str = "none") -> Path:
     with _locked(lock):
-        return _make_or_check_splits(prepared, seed)
+        return _make_or_check_splits(prepared, seed, group)
 
 
-def _make_or_check_splits(prepared: Path, seed: int) -> Path:
-    path = prepared / SPLITS_FILE
+def _make_or_check_splits(prepared: Path, seed: int, group: str = "none") -> Path:
+    path = prepared / split_file(group)
     if path.is_file():
         try:
             splits = load_splits(path, prepared)
@@ -122,7 +129,7 @@ def _make_or_check_splits(prepared: Path, seed: int) -> Path:
                     f"--data-dir {prepared} --seed {seed}` to replace it, or use seed {splits.seed}"
                 )
             return prepared
-    make_splits(prepared, seed=seed)
+    make_splits(prepared, seed=seed, group=group)
     return prepared
 
 

@@ -7,7 +7,8 @@ Layout of a prepared folder (the contract in DEVELOPERS.md)::
     labels.npy   (N,) int64: 0 benign, 1 malignant, 2 normal (only with include_normal)
     index.csv    id, class, image, masks, sha256     one row per case, in array order
     info.json    size, source, counts, warnings      for people; not needed to load
-    splits.json  written later by ``busmtl data split``
+    duplicates.csv  near-duplicate clusters of the original images (busmtl.data.duplicates)
+    splits.json  written later by ``busmtl data split`` (splits-grouped.json: ``--group``)
 
 The dataset's *identity* is a short SHA-256 of ``index.csv``. Its ``sha256`` column hashes the
 bytes of each case's image and mask files, so the identity changes when the content does (two
@@ -38,6 +39,7 @@ from busmtl.data.busi import (
     find_root,
     load_case,
 )
+from busmtl.data.duplicates import DUPLICATES_FILE, find_duplicates
 from busmtl.data.errors import DataError, DataWarning
 from busmtl.io import atomic_dir, write_json
 
@@ -118,8 +120,10 @@ def _prepare(
     labels = np.array([c.label for c in cases], dtype=np.int64)
     rows: list[dict[str, str]] = []
     empty: list[Case] = []
+    originals: list[np.ndarray] = []  # full-size images, for the duplicate table
     for i, case in enumerate(_progress(cases, f"prepare {size}px", progress)):
         image, mask = load_case(case)
+        originals.append(image)
         if case.cls in LESION_CLASSES and not mask.any():
             empty.append(case)
         images[i], masks[i] = resize_pair(image, mask, size)
@@ -155,6 +159,9 @@ def _prepare(
             "warnings": notes,
             "identity": _hash_file(tmp / "index.csv"),
         }
+        table = find_duplicates(originals, [r["id"] for r in rows], [c.cls for c in cases])
+        table.write(tmp / DUPLICATES_FILE)
+        info["duplicates"] = {**table.summary(), "threshold": table.threshold}
         write_json(tmp / "info.json", info)
     return out
 

@@ -6,12 +6,22 @@
 2. The remaining cases are split by ``StratifiedKFold(folds)``; fold ``k`` trains on four
    parts and validates on the fifth (val ~ 1/folds of the rest).
 
+**Grouped by duplicates** (``group="duplicates"``, ``busmtl data split --group duplicates``,
+written to ``splits-grouped.json``): near-duplicate images (:mod:`busmtl.data.duplicates`)
+form one group, and scikit-learn's ``StratifiedGroupKFold`` draws the test set (one of
+``round(1 / test_fraction)`` group folds, about 20 %) and then the folds, so no group crosses a
+test/train/validation boundary; the classes stay stratified as far as the groups allow.
+Cross-class clusters (the same frame filed as benign and as malignant) are **excluded from
+training and evaluation**: one of their labels is wrong, nothing says which, and keeping one
+label would train or score on a guess. They are listed under ``excluded``.
+
 Everything is reproducible from ``seed`` and recorded with the dataset's identity (a hash of
 ``index.csv``, :func:`busmtl.data.prepare.dataset_identity`), so a split file is never applied
 to other data. ``splits.json``::
 
     {"dataset_identity": str, "seed": int, "test_fraction": float, "folds_n": int,
-     "test": [id, ...], "folds": [{"train": [id, ...], "val": [id, ...]}, ...]}
+     "test": [id, ...], "folds": [{"train": [id, ...], "val": [id, ...]}, ...],
+     "group": "none" | "duplicates", "excluded": [id, ...]}
 """
 
 from __future__ import annotations
@@ -21,13 +31,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from busmtl.data.errors import DataError
 from busmtl.data.prepare import _require_cache, dataset_identity, read_index
 from busmtl.io import write_json
 
 SPLITS_FILE = "splits.json"
+#: Split file of each grouping (``TrainConfig.split_group``).
+SPLIT_FILES: dict[str, str] = {"none": SPLITS_FILE, "duplicates": "splits-grouped.json"}
+
+
+def split_file(group: str) -> str:
+    """The file name of the split of ``group`` (``DataError`` for an unknown grouping)."""
+    if group not in SPLIT_FILES:
+        raise DataError(f"split grouping {group!r} is unknown: use one of {', '.join(SPLIT_FILES)}")
+    return SPLIT_FILES[group]
 
 
 @dataclass
@@ -48,6 +67,8 @@ class Splits:
     folds_n: int
     test: list[str]
     folds: list[Fold] = field(default_factory=list)
+    group: str = "none"
+    excluded: list[str] = field(default_factory=list)
 
     def fold(self, k: int) -> Fold:
         """Fold ``k`` (``DataError`` when out of range)."""
@@ -62,8 +83,13 @@ def make_splits(
     test_fraction: float = 0.2,
     folds: int = 5,
     out: str | Path | None = None,
+    group: str = "none",
 ) -> Path:
-    """Write ``splits.json`` for a prepared cache (default ``<data_dir>/splits.json``)."""
+    """Write the split file of a prepared cache (default ``<data_dir>/`` + :func:`split_file`).
+
+    ``group="duplicates"`` keeps every near-duplicate cluster on one side of every boundary and
+    drops cross-class clusters (module docstring); the clusters come from the cache's
+    ``duplicates.csv`` (computed from its images when the file is absent)."""
     data_dir = Path(data_dir)
     _require_cache(data_dir)
     if not 0.0 < test_fraction < 1.0:
@@ -83,17 +109,17 @@ def make_splits(
             f"smallest {smallest}) for a test set plus {folds} folds: use fewer --folds or more data "
             f"(at least {need} per class)"
         )
-    order = np.arange(len(ids))
-    n_test = int(np.floor(test_fraction * len(ids)))
-    rest, test = train_test_split(
-        order, test_size=n_test, stratify=labels, random_state=seed, shuffle=True
-    )
-    rest = np.sort(rest)
-    kfold = StratifiedKFold(n_splits=int(folds), shuffle=True, random_state=seed)
-    fold_list = [
-        {"train": ids[rest[np.sort(tr)]].tolist(), "val": ids[rest[np.sort(va)]].tolist()}
-        for tr, va in kfold.split(rest, labels[rest])
-    ]
+    split_file(group)  # an unknown grouping is refused before anything is computed
+    if labels.size and len(np.unique(labels)) < 2:
+        raise DataError(
+            f"{data_dir} holds one class only ({int(labels[0])}): a classifier cannot be trained "
+            "or tested on it; prepare a dataset with both benign/ and malignant/"
+        )
+    if group == "duplicates":
+        test, fold_list, excluded = _grouped(data_dir, ids, labels, seed, test_fraction,
+                                             int(folds))
+    else:
+        (test, fold_list), excluded = _by_image(ids, labels, seed, test_fraction, int(folds)), []
     payload = {
         "dataset_identity": dataset_identity(data_dir),
         "seed": int(seed),
@@ -101,9 +127,64 @@ def make_splits(
         "folds_n": int(folds),
         "test": ids[np.sort(test)].tolist(),
         "folds": fold_list,
+        "group": group,
+        "excluded": excluded,
     }
-    target = Path(out) if out is not None else data_dir / SPLITS_FILE
+    target = Path(out) if out is not None else data_dir / split_file(group)
     return write_json(target, payload)
+
+
+def _by_image(ids: np.ndarray, labels: np.ndarray, seed: int, test_fraction: float,
+              folds: int) -> tuple[np.ndarray, list[dict[str, list[str]]]]:
+    """The paper's split: a stratified test set of ``floor(test_fraction N)`` images, then
+    stratified folds of the rest."""
+    order = np.arange(len(ids))
+    n_test = int(np.floor(test_fraction * len(ids)))
+    rest, test = train_test_split(
+        order, test_size=n_test, stratify=labels, random_state=seed, shuffle=True
+    )
+    rest = np.sort(rest)
+    kfold = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return test, [
+        {"train": ids[rest[np.sort(tr)]].tolist(), "val": ids[rest[np.sort(va)]].tolist()}
+        for tr, va in kfold.split(rest, labels[rest])
+    ]
+
+
+def _grouped(data_dir: Path, ids: np.ndarray, labels: np.ndarray, seed: int,
+             test_fraction: float, folds: int
+             ) -> tuple[np.ndarray, list[dict[str, list[str]]], list[str]]:
+    """Test set and folds with every duplicate cluster on one side; cross-class clusters out."""
+    from busmtl.data.duplicates import DUPLICATES_FILE, read_groups
+
+    table = data_dir / DUPLICATES_FILE
+    if not table.is_file():
+        write_duplicates(data_dir)
+    groups, crossing = read_groups(table, ids.tolist())
+    keep = np.array([i not in crossing for i in ids.tolist()])
+    order = np.flatnonzero(keep)
+    parts = max(2, round(1.0 / test_fraction))
+    outer = StratifiedGroupKFold(n_splits=parts, shuffle=True, random_state=seed)
+    rest_pos, test_pos = next(outer.split(order, labels[order], groups[order]))
+    test, rest = order[test_pos], np.sort(order[rest_pos])
+    inner = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    fold_list = [
+        {"train": ids[rest[np.sort(tr)]].tolist(), "val": ids[rest[np.sort(va)]].tolist()}
+        for tr, va in inner.split(rest, labels[rest], groups[rest])
+    ]
+    return test, fold_list, sorted(ids[~keep].tolist())
+
+
+def write_duplicates(data_dir: str | Path, threshold: float | None = None) -> Path:
+    """Compute the duplicate table of a prepared cache from its images and write it there."""
+    from busmtl.data.duplicates import DEFAULT_THRESHOLD, DUPLICATES_FILE, find_duplicates
+
+    data_dir = Path(data_dir)
+    rows = read_index(data_dir)
+    images = np.load(data_dir / "images.npy")
+    table = find_duplicates(list(images), [r["id"] for r in rows], [r["class"] for r in rows],
+                            threshold=DEFAULT_THRESHOLD if threshold is None else threshold)
+    return table.write(data_dir / DUPLICATES_FILE)
 
 
 def load_splits(path: str | Path, data_dir: str | Path) -> Splits:
@@ -126,6 +207,8 @@ def load_splits(path: str | Path, data_dir: str | Path) -> Splits:
             folds_n=int(raw["folds_n"]),
             test=list(raw["test"]),
             folds=[Fold(list(f["train"]), list(f["val"])) for f in raw["folds"]],
+            group=str(raw.get("group", "none")),
+            excluded=list(raw.get("excluded", [])),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise DataError(

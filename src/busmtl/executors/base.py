@@ -73,8 +73,12 @@ class Executor(ABC):
 
 
 def job_name(run: Run) -> str:
-    """``<method>-fold<k>``: the file names of a run's job and log files."""
-    return f"{run.method}-fold{run.fold}"
+    """``<method>-fold<k>`` (``-seed<s>`` for seeds other than 0): the file names of a run's
+    job and log files."""
+    return f"{run.method}-{run.key.name}"
+
+
+from busmtl.training.isa import env_for
 
 
 def write_job(run: Run, folder: Path, context: SweepContext,
@@ -90,12 +94,16 @@ def write_job(run: Run, folder: Path, context: SweepContext,
     result_file = folder / f"{job_name(run)}.result.json"
     result_file.unlink(missing_ok=True)
     threads = str(int(run.parameters["num_threads"]))
+    # the instruction-set level reaches the kernel before it imports torch
+    isa_env = env_for(run.config.cpu_isa) if run.config is not None else {}
     job = {"input": str(context.notebook), "output": str(run.notebook),
            "parameters": dict(run.parameters), "kernel_name": KERNEL_NAME,
            "cwd": str(context.base or repo_root()), "retries": context.retries, "result": str(result_file),
-           "title": f"{label(run.method)}, fold {run.fold}",
+           "title": f"{label(run.method)}, fold {run.fold}"
+                    + (f", seed {run.seed}" if run.seed else ""),
+           "run_dir": str(run.run_dir),
            "env": {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
-                   "PYTHONUNBUFFERED": "1", **(env or {})}}
+                   "PYTHONUNBUFFERED": "1", **isa_env, **(env or {})}}
     write_json(job_file, job)
     return job_file
 
@@ -143,6 +151,10 @@ def settle(run: Run, result: dict[str, Any] | None, seconds: float,
     run.train_seconds = train_seconds(run.run_dir)
     if result is not None and result.get("status") == "ok" and run.is_done():
         run.status, run.error = "done", None
+        return
+    if result is not None and result.get("status") == "busy":
+        # another process writes this run folder: it is that writer's run, not a failure here
+        run.status, run.error = "skipped", result.get("error")
         return
     run.status = "failed"
     if killed:

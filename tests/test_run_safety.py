@@ -1,0 +1,170 @@
+"""Run folders: one writer at a time, committed runs protected, seeds in the layout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from busmtl.errors import UserError
+from busmtl.runs import layout, lock, protect
+from busmtl.runs.layout import RunKey
+
+
+# --------------------------------------------------------------------------------------------
+# layout
+# --------------------------------------------------------------------------------------------
+def test_seed_zero_keeps_the_old_folder_name_and_other_seeds_are_named():
+    assert RunKey("atdwa", 3).name == "fold3"
+    assert RunKey("atdwa", 3, 2).name == "fold3-seed2"
+    assert layout.parse_run_name("fold3-seed2") == (3, 2)
+    assert layout.parse_run_name("fold0") == (0, 0)
+    assert layout.parse_run_name("logs") is None
+    assert layout.parse_run_name("fold0.ipynb") is None
+    root = Path("/r")
+    assert layout.run_dir(root, "p", RunKey("ew", 1, 1)) == Path("/r/p/ew/fold1-seed1")
+    assert layout.notebook_path(root, "p", RunKey("ew", 1)) == Path("/r/p/ew/fold1.ipynb")
+
+
+def test_finished_runs_reads_old_and_seeded_folders(tmp_path):
+    for name in ("fold0", "fold0-seed1", "fold1-seed2"):
+        (tmp_path / "ew" / name).mkdir(parents=True)
+        (tmp_path / "ew" / name / "DONE").write_text("{}")
+    (tmp_path / "ew" / "fold2").mkdir()  # unfinished: no DONE
+    (tmp_path / "logs" / "x").mkdir(parents=True)
+    found = layout.finished_runs(tmp_path)
+    assert list(found) == [RunKey("ew", 0, 0), RunKey("ew", 0, 1), RunKey("ew", 1, 2)]
+
+
+# --------------------------------------------------------------------------------------------
+# the writer lock
+# --------------------------------------------------------------------------------------------
+def test_a_second_writer_is_refused_with_the_owner_named(tmp_path):
+    with lock.RunLock(tmp_path / "run"):
+        owner = lock.holder(tmp_path / "run")
+        assert owner["pid"] == os.getpid()
+        with pytest.raises(lock.RunBusyError, match=f"pid {os.getpid()}"), \
+                lock.RunLock(tmp_path / "run"):
+            pass
+    assert lock.holder(tmp_path / "run") is None
+
+
+def test_a_lock_left_by_a_killed_process_is_stale_and_taken_over(tmp_path):
+    run = tmp_path / "run"
+    code = ("import sys, time; from busmtl.runs.lock import RunLock\n"
+            f"l = RunLock({str(run)!r}).__enter__(); print('held', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        assert lock.holder(run)["pid"] == proc.pid
+        with pytest.raises(lock.RunBusyError):
+            lock.RunLock(run).__enter__()
+    finally:
+        proc.kill()  # like kill -9: no clean-up in the owner
+        proc.wait()
+    assert lock.is_stale(run) and lock.holder(run) is None
+    with lock.RunLock(run):
+        assert lock.holder(run)["pid"] == os.getpid()
+
+
+def test_training_into_a_folder_another_process_writes_is_refused(tmp_path, tiny_data):
+    from busmtl.config import make_config
+    from busmtl.trainer import train
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "DONE").write_text("{}")
+    cfg = make_config("smoke", method="ew", epochs=1, data_dir=str(tiny_data), progress=False)
+    code = ("import time; from busmtl.runs.lock import RunLock\n"
+            f"l = RunLock({str(run)!r}).__enter__(); print('held', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(lock.RunBusyError, match="being written by"):
+            train(cfg, run)
+        assert (run / "DONE").read_text() == "{}"  # the other writer's folder is untouched
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+# --------------------------------------------------------------------------------------------
+# committed runs
+# --------------------------------------------------------------------------------------------
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
+                   env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"})
+
+
+@pytest.fixture()
+def repo(tmp_path):
+    _git(tmp_path, "init", "-q")
+    committed = tmp_path / "book" / "runs" / "p" / "ew" / "fold0"
+    committed.mkdir(parents=True)
+    (committed / "config.json").write_text(json.dumps({"data_identity": "abc"}))
+    (committed / "DONE").write_text("{}")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-q", "-m", "runs")
+    (tmp_path / "book" / "runs" / "p" / "ew" / "fold1").mkdir()
+    return tmp_path
+
+
+def test_committed_folders_are_the_ones_git_tracks(repo):
+    runs = repo / "book" / "runs" / "p" / "ew"
+    found = protect.committed_dirs([runs / "fold0", runs / "fold1", runs / "fold2"], root=repo)
+    assert found == {(runs / "fold0").resolve()}
+    assert protect.recorded_identity(runs / "fold0") == "abc"
+
+
+def test_a_sweep_refuses_to_overwrite_committed_runs(repo, monkeypatch, tmp_path_factory):
+    from busmtl import sweep
+
+    monkeypatch.setattr(protect, "repo_root", lambda: repo)
+    monkeypatch.setattr(sweep, "portable", lambda path, base=None: str(path))
+    run = sweep.Run("ew", 0, Path("nb.ipynb"), (repo / "book/runs/p/ew/fold0").resolve(), {}, "h")
+    data = tmp_path_factory.mktemp("d")
+    with pytest.raises(UserError, match="committed to the repository.*--retrain-committed"):
+        sweep.refuse_committed([run], data, retrain=False)
+    monkeypatch.setattr("busmtl.data.prepare.dataset_identity", lambda d: "other")
+    with pytest.raises(UserError, match="not the data the committed runs recorded"):
+        sweep.refuse_committed([run], data, retrain=True)
+    monkeypatch.setattr("busmtl.data.prepare.dataset_identity", lambda d: "abc")
+    sweep.refuse_committed([run], data, retrain=True)  # same data, asked for: allowed
+    assert (repo / "book/runs/p/ew/fold0/DONE").read_text() == "{}"
+
+
+def test_the_committed_reference_runs_of_this_repository_are_protected(tiny_data):
+    """`busmtl sweep --profile busi-cpu --data-dir <phantoms>` stops before anything runs."""
+    from busmtl.cli import main
+    from busmtl.settings import repo_root
+
+    runs = repo_root() / "book" / "runs" / "busi-cpu"
+    if not (runs / "ew" / "fold0" / "DONE").is_file():
+        pytest.skip("no committed busi-cpu runs in this checkout")
+    before = {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()}
+    assert main(["sweep", "--profile", "busi-cpu", "--data-dir", str(tiny_data), "--folds", "0",
+                 "--methods", "ew", "--no-progress"]) == 2
+    assert {p: p.stat().st_mtime_ns for p in runs.rglob("*") if p.is_file()} == before
+
+
+# --------------------------------------------------------------------------------------------
+# seeds in a sweep's plan
+# --------------------------------------------------------------------------------------------
+def test_a_sweep_plans_every_seed_in_its_own_folder(tiny_data, tmp_path):
+    from busmtl import sweep
+
+    runs = sweep.plan("smoke", ["ew"], [0, 1], tiny_data, runs_root=tmp_path,
+                      notebook=sweep.default_notebook(), seeds=[0, 2])
+    assert [(r.seed, r.fold, r.run_dir.name) for r in runs] == [
+        (0, 0, "fold0"), (0, 1, "fold1"), (2, 0, "fold0-seed2"), (2, 1, "fold1-seed2")]
+    assert runs[2].parameters["seed"] == 2 and runs[2].config.seed == 2
+    assert len({r.run_hash for r in runs}) == 4
+    assert sweep.parse_seeds("0-2", "smoke") == [0, 1, 2]
+    assert sweep.parse_seeds(None, "busi-cpu-grouped") == [0, 1, 2]
+    with pytest.raises(ValueError, match="--seeds"):
+        sweep.parse_seeds("a,b", "smoke")
