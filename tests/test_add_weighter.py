@@ -86,8 +86,9 @@ def test_following_adding_a_weighter_word_for_word(tmp_path):
     probe = run(project, "-c", f"""
 import json
 from busmtl.report.pages import methods_table
-from busmtl.sweep import parse_methods
-from busmtl.weighting import available, color
+from busmtl.orchestration.sweep import parse_methods
+from busmtl.report.colors import color
+from busmtl.weighting import available
 others = [color(m) for m in available() if m != {name!r}]
 table = methods_table()
 row = table[table["name"] == "`{name}`"]

@@ -91,18 +91,18 @@ def test_ratio_arithmetic_targets_and_pooling():
 
 
 def test_a_benchmark_step_is_the_training_step(monkeypatch):
-    """The bench times :func:`busmtl.step.train_step`, the trainer's step: warm-up and timed."""
-    import busmtl.step
+    """The bench times :func:`busmtl.training.step.train_step`, the trainer's step: warm-up and timed."""
+    import busmtl.training.step
     from busmtl.bench.weighting import measure
 
     calls = []
-    real = busmtl.step.train_step
+    real = busmtl.training.step.train_step
 
     def counted(*args, **kwargs):
         calls.append(kwargs.get("where"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(busmtl.step, "train_step", counted)
+    monkeypatch.setattr(busmtl.training.step, "train_step", counted)
     row = measure("dwa", image_size=32, batch_size=2, encoder="resnet18", steps=2, warmup=1,
                   device="cpu", threads=1)
     assert len(calls) == 3 and len(row["step_ms"]) == 2

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from busmtl.pipeline import write_toc
+from busmtl.publish.pipeline import write_toc
 from busmtl.settings import repo_root
 
 ROOT = repo_root()
@@ -67,7 +67,7 @@ MACHINE_PATHS = ("/tmp/", "/work/", "/home/", "/root/", "/Users/")
 def smoke_book(tmp_path_factory, module_data_root) -> tuple[Path, Path]:
     """The smoke book built once, offline with warnings as errors, as after `make test` in a
     fresh clone (a .pytest_cache with its README.md lies in the root)."""
-    from busmtl.pipeline import build_book
+    from busmtl.publish.pipeline import build_book
 
     root = copy_book_sources(tmp_path_factory.mktemp("book") / "repo")
     (root / ".pytest_cache").mkdir()
@@ -163,7 +163,7 @@ def test_lab_page_has_exercises_with_hidden_solutions_that_pass(smoke_book):
 def test_reproducing_page_prints_the_commands_the_tests_execute(smoke_book):
     import html as html_lib
 
-    from busmtl.reproduce import commands, planned_spec
+    from busmtl.orchestration.reproduce import commands, planned_spec
 
     _, html = smoke_book
     page = html_lib.unescape(article(html / "book" / "reproducing.html"))

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from busmtl import reference
-from busmtl.reference import DRIFT_RUNS, check_drift, committed_runs, runs_root
+from busmtl.orchestration import drift as reference
+from busmtl.orchestration.drift import DRIFT_RUNS, check_drift, committed_runs, runs_root
 from busmtl.settings import repo_root
 
 
@@ -111,7 +111,7 @@ def small_reference(tmp_path_factory, tiny_data):
     """A three-epoch DWA run with online augmentation on the tiny phantoms, in the layout of a
     committed run."""
     from busmtl.config import make_config
-    from busmtl.trainer import train
+    from busmtl.training.trainer import train
 
     run = tmp_path_factory.mktemp("refs") / "smoke" / "dwa" / "fold0"
     cfg = make_config("smoke", method="dwa", epochs=3, augment="online", num_threads=1,

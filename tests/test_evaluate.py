@@ -7,10 +7,10 @@ import json
 import pandas as pd
 import pytest
 
-from busmtl import trainer
 from busmtl.config import make_config
 from busmtl.data.errors import DataError
-from busmtl.evaluate import evaluate_run
+from busmtl.training import trainer
+from busmtl.training.evaluate import evaluate_run
 
 
 @pytest.fixture(scope="module")

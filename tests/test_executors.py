@@ -11,21 +11,21 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from busmtl import sweep
 from busmtl.cli import main
 from busmtl.errors import UserError
-from busmtl.executors import make_executor, slurm_queue
-from busmtl.executors.devices import DevicePool, parse_devices
-from busmtl.executors.local import LocalExecutor
-from busmtl.executors.slurm import SlurmExecutor, previous_job_ids
-from busmtl.executors.slurm_settings import (
+from busmtl.orchestration import sweep
+from busmtl.orchestration.executors import make_executor, slurm_queue
+from busmtl.orchestration.executors.devices import DevicePool, parse_devices
+from busmtl.orchestration.executors.local import LocalExecutor
+from busmtl.orchestration.executors.slurm import SlurmExecutor, previous_job_ids
+from busmtl.orchestration.executors.slurm_settings import (
     SlurmSettings,
     format_time,
     parse_mem,
     parse_sbatch,
     parse_time,
 )
-from busmtl.sweep_status import format_status, sweep_status
+from busmtl.orchestration.status import format_status, sweep_status
 
 PLACED_SOURCE = '''
 import json, os, time
@@ -260,10 +260,10 @@ def test_log_folders_are_not_methods(tmp_path):
 
 
 def test_book_passes_the_executor_to_the_sweep(monkeypatch):
-    import busmtl.pipeline
+    import busmtl.publish.pipeline
 
     seen = {}
-    monkeypatch.setattr(busmtl.pipeline, "build_book", lambda *a, **kw: seen.update(kw))
+    monkeypatch.setattr(busmtl.publish.pipeline, "build_book", lambda *a, **kw: seen.update(kw))
     assert main(["book", "--profile", "smoke", "--executor", "slurm", "--partition", "gpu",
                  "--time", "30", "--gpus-per-run", "1", "--sbatch", "account=lab"]) == 0
     executor = seen["executor"]

@@ -111,7 +111,7 @@ def test_lab_has_six_to_ten_exercises_each_with_a_hidden_solution():
 
 
 def test_the_student_notebook_has_no_solutions(tmp_path):
-    from busmtl.lab import student_notebook
+    from busmtl.teaching.lab import student_notebook
 
     nb = nbformat.read(str(student_notebook(LAB, tmp_path / "lab.ipynb")), as_version=4)
     sources = "\n".join(c.source for c in nb.cells)

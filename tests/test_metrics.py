@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, jaccard_score, precision_score, recall_score
 
-from busmtl import metrics as M
+from busmtl.training import metrics as M
 
 # image 0: true [[1,1],[0,0]], predicted [[1,0],[1,0]] -> TP 1, FP 1, FN 1, TN 1
 # image 1: both empty -> perfect agreement

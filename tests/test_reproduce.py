@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from busmtl.errors import UserError
-from busmtl.reproduce import commands, compare_runs, planned_spec, recorded_spec
+from busmtl.orchestration.reproduce import commands, compare_runs, planned_spec, recorded_spec
+from busmtl.orchestration.sweep import run_sweep
 from busmtl.settings import repo_root
-from busmtl.sweep import run_sweep
 
 pytestmark = pytest.mark.slow
 

@@ -73,7 +73,7 @@ def test_a_lock_left_by_a_killed_process_is_stale_and_taken_over(tmp_path):
 
 def test_training_into_a_folder_another_process_writes_is_refused(tmp_path, tiny_data):
     from busmtl.config import make_config
-    from busmtl.trainer import train
+    from busmtl.training.trainer import train
 
     run = tmp_path / "run"
     run.mkdir()
@@ -85,7 +85,7 @@ def test_training_into_a_folder_another_process_writes_is_refused(tmp_path, tiny
     try:
         assert proc.stdout.readline().strip() == "held"
         with pytest.raises(lock.RunBusyError, match="being written by"):
-            train(cfg, run)
+            train(cfg, run, replace=True)
         assert (run / "DONE").read_text() == "{}"  # the other writer's folder is untouched
     finally:
         proc.kill()
@@ -122,7 +122,7 @@ def test_committed_folders_are_the_ones_git_tracks(repo):
 
 
 def test_a_sweep_refuses_to_overwrite_committed_runs(repo, monkeypatch, tmp_path_factory):
-    from busmtl import sweep
+    from busmtl.orchestration import sweep
 
     monkeypatch.setattr(protect, "repo_root", lambda: repo)
     monkeypatch.setattr(sweep, "portable", lambda path, base=None: str(path))
@@ -156,7 +156,7 @@ def test_the_committed_reference_runs_of_this_repository_are_protected(tiny_data
 # seeds in a sweep's plan
 # --------------------------------------------------------------------------------------------
 def test_a_sweep_plans_every_seed_in_its_own_folder(tiny_data, tmp_path):
-    from busmtl import sweep
+    from busmtl.orchestration import sweep
 
     runs = sweep.plan("smoke", ["ew"], [0, 1], tiny_data, runs_root=tmp_path,
                       notebook=sweep.default_notebook(), seeds=[0, 2])
@@ -168,3 +168,80 @@ def test_a_sweep_plans_every_seed_in_its_own_folder(tiny_data, tmp_path):
     assert sweep.parse_seeds(None, "busi-cpu-grouped") == [0, 1, 2]
     with pytest.raises(ValueError, match="--seeds"):
         sweep.parse_seeds("a,b", "smoke")
+
+
+# --------------------------------------------------------------------------------------------
+# a finished run is replaced only on request, and never lost
+# --------------------------------------------------------------------------------------------
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+
+@pytest.fixture()
+def finished_run(tiny_data, tmp_path):
+    from busmtl.config import make_config
+    from busmtl.training.trainer import train
+
+    run = tmp_path / "runs" / "ew"
+    train(make_config("smoke", method="ew", epochs=1, data_dir=str(tiny_data), progress=False,
+                      save_model=True), run)
+    return run
+
+
+@pytest.mark.parametrize("extra, message", [
+    ([], "holds a finished run"),
+    (["--force", "--fold", "9"], "fold 9 does not exist"),
+    (["--force", "--weighter-param", "bogus=1"], "unknown hyper-parameter"),
+])
+def test_a_finished_run_survives_every_refused_retrain(finished_run, tiny_data, extra, message,
+                                                       capsys):
+    from busmtl.cli import main
+
+    before = _snapshot(finished_run)
+    code = main(["train", "--method", "ew", "--profile", "smoke", "--epochs", "1",
+                 "--data-dir", str(tiny_data), "--out", str(finished_run), "--no-progress",
+                 *extra])
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert _snapshot(finished_run) == before
+    assert sorted(p.name for p in finished_run.parent.iterdir()) == ["ew"]
+
+
+def test_force_swaps_in_the_new_run_and_a_failed_rerun_keeps_the_old(finished_run, tiny_data,
+                                                                     monkeypatch):
+    from busmtl.config import make_config
+    from busmtl.training import trainer
+
+    before = _snapshot(finished_run)
+    cfg = make_config("smoke", method="ew", epochs=2, data_dir=str(tiny_data), progress=False)
+
+    def broken_fit(session, on_epoch=None):
+        raise KeyboardInterrupt  # a killed re-run
+
+    monkeypatch.setattr(trainer, "fit", broken_fit)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train(cfg, finished_run, replace=True)
+    assert _snapshot(finished_run) == before
+    monkeypatch.undo()
+    result = trainer.train(cfg, finished_run, replace=True)
+    assert result["epochs_run"] == 2
+    assert json.loads((finished_run / "metrics.json").read_text())["epochs_run"] == 2
+    assert sorted(p.name for p in finished_run.parent.iterdir()) == ["ew"]
+
+
+def test_evaluate_never_writes_into_a_run(finished_run, tiny_data, tmp_path, capsys):
+    from busmtl.cli import main
+
+    before = _snapshot(finished_run)
+    for out in (finished_run, finished_run / "eval"):
+        assert main(["evaluate", "--run", str(finished_run), "--data-dir", str(tiny_data),
+                     "--out", str(out)]) == 2
+        assert "would overwrite the run" in capsys.readouterr().err
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    assert main(["evaluate", "--run", str(finished_run), "--data-dir", str(tiny_data),
+                 "--out", str(other)]) == 2
+    assert "other files" in capsys.readouterr().err
+    assert _snapshot(finished_run) == before and (other / "notes.txt").read_text() == "mine"

@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from busmtl import sweep
 from busmtl.errors import UserError
-from busmtl.executors import slurm_queue
-from busmtl.executors.slurm import SlurmExecutor
-from busmtl.executors.slurm_settings import SlurmSettings
-from busmtl.sweep_status import sweep_status
+from busmtl.orchestration import sweep
+from busmtl.orchestration.executors import slurm_queue
+from busmtl.orchestration.executors.slurm import SlurmExecutor
+from busmtl.orchestration.executors.slurm_settings import SlurmSettings
+from busmtl.orchestration.status import sweep_status
 
 pytestmark = pytest.mark.slow
 

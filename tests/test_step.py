@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from busmtl import step
 from busmtl.models import SSCResNet
+from busmtl.training import step
 from busmtl.weighting import get_weighter
 
 

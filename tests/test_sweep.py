@@ -18,7 +18,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from busmtl import notebook_hash, sweep
+from busmtl.orchestration import sweep
+from busmtl.runs import hashing as notebook_hash
 
 FAKE_SOURCE = '''
 import json, os, time
@@ -133,7 +134,7 @@ def test_resume_skips_finished_runs_and_reruns_the_rest(fake_notebook, tiny_data
 
 
 def test_killed_sweep_resumes_without_losing_finished_runs(fake_notebook, tiny_data, tmp_path):
-    script = (f"from busmtl import sweep; sweep.run_sweep('smoke', 'ew', '0-1', {str(tiny_data)!r}, 1, "
+    script = (f"from busmtl.orchestration import sweep; sweep.run_sweep('smoke', 'ew', '0-1', {str(tiny_data)!r}, 1, "
               f"runs_root={str(tmp_path / 'runs')!r}, notebook={str(fake_notebook)!r}, progress=False)")
     env = dict(os.environ, BUSMTL_TEST_SLOW="1")
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True)
@@ -197,11 +198,12 @@ def test_library_hash_reads_only_the_files_that_can_change_a_result(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     base = notebook_hash.library_hash(package)
     assert base == notebook_hash.library_hash()  # the copy hashes like the installed package
-    for not_training in ("cli/train.py", "sweep.py", "report/tables.py", "pipeline.py"):
+    for not_training in ("cli/train.py", "orchestration/sweep.py", "report/tables.py",
+                         "publish/pipeline.py"):
         with (package / not_training).open("a") as f:
             f.write("\n# a comment\n")
         assert notebook_hash.library_hash(package) == base, not_training
-    with (package / "trainer.py").open("a") as f:
+    with (package / "training" / "trainer.py").open("a") as f:
         f.write("\n# a comment\n")
     assert notebook_hash.library_hash(package) != base
     for entry in notebook_hash.TRAINING_SOURCES:

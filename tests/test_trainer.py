@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import torch
 
-from busmtl import trainer
 from busmtl.config import make_config
+from busmtl.training import trainer
 from busmtl.weighting import available
 
 METRICS = {"seg_acc", "seg_dice", "seg_iou", "seg_auc", "seg_recall", "seg_precision",

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import torch
 
-from busmtl import trainer
 from busmtl.config import make_config
 from busmtl.losses import LossSetup
-from busmtl.step import train_step
+from busmtl.training import trainer
+from busmtl.training.step import train_step
 
 TIMING = ["epoch_time_s", "step_time_ms_max", "step_time_ms_median"]
 

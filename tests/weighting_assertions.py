@@ -4,7 +4,7 @@ of torchjd's property tests) and applied to each registered method by
 
 An assertion takes ``make``, a function ``num_tasks -> Weighter`` that builds a fresh weighter,
 and trains the toy network of ``tests/weighting_toy.py`` with it through the library's own step,
-:func:`busmtl.step.train_step`. What a method promises is read from its class
+:func:`busmtl.training.step.train_step`. What a method promises is read from its class
 (:class:`busmtl.weighting.base.Weighter`): ``sums_to_k``, ``positive_weights``,
 ``weighted_sum_gradient`` and ``scale_invariant``. A new weighter therefore gets the checks that
 fit it without being named here, and a weighter outside the registry can be checked too::
@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.testing import assert_close
 from weighting_toy import ToyMTL, toy_batch
 
-from busmtl.step import train_step
+from busmtl.training.step import train_step
 from busmtl.weighting import get_weighter, hyperparameters
 from busmtl.weighting.base import Weighter
 
@@ -70,7 +70,7 @@ SWAPPED = View("tasks swapped", 2, lambda losses: losses.flip(0))
 
 @dataclass
 class ToyRun:
-    """The toy network trained with one weighter, one :func:`busmtl.step.train_step` per batch;
+    """The toy network trained with one weighter, one :func:`busmtl.training.step.train_step` per batch;
     an epoch (``weighter.epoch_end`` with the mean losses) every :data:`EPOCH_EVERY` steps.
 
     ``train_network=False`` keeps the network fixed (its learning rate is 0; the weighter's own

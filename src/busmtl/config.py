@@ -36,11 +36,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from busmtl.training.isa import CPU_ISAS
-
-#: Precisions of the forward pass (:mod:`busmtl.step`); ``auto`` is bf16 where the CPU computes
+#: Precisions of the forward pass (:mod:`busmtl.training.step`); ``auto`` is bf16 where the CPU computes
 #: it natively, fp32 elsewhere (an emulated bf16 is ~20x slower than fp32).
 PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+#: CPU instruction-set levels a run may be pinned to (:mod:`busmtl.training.isa`).
+CPU_ISAS: tuple[str, ...] = ("native", "avx2", "avx512")
 #: How the test set and folds are drawn: by image (the paper) or by duplicate cluster.
 SPLIT_GROUPS: tuple[str, ...] = ("none", "duplicates")
 
@@ -367,3 +367,63 @@ def _validate_model_and_losses(cfg: TrainConfig) -> None:
             f"bad setting: model 'interaction' needs {LEVELS + 1} decoder_channels (D_1..D_4 and "
             f"the segmentation head), got {tuple(cfg.decoder_channels)}"
         )
+
+
+def parse_settings(items: list[str] | None) -> dict[str, Any]:
+    """``["model=interaction", "lr=0.01", "seg_losses=dice,bce"]`` -> typed overrides, each value
+    read by its :class:`TrainConfig` field's type (``none`` for an optional field is ``None``;
+    lists are comma-separated). ValueError naming the item and what to write instead."""
+    import typing
+
+    hints = typing.get_type_hints(TrainConfig)
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise ValueError(f"--set {item!r} is not key=value (e.g. --set model=interaction)")
+        if key not in hints:
+            raise ValueError(f"--set {item!r}: unknown setting {key!r}; valid settings: "
+                             f"{', '.join(FIELD_NAMES)}")
+        out[key] = _typed(key, text.strip(), hints[key])
+    return out
+
+
+def _typed(key: str, text: str, hint: Any) -> Any:
+    """``text`` as a value of type ``hint`` (``--set`` values)."""
+    import math
+    import typing
+
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    optional = type(None) in typing.get_args(hint)
+    if optional and text.lower() in ("none", "null", ""):
+        return None
+    base = args[0] if optional and len(args) == 1 else hint
+    origin = typing.get_origin(base)
+    try:
+        if base is bool:
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return text.lower() in ("true", "1", "yes")
+        if base is int:
+            return int(text)
+        if base is float:
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        if origin is tuple:
+            return name_list(text)
+        if origin is dict:
+            value = json.loads(text)
+            if not isinstance(value, dict):
+                raise ValueError
+            return value
+    except (ValueError, json.JSONDecodeError):
+        raise ValueError(f"--set {key}={text!r}: expected {getattr(base, '__name__', base)} for "
+                         f"{key} (e.g. --set {key}={_example(base)})") from None
+    return text
+
+
+def _example(base: Any) -> str:
+    return {bool: "true", int: "3", float: "0.001"}.get(base, '\'{"gradnorm": 8}\'')

@@ -88,7 +88,7 @@ def step_times(model: torch.nn.Module, image: torch.Tensor, mask: torch.Tensor,
     ones. The CPU time (``time.process_time``) counts only this process's work, so on a machine
     shared with other jobs it stays close to what the step costs; with one thread it is the
     step's cost, with several it is their sum."""
-    from busmtl.step import Batch, network_losses, train_step
+    from busmtl.training.step import Batch, network_losses, train_step
     from busmtl.weighting import get_weighter
 
     model.train()
@@ -167,7 +167,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cpu() -> str:
-    from busmtl.artifacts import cpu_model
+    from busmtl.training.artifacts import cpu_model
 
     return cpu_model()
 

@@ -7,7 +7,7 @@ Usage: ``busmtl bench weighting`` or ``python -m busmtl.bench.weighting [--image
 What is measured
 ----------------
 A *step* is what the trainer does per batch, with the trainer's own code
-(:func:`busmtl.step.train_step` with :func:`busmtl.step.network_losses`, in fp32): forward pass,
+(:func:`busmtl.training.step.train_step` with :func:`busmtl.training.step.network_losses`, in fp32): forward pass,
 the two task losses, the weighter's ``backward`` (which runs the backward pass(es) it needs) and
 ``optimizer.step`` (Adam), on a fixed random batch. On CUDA the device is synchronised before
 each clock read. For every method the benchmark reports the median and the longest of ``steps``
@@ -67,8 +67,8 @@ TARGETS: dict[str, dict[str, float]] = {
 
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when available, else ``cpu``; a CUDA request without CUDA is an error
-    (:func:`busmtl.trainer.resolve_device`, with the bench's accepted names checked first)."""
-    from busmtl.trainer import resolve_device as trainer_device
+    (:func:`busmtl.training.trainer.resolve_device`, with the bench's accepted names checked first)."""
+    from busmtl.training.trainer import resolve_device as trainer_device
 
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         raise ValueError(f"--device {device!r}: use auto, cpu, cuda or cuda:N")
@@ -103,15 +103,15 @@ def measure(
     """Time ``warmup + steps`` training steps of ``method`` in this process; one result row."""
     import torch
 
-    from busmtl.efficiency import (
+    from busmtl.models import SSCResNet
+    from busmtl.training.efficiency import (
         Stopwatch,
         memory_now_mb,
         peak_memory_mb,
         reset_peak_memory,
         synchronize,
     )
-    from busmtl.models import SSCResNet
-    from busmtl.step import Batch, network_losses, train_step
+    from busmtl.training.step import Batch, network_losses, train_step
     from busmtl.weighting import get_weighter
 
     if threads:

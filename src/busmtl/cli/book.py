@@ -1,5 +1,5 @@
 """``busmtl book``: data, sweep (when the profile is not committed) and the Jupyter Book
-(see :mod:`busmtl.pipeline`)."""
+(see :mod:`busmtl.publish.pipeline`)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "smoke or paper")
     p.add_argument("--data-dir", default=None, help="BUSI folder or prepared cache (default: the profile's)")
     from busmtl.cli import executor_options
-    from busmtl.sweep import DEFAULT_THREADS
+    from busmtl.orchestration.sweep import DEFAULT_THREADS
 
     executor_options.add_arguments(p)
     p.add_argument("--threads", type=int, default=None,
@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from busmtl.cli import executor_options
-    from busmtl.pipeline import build_book
+    from busmtl.publish.pipeline import build_book
 
     build_book(args.profile, args.data_dir, args.jobs, args.device, args.methods, args.folds,
                args.epochs, args.runs_dir, args.skip_sweep, False if args.no_progress else None,

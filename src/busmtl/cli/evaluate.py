@@ -1,4 +1,4 @@
-"""``busmtl evaluate``: score a trained run on another prepared dataset (see :mod:`busmtl.evaluate`)."""
+"""``busmtl evaluate``: score a trained run on another prepared dataset (see :mod:`busmtl.training.evaluate`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from busmtl.evaluate import evaluate_run
+    from busmtl.training.evaluate import evaluate_run
 
     metrics = evaluate_run(args.run, args.data_dir, args.out, device=args.device,
                            num_threads=args.num_threads)

@@ -1,12 +1,12 @@
 """The executor options shared by ``busmtl sweep`` and ``busmtl book`` (see
-:mod:`busmtl.executors`): where the runs execute and with which resources."""
+:mod:`busmtl.orchestration.executors`): where the runs execute and with which resources."""
 
 from __future__ import annotations
 
 import argparse
 
 from busmtl.errors import UserError
-from busmtl.executors import EXECUTORS, Executor
+from busmtl.orchestration.executors import EXECUTORS, Executor
 
 #: Flags that only the SLURM executor uses (argparse destination -> flag).
 SLURM_FLAGS: dict[str, str] = {
@@ -45,15 +45,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build(args: argparse.Namespace) -> Executor:
     """The executor the parsed flags ask for; ``UserError`` for flags of the other executor."""
-    from busmtl.executors import make_executor
+    from busmtl.orchestration.executors import make_executor
 
     if args.executor == "slurm":
         for dest, flag in (("devices", "--devices"), ("runs_per_device", "--runs-per-device")):
             if getattr(args, dest) is not None:
                 raise UserError(f"{flag} places runs on this machine's GPUs (--executor local); "
                                 "with --executor slurm ask for GPUs with --gpus-per-run")
-        from busmtl.executors.slurm import SlurmExecutor
-        from busmtl.executors.slurm_settings import SlurmSettings
+        from busmtl.orchestration.executors.slurm import SlurmExecutor
+        from busmtl.orchestration.executors.slurm_settings import SlurmSettings
 
         settings = SlurmSettings.from_sources(
             args.slurm_config, partition=args.partition, time=args.time,
@@ -63,7 +63,7 @@ def build(args: argparse.Namespace) -> Executor:
     given = [flag for dest, flag in SLURM_FLAGS.items() if getattr(args, dest) is not None]
     if given:
         raise UserError(f"{', '.join(given)} set(s) up SLURM jobs: add --executor slurm")
-    from busmtl.sweep import default_jobs
+    from busmtl.orchestration.sweep import default_jobs
 
     per_device = 1 if args.runs_per_device is None else args.runs_per_device
     return make_executor("local", jobs=default_jobs() if args.jobs is None else args.jobs,

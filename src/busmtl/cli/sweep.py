@@ -1,13 +1,13 @@
-"""``busmtl sweep``: run the training notebook for every method x fold (see :mod:`busmtl.sweep`);
-``busmtl sweep status``: how far a sweep has come (see :mod:`busmtl.sweep_status`)."""
+"""``busmtl sweep``: run the training notebook for every method x fold (see :mod:`busmtl.orchestration.sweep`);
+``busmtl sweep status``: how far a sweep has come (see :mod:`busmtl.orchestration.status`)."""
 
 from __future__ import annotations
 
 import argparse
 
 from busmtl.cli import executor_options
-from busmtl.config import PROFILES
-from busmtl.sweep import DEFAULT_THREADS, run_sweep
+from busmtl.config import PROFILES, parse_settings
+from busmtl.orchestration.sweep import DEFAULT_THREADS, run_sweep
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seeds", default=None,
                    help="training seeds, e.g. 0,1,2 or 0-2 (default: the profile's); each seed "
                    "varies initialisation, data order and augmentation")
+    p.add_argument("--set", action="append", default=None, metavar="KEY=VALUE", dest="settings",
+                   help="any training setting for every run, e.g. --set model=interaction "
+                   "(repeatable; the run hash covers it)")
     p.add_argument("--retrain-committed", action="store_true",
                    help="allow re-training runs committed to the repository (same data only)")
     p.add_argument("--runs-dir", default=None, help="default: book/runs")
@@ -43,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _cli(args: argparse.Namespace) -> int:
     if args.action == "status":
-        from busmtl.sweep_status import format_status, sweep_status
+        from busmtl.orchestration.status import format_status, sweep_status
 
         states, note = sweep_status(args.profile, args.runs_dir)
         print(format_status(args.profile, states, note))
@@ -52,6 +55,7 @@ def _cli(args: argparse.Namespace) -> int:
                         runs_root=args.runs_dir, notebook=args.notebook, epochs=args.epochs,
                         image_size=args.image_size, seed=args.seed, threads=args.threads,
                         seeds=args.seeds, retrain_committed=args.retrain_committed,
+                        settings=parse_settings(args.settings),
                         progress=False if args.no_progress else None,
                         executor=executor_options.build(args))
     return 1 if summary.failed else 0

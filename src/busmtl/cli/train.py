@@ -95,6 +95,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     losses.add_argument("--aux-tau", type=float, default=None, help="tau (default 0.05)")
     losses.add_argument("--aux-schedule", choices=("step", "epoch"), default=None,
                         help="t counts optimizer steps (default) or epochs")
+    p.add_argument("--set", action="append", default=None, metavar="KEY=VALUE", dest="settings",
+                   help="any other setting of busmtl.config.TrainConfig, e.g. --set dropout=0.5 "
+                   "(repeatable; flags above win)")
+    p.add_argument("--force", action="store_true",
+                   help="replace a finished run in --out (written beside it, swapped at the end)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-save-model", action="store_true", help="do not write model.pt")
     p.add_argument("--weighter-param", action="append", metavar="KEY=VALUE",
@@ -120,10 +125,11 @@ def pin_isa(args: argparse.Namespace) -> str:
     level set (``os.execve``; never inside a test, which calls :func:`run` directly)."""
     import os
 
-    from busmtl.config import profile_setting
+    from busmtl.config import parse_settings, profile_setting
     from busmtl.training import isa
 
-    level = profile_setting(args.profile, "cpu_isa", args.cpu_isa)
+    level = profile_setting(args.profile, "cpu_isa",
+                            args.cpu_isa or parse_settings(args.settings).get("cpu_isa"))
     wanted = isa.env_for(level)
     if all(os.environ.get(k) == v for k, v in wanted.items()):
         return level
@@ -139,11 +145,11 @@ def pin_isa(args: argparse.Namespace) -> str:
 
 def run(args: argparse.Namespace) -> int:
     cpu_isa = pin_isa(args)
-    from busmtl.config import make_config
-    from busmtl.trainer import NonFiniteLossError, train
+    from busmtl.config import make_config, parse_settings
+    from busmtl.training.trainer import NonFiniteLossError, train
 
-    cfg = make_config(
-        args.profile,
+    given = parse_settings(args.settings)
+    flags = dict(  # noqa: C408 - keyword form reads like the flags
         method=args.method, fold=args.fold, data_dir=args.data_dir, splits=args.splits,
         epochs=args.epochs, image_size=args.image_size, encoder=args.encoder,
         batch_size=args.batch_size, device=args.device, seed=args.seed, lr=args.lr,
@@ -158,8 +164,10 @@ def run(args: argparse.Namespace) -> int:
         aux_loss=None if (args.aux_loss or "").lower() == "none" else args.aux_loss,
         aux_gamma0=args.aux_gamma0, aux_tau=args.aux_tau, aux_schedule=args.aux_schedule,
     )
+    cfg = make_config(args.profile, **{**given, **{k: v for k, v in flags.items()
+                                                   if v is not None}})
     try:
-        result = train(cfg, args.out)
+        result = train(cfg, args.out, replace=args.force)
     except NonFiniteLossError as exc:
         print(f"busmtl train: training diverged: {exc}", file=sys.stderr)
         return 1

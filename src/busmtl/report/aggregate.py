@@ -1,8 +1,9 @@
-"""Collect the run folders of a sweep (``<runs>/<profile>/<method>/fold<k>/``) into tables.
+"""Collect the run folders of a sweep (:mod:`busmtl.runs.layout`) into tables.
 
-Every expected method x fold appears, with ``status`` ``done`` (``DONE`` and ``metrics.json``
-present), ``failed`` (the sweep recorded a failure) or ``missing``: missing runs are shown as
-missing, never silently dropped.
+Every expected method x fold x seed appears, with ``status`` ``done`` (``DONE`` and
+``metrics.json`` present), ``failed`` (the sweep recorded a failure), ``running`` (a process
+holds the run's lock) or ``missing`` (not run yet): unfinished runs are shown as such, never
+silently dropped.
 
 A run whose classifier predicts one class for at least :data:`COLLAPSE_SHARE` of the test images
 is flagged ``collapsed``: its accuracy is then close to the share of the majority class and says
@@ -20,6 +21,8 @@ import pandas as pd
 
 from busmtl.config import PROFILES
 from busmtl.report.paper_values import METRICS
+from busmtl.runs import layout, lock
+from busmtl.runs.layout import RunKey
 
 #: A classifier that predicts one class for this share of the test set (or more) has collapsed.
 COLLAPSE_SHARE: float = 0.95
@@ -34,54 +37,60 @@ def summary_runs(runs_root: Path, profile: str) -> list[dict[str, Any]]:
 
 
 def expected_runs(runs_root: Path, profile: str,
-                  summary: list[dict[str, Any]] | None = None) -> tuple[list[str], list[int]]:
-    """Methods and folds the sweep planned (its summary, read unless given), else the profile's
-    defaults, plus any method folder found on disk."""
+                  summary: list[dict[str, Any]] | None = None
+                  ) -> tuple[list[str], list[int], list[int]]:
+    """Methods, folds and seeds the sweep planned (its summary, read unless given), else the
+    profile's defaults, plus any method, fold or seed found finished on disk."""
     summary = summary_runs(runs_root, profile) if summary is None else summary
-    methods: list[str] = [run["method"] for run in summary]
-    folds: list[int] = [int(run["fold"]) for run in summary]
-    if not summary:
-        defaults = PROFILES.get(profile, PROFILES["quick"])
-        methods, folds = list(defaults.methods), list(defaults.folds)
-    folder = runs_root / profile
-    if folder.is_dir():  # method folders hold fold<k>/ run folders (not e.g. scheduler logs)
-        methods += sorted(p.name for p in folder.iterdir()
-                          if p.is_dir() and any(p.glob("fold*/DONE")))
-    return list(dict.fromkeys(methods)), sorted(set(folds))
+    defaults = PROFILES.get(profile, PROFILES["quick"])
+    methods: list[str] = [run["method"] for run in summary] or list(defaults.methods)
+    folds: list[int] = [int(run["fold"]) for run in summary] or list(defaults.folds)
+    seeds: list[int] = [int(run.get("seed", 0)) for run in summary] or list(defaults.seeds)
+    for key in layout.finished_runs(runs_root / profile):
+        methods.append(key.method)
+        folds.append(key.fold)
+        seeds.append(key.seed)
+    return list(dict.fromkeys(methods)), sorted(set(folds)), sorted(set(seeds))
 
 
-def _status(run_dir: Path, failed: set[tuple[str, int]], method: str, fold: int) -> str:
+def _status(run_dir: Path, failed: set[RunKey], key: RunKey) -> str:
     if (run_dir / "DONE").is_file() and (run_dir / "metrics.json").is_file():
         return "done"
-    return "failed" if (method, fold) in failed else "missing"
+    if lock.holder(run_dir) is not None:
+        return "running"
+    return "failed" if key in failed else "missing"
 
 
 def collect(runs_root: str | Path, profile: str, methods: list[str] | None = None,
-            folds: list[int] | None = None) -> pd.DataFrame:
-    """One row per expected (method, fold): ``status``, ``test_<metric>``, ``val_<metric>``,
-    efficiency columns, ``best_epoch``, ``epochs_run``, ``run_dir``, ``notebook``."""
+            folds: list[int] | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
+    """One row per expected (method, fold, seed): ``status``, ``test_<metric>``,
+    ``val_<metric>``, efficiency columns, ``best_epoch``, ``epochs_run``, ``run_dir``,
+    ``notebook``."""
     root = Path(runs_root)
     summary = summary_runs(root, profile)
-    exp_methods, exp_folds = expected_runs(root, profile, summary)
+    exp_methods, exp_folds, exp_seeds = expected_runs(root, profile, summary)
     methods = methods or exp_methods
     folds = folds if folds is not None else exp_folds
-    failed = {(r["method"], int(r["fold"])) for r in summary if r["status"] == "failed"}
+    seeds = seeds if seeds is not None else exp_seeds
+    failed = {RunKey(r["method"], int(r["fold"]), int(r.get("seed", 0)))
+              for r in summary if r["status"] == "failed"}
     rows: list[dict[str, Any]] = []
-    for method in methods:
-        for fold in folds:
-            run_dir = root / profile / method / f"fold{fold}"
-            row: dict[str, Any] = {"method": method, "fold": fold, "run_dir": str(run_dir),
-                                   "notebook": str(run_dir.with_suffix(".ipynb")),
-                                   "status": _status(run_dir, failed, method, fold)}
-            if row["status"] == "done":
-                m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-                row.update({f"test_{k}": m["test"].get(k, np.nan) for k in METRICS})
-                row.update({f"val_{k}": m["val"].get(k, np.nan) for k in METRICS})
-                row.update({k: v for k, v in m["efficiency"].items()})
-                row.update(best_epoch=m["best_epoch"], epochs_run=m["epochs_run"])
-                row.update(_config_columns(run_dir))
-                row.update(classifier_shares(run_dir))
-            rows.append(row)
+    for method, seed, fold in ((m, s, f) for m in methods for s in seeds for f in folds):
+        key = RunKey(method, fold, seed)
+        run_dir = layout.run_dir(root, profile, key)
+        row: dict[str, Any] = {"method": method, "fold": fold, "seed": seed,
+                               "run_dir": str(run_dir),
+                               "notebook": str(layout.notebook_path(root, profile, key)),
+                               "status": _status(run_dir, failed, key)}
+        if row["status"] == "done":
+            m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+            row.update({f"test_{k}": m["test"].get(k, np.nan) for k in METRICS})
+            row.update({f"val_{k}": m["val"].get(k, np.nan) for k in METRICS})
+            row.update({k: v for k, v in m["efficiency"].items()})
+            row.update(best_epoch=m["best_epoch"], epochs_run=m["epochs_run"])
+            row.update(_config_columns(run_dir))
+            row.update(classifier_shares(run_dir))
+        rows.append(row)
     frame = pd.DataFrame(rows)
     if "collapsed" not in frame:
         frame["collapsed"] = False
@@ -126,6 +135,7 @@ def per_image(runs: pd.DataFrame) -> pd.DataFrame:
         path = Path(run["run_dir"]) / "per_image.csv"
         if path.is_file():
             table = pd.read_csv(path)
+            table.insert(0, "seed", run.get("seed", 0))
             table.insert(0, "fold", run["fold"])
             table.insert(0, "method", run["method"])
             frames.append(table)
@@ -137,6 +147,7 @@ def histories(runs: pd.DataFrame) -> pd.DataFrame:
     frames = []
     for _, run in runs[runs["status"] == "done"].iterrows():
         h = pd.read_csv(Path(run["run_dir"]) / "history.csv")
+        h.insert(0, "seed", run.get("seed", 0))
         h.insert(0, "fold", run["fold"])
         h.insert(0, "method", run["method"])
         frames.append(h)
@@ -150,11 +161,13 @@ def predictions(run_dir: str | Path) -> dict[str, np.ndarray]:
 
 
 def completeness(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per method: runs done / expected, and the folds that are missing or failed."""
+    """Per method: runs done / expected, and the runs that are missing, running or failed."""
     out = []
+    seeded = "seed" in runs and runs["seed"].nunique() > 1
     for method, group in runs.groupby("method", sort=False):
         bad = group[group["status"] != "done"]
+        names = [f"fold {f}" + (f" seed {s}" if seeded else "") + f" ({st})"
+                 for f, s, st in zip(bad["fold"], bad.get("seed", [0] * len(bad)), bad["status"])]
         out.append({"method": method, "done": int((group["status"] == "done").sum()),
-                    "expected": len(group),
-                    "missing": ", ".join(f"fold {f} ({s})" for f, s in zip(bad["fold"], bad["status"]))})
+                    "expected": len(group), "missing": ", ".join(names)})
     return pd.DataFrame(out)

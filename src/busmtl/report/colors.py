@@ -1,14 +1,15 @@
 """Colours and line styles of the book's figures, from one colour-blind-safe palette.
 
 The palette is Okabe & Ito's eight colours ("Color Universal Design", 2008), distinguishable
-under the common colour-vision deficiencies. Methods take their colour from their record in
-:mod:`busmtl.weighting`; the ground truth is never a method colour: it is drawn as a **white
+under the common colour-vision deficiencies. The paper's methods have fixed colours
+(:data:`METHOD_COLORS`); any other registered method gets the next spare colour in registry order
+(:func:`color`), so a new weighter needs no colour of its own. The ground truth is never a method colour: it is drawn as a **white
 dashed** contour (:data:`TRUTH_STYLE`), predictions as solid contours in the method's colour.
 """
 
 from __future__ import annotations
 
-from busmtl.palette import OKABE_ITO
+from busmtl.report.palette import OKABE_ITO
 
 #: Resolution of every figure of the book and the run notebooks.
 FIG_DPI: int = 150
@@ -30,11 +31,32 @@ TITLE_SIZE: float = 11.0
 LABEL_SIZE: float = 10.0
 
 
-def color(method: str) -> str:
-    """The method's colour (from its record, :func:`busmtl.weighting.color`)."""
-    from busmtl.weighting import color as method_color
+#: Colours of the companion's original methods (Okabe-Ito; EW blue, ATDWA vermillion, ...).
+METHOD_COLORS: dict[str, str] = {
+    "ew": OKABE_ITO["blue"], "dwa": OKABE_ITO["sky_blue"], "atdwa": OKABE_ITO["vermillion"],
+    "gradnorm": OKABE_ITO["reddish_purple"], "uw": OKABE_ITO["bluish_green"],
+    "dbmtl": OKABE_ITO["orange"], "dmf_var": OKABE_ITO["yellow"], "dmf_mad": OKABE_ITO["grey"],
+    "dmf_bayes": OKABE_ITO["black"],
+}
+#: Colours for the other methods, in registry order (matplotlib's tab10, then tab20's light ones).
+SPARE_COLORS: tuple[str, ...] = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+)
 
-    return method_color(method)
+
+def color(method: str) -> str:
+    """The method's colour: :data:`METHOD_COLORS`, else the next spare colour in registry order
+    (stable while methods are only added); dark grey for an unknown name."""
+    from busmtl.weighting import available
+
+    if method in METHOD_COLORS:
+        return METHOD_COLORS[method]
+    others = [m for m in available() if m not in METHOD_COLORS]
+    if method in others:
+        return SPARE_COLORS[others.index(method) % len(SPARE_COLORS)]
+    return "#444444"
 
 
 def label(method: str) -> str:

@@ -26,7 +26,8 @@ BUSI_CREDIT: str = "BUSI images: Al-Dhabyani et al. 2020, CC BY 4.0"
 def methods_table() -> pd.DataFrame:
     """One row per registered weighter (registry order): display name, registry name, what it
     does, its paper (a ``{cite}`` role) and its colour in every figure (a swatch and the code)."""
-    from busmtl.weighting import WEIGHTERS, color
+    from busmtl.report.colors import color
+    from busmtl.weighting import WEIGHTERS
 
     return pd.DataFrame([
         {"method": cls.label or cls.name, "name": f"`{name}`", "what it does": cls.summary,
@@ -60,45 +61,51 @@ def profiles_table() -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run folder of a sweep: ``status`` is ``done``, ``failed`` or ``incomplete``."""
+    """One run folder of a sweep: ``status`` is ``done``, ``failed``, ``running`` or
+    ``incomplete``."""
 
     method: str
     fold: int
     status: str
     run_dir: Path
     metrics: dict[str, Any] | None
+    seed: int = 0
 
 
 def run_records(runs_root: str | Path, profile: str) -> list[RunRecord]:
     """Every run folder under ``<runs_root>/<profile>`` plus the runs the sweep summary lists
-    as failed, in registry order of the methods, then fold order."""
+    as failed, in registry order of the methods, then seed and fold order."""
+    from busmtl.runs import layout, lock
+    from busmtl.runs.layout import RunKey
     from busmtl.weighting import available
 
     folder = Path(runs_root) / profile
     summary = folder / "sweep_summary.json"
-    failed = set()
+    failed: set[RunKey] = set()
     if summary.is_file():
-        failed = {(r["method"], int(r["fold"])) for r in
+        failed = {RunKey(r["method"], int(r["fold"]), int(r.get("seed", 0))) for r in
                   json.loads(summary.read_text(encoding="utf-8"))["runs"] if r["status"] == "failed"}
-    found: dict[tuple[str, int], Path] = {}
+    found: dict[RunKey, Path] = {}
     if folder.is_dir():
-        for run_dir in folder.glob("*/fold*"):
-            if run_dir.is_dir() and run_dir.name.removeprefix("fold").isdigit():
-                found[(run_dir.parent.name, int(run_dir.name.removeprefix("fold")))] = run_dir
-    for method, fold in failed:
-        found.setdefault((method, fold), folder / method / f"fold{fold}")
+        for run_dir in folder.glob("*/*"):
+            key = layout.key_of(run_dir)
+            if run_dir.is_dir() and key is not None:
+                found[key] = run_dir
+    for key in failed:
+        found.setdefault(key, layout.run_dir(Path(runs_root), profile, key))
     order = {m: i for i, m in enumerate(available())}
     records = []
-    for (method, fold), run_dir in sorted(found.items(),
-                                          key=lambda kv: (order.get(kv[0][0], len(order)),
-                                                          kv[0][0], kv[0][1])):
+    for key, run_dir in sorted(found.items(), key=lambda kv: (
+            order.get(kv[0].method, len(order)), kv[0].method, kv[0].seed, kv[0].fold)):
         metrics = None
         if (run_dir / "DONE").is_file() and (run_dir / "metrics.json").is_file():
             status = "done"
             metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+        elif lock.holder(run_dir) is not None:
+            status = "running"
         else:
-            status = "failed" if (method, fold) in failed else "incomplete"
-        records.append(RunRecord(method, fold, status, run_dir, metrics))
+            status = "failed" if key in failed else "incomplete"
+        records.append(RunRecord(key.method, key.fold, status, run_dir, metrics, key.seed))
     return records
 
 

@@ -11,7 +11,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from busmtl.artifacts import read_config, read_history, read_metrics  # noqa: F401 (re-exported)
 from busmtl.report.colors import (
     FIG_DPI,
     NEUTRAL,
@@ -21,6 +20,7 @@ from busmtl.report.colors import (
     TITLE_SIZE,
     TRUTH_STYLE,
 )
+from busmtl.training.artifacts import read_config, read_history, read_metrics  # noqa: F401 (re-exported)
 
 TASK_NAMES = {"seg": "segmentation", "cls": "classification"}
 #: Settings that name a place on the machine that ran: shown by their last two parts only.

@@ -1,6 +1,6 @@
-"""Figures of the toy two-task problem (:mod:`busmtl.toy`), for the methods chapter and the lab.
+"""Figures of the toy two-task problem (:mod:`busmtl.teaching.toy`), for the methods chapter and the lab.
 
-The simulation itself lives in :mod:`busmtl.toy` (re-exported here as :func:`simulate` for older
+The simulation itself lives in :mod:`busmtl.teaching.toy` (re-exported here as :func:`simulate` for older
 imports). Every figure names the tasks "segmentation" and "classification", draws them in the
 task colours *and* line styles of :mod:`busmtl.report.colors` (so they differ without colour too),
 has a legend, and plots the softmax temperature of the methods that have one.
@@ -25,7 +25,7 @@ from busmtl.report.colors import (
     color,
     label,
 )
-from busmtl.toy import TASK_NAMES, per_epoch, simulate
+from busmtl.teaching.toy import TASK_NAMES, per_epoch, simulate
 
 #: Markers that tell methods apart in black and white too (cycled in the order given).
 MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*", "h")
@@ -108,7 +108,7 @@ def comparison_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]],
     """Methods side by side in one or more scenarios (one row each): the task losses of the
     first method's run, the weight of ``task`` per epoch of every method, and the temperature.
 
-    ``runs``: scenario title -> {method -> :func:`busmtl.toy.simulate` frame}.
+    ``runs``: scenario title -> {method -> :func:`busmtl.teaching.toy.simulate` frame}.
     """
     fig, axes = plt.subplots(len(runs), 3, dpi=FIG_DPI, figsize=(11, 3.2 * len(runs)),
                              squeeze=False)

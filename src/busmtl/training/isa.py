@@ -25,8 +25,8 @@ import platform
 import sys
 from pathlib import Path
 
-#: Levels a run may ask for.
-CPU_ISAS: tuple[str, ...] = ("native", "avx2", "avx512")
+from busmtl.config import CPU_ISAS
+
 #: Environment of each pinned level: ATen's dispatch level and oneDNN's ISA cap.
 ISA_ENV: dict[str, dict[str, str]] = {
     "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},

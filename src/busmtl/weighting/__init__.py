@@ -31,13 +31,6 @@ WEIGHTERS: dict[str, type[Weighter]] = {
     cls.name: cls for cls in (EW, DWA, ATDWA, GradNorm, UW, DBMTL, DMFVar, DMFMad, DMFBayes)
 }
 
-#: Colours for methods whose class sets ``color = None`` (matplotlib's tab10, after Okabe-Ito).
-SPARE_COLORS: tuple[str, ...] = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf",
-)
-
-
 def available() -> list[str]:
     """Registered weighter names."""
     return list(WEIGHTERS)
@@ -57,21 +50,6 @@ def label(name: str) -> str:
     """The method's display name (its class's ``label``; the name for unknown methods)."""
     cls = WEIGHTERS.get(name)
     return (cls.label or cls.name) if cls is not None else name
-
-
-def color(name: str) -> str:
-    """The method's colour: its class's ``color``, or for a class without one the first spare
-    colour no other method uses (stable: assigned in registry order). Grey when unknown."""
-    taken = {c.color.lower() for c in WEIGHTERS.values() if c.color}
-    spare = [c for c in SPARE_COLORS if c.lower() not in taken]
-    for cls in WEIGHTERS.values():
-        if cls.color is None:
-            if cls.name == name:
-                return spare[0] if spare else "#444444"
-            spare = spare[1:]
-        elif cls.name == name:
-            return cls.color
-    return "#444444"
 
 
 def hyperparameters(name: str) -> dict[str, Any]:
@@ -99,5 +77,5 @@ def get_weighter(name: str, num_tasks: int = 2, **hparams: Any) -> Weighter:
     return cls(num_tasks, **hparams)
 
 
-__all__ = ["WEIGHTERS", "Weighter", "available", "check_method", "color", "get_weighter",
+__all__ = ["WEIGHTERS", "Weighter", "available", "check_method", "get_weighter",
            "hyperparameters", "label"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState
 from busmtl.weighting.dwa import DWA
 
@@ -48,7 +47,6 @@ class ATDWA(DWA):
 
     name = "atdwa"
     label = "ATDWA"
-    color = OKABE_ITO["vermillion"]
     reference = "hariyadi2025atdwa"
     summary = "DWA with a temperature that grows with the loss volatility"
     scale_invariant = False  # u_k, the std of the raw losses, scales with them

@@ -43,17 +43,13 @@ class Weighter(nn.Module, ABC):
     weighting (they sum to K) unless their docstring says otherwise (and ``sums_to_k = False``).
 
     Each subclass is also the method's record, read by the CLI, the sweep and the book:
-    ``name`` (registry name), ``label`` (display name), ``color`` (a colour of
-    :data:`busmtl.palette.OKABE_ITO`, or ``None`` to get an unused one),
-    ``reference`` (BibTeX key in ``book/references.bib``) and a one-line ``summary``.
+    ``name`` (registry name), ``label`` (display name), ``reference`` (BibTeX key in ``book/references.bib``) and a one-line ``summary``.
     """
 
     #: Registry name, e.g. ``"atdwa"``; set by each subclass.
     name: str = ""
     #: Name shown in tables and legends (default: ``name``).
     label: str = ""
-    #: Colour in figures; ``None``: the registry assigns one no other method uses.
-    color: str | None = None
     #: BibTeX key of the method's paper (``book/references.bib``).
     reference: str = ""
     #: What the method does, in one line (the book's method table).

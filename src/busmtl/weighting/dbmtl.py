@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState, SharedModel, Weighter, add_grad, unique_parameters
 
 #: The epsilon of Algorithm 1 (inside the log and in the normalization).
@@ -42,7 +41,6 @@ class DBMTL(Weighter):
 
     name = "dbmtl"
     label = "DB-MTL"
-    color = OKABE_ITO["orange"]
     reference = "lin2023dbmtl"
     summary = "log losses and gradients rescaled to the largest norm"
     sums_to_k = False

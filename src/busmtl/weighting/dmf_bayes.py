@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState
 from busmtl.weighting.dmf_memory import EPS, DMFWeighter, mad
 
@@ -27,7 +26,6 @@ class DMFBayes(DMFWeighter):
 
     name = "dmf_bayes"
     label = "DMF-Bayes"
-    color = OKABE_ITO["black"]
     reference = "golnari2025dmf"
     summary = "a Bayesian update of the weights from the loss memory"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from busmtl.palette import OKABE_ITO
 from busmtl.weighting.dmf_memory import EPS, DMFWeighter, mad, normalize_to_k
 
 
@@ -17,7 +16,6 @@ class DMFMad(DMFWeighter):
 
     name = "dmf_mad"
     label = "DMF-MAD"
-    color = OKABE_ITO["grey"]
     reference = "golnari2025dmf"
     summary = "weights from the median absolute deviation of the loss memory"
 

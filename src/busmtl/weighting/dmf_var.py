@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from busmtl.palette import OKABE_ITO
 from busmtl.weighting.dmf_memory import DMFWeighter, normalize_to_k
 
 
@@ -17,7 +16,6 @@ class DMFVar(DMFWeighter):
 
     name = "dmf_var"
     label = "DMF-Var"
-    color = OKABE_ITO["yellow"]
     reference = "golnari2025dmf"
     summary = "weights proportional to the variance of the loss memory"
     positive_weights = False  # a task whose memory is constant has variance 0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState, SharedModel, Weighter
 
 #: The epsilon in the loss ratio of eq. (1).
@@ -38,7 +37,6 @@ class DWA(Weighter):
 
     name = "dwa"
     label = "DWA"
-    color = OKABE_ITO["sky_blue"]
     reference = "liu2019mtan"
     summary = "softmax of the loss ratios at a fixed temperature"
     scale_invariant = True  # r_k = c L_k(e-1) / (c L_k(e-2) + 1e-8)

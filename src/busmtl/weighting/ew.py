@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 
-from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import SharedModel, Weighter
 
 
@@ -17,7 +16,6 @@ class EW(Weighter):
 
     name = "ew"
     label = "EW (SSC-ResNet)"
-    color = OKABE_ITO["blue"]
     reference = "hariyadi2025atdwa"
     summary = "equal weights: the plain sum of the task losses"
     scale_invariant = True

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState, SharedModel, Weighter, unique_parameters
 
 
@@ -39,7 +38,7 @@ class GradNorm(Weighter):
       with ``L_k(0)`` the losses of the first training step;
     * ``L_grad = sum_k |G_k - target_k|`` (Chen et al., eq. 2) updates ``w`` only, through this
       weighter's **own** Adam (learning rate ``lr``; 1e-4 when built alone, the network's
-      learning rate when the trainer builds it, see ``busmtl.trainer.weighter_settings``);
+      learning rate when the trainer builds it, see ``busmtl.training.trainer.weighter_settings``);
     * the network receives the gradient of ``sum_k w_k L_k`` with ``w`` detached (the weights
       before this step's update, which are the ones returned);
     * after the update, ``w <- K w / sum(w)``, kept positive (see :func:`renormalize`).
@@ -50,7 +49,6 @@ class GradNorm(Weighter):
 
     name = "gradnorm"
     label = "GradNorm"
-    color = OKABE_ITO["reddish_purple"]
     reference = "chen2018gradnorm"
     summary = "learned weights that balance the gradient norms"
 

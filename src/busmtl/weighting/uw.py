@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from busmtl.palette import OKABE_ITO
 from busmtl.weighting.base import ExtraState, SharedModel, Weighter
 
 
@@ -29,7 +28,6 @@ class UW(Weighter):
 
     name = "uw"
     label = "UW"
-    color = OKABE_ITO["bluish_green"]
     reference = "kendall2018uncertainty"
     summary = "learned homoscedastic uncertainties"
     sums_to_k = False

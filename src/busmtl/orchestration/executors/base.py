@@ -1,7 +1,7 @@
 """What every executor shares: the job file of a run, the worker's environment, the outcome.
 
-An executor takes the sweep's pending runs (:class:`busmtl.sweep.Run`) and executes each with
-the same worker, ``python -m busmtl.sweep_worker JOB.json`` (:mod:`busmtl.sweep_worker`). The
+An executor takes the sweep's pending runs (:class:`busmtl.orchestration.sweep.Run`) and executes each with
+the same worker, ``python -m busmtl.orchestration.worker JOB.json`` (:mod:`busmtl.orchestration.worker`). The
 worker runs papermill, which writes the run's notebook and run folder, and the trainer writes
 the ``DONE`` marker with the run hash last. So the run folders, ``DONE`` markers and hashes are
 the same whichever executor ran them, and a sweep started with one executor resumes with another.
@@ -27,7 +27,7 @@ from busmtl.io import write_json
 from busmtl.settings import repo_root
 
 if TYPE_CHECKING:  # the sweep imports this module; no import back at run time
-    from busmtl.sweep import Run
+    from busmtl.orchestration.plan import Run
 
 #: The Jupyter kernel that executes the run notebooks (installed by ``make install``).
 KERNEL_NAME = "python3"
@@ -86,7 +86,7 @@ def write_job(run: Run, folder: Path, context: SweepContext,
     """Write ``<folder>/<method>-fold<k>.job.json`` for the worker (a stale result file of an
     earlier attempt is removed first) and return its path. ``env`` is added to the worker's
     environment (see :func:`worker_env`)."""
-    from busmtl.report.colors import label
+    from busmtl.weighting import label
 
     folder.mkdir(parents=True, exist_ok=True)
     run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -114,7 +114,7 @@ def read_job(job_file: str | Path) -> dict[str, Any]:
 
 def worker_command(job_file: str | Path) -> list[str]:
     """The command that executes one run (the same for every executor)."""
-    return [sys.executable, "-m", "busmtl.sweep_worker", str(job_file)]
+    return [sys.executable, "-m", "busmtl.orchestration.worker", str(job_file)]
 
 
 def worker_env(job: dict[str, Any]) -> dict[str, str]:

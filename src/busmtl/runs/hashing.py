@@ -28,18 +28,17 @@ from typing import Any
 import nbformat
 
 #: Parameters that do not change a run's result and so are left out of its hash: the output
-#: folder and progress bars. (The thread count is *not* one of them: on a CPU, the order of
+#: folder, progress bars and the permission to replace a stale run. (The thread count is *not* one of them: on a CPU, the order of
 #: floating-point sums depends on it, and over a few epochs two thread counts give visibly
-#: different metrics; the sweep therefore fixes it per run, see ``busmtl.sweep``.)
-EXECUTION_ONLY: frozenset[str] = frozenset({"out_dir", "progress", "run_hash"})
+#: different metrics; the sweep therefore fixes it per run, see ``busmtl.orchestration.sweep``.)
+EXECUTION_ONLY: frozenset[str] = frozenset({"out_dir", "progress", "run_hash", "force"})
 
 #: The package's files and folders (relative to ``src/busmtl``) whose source can change a run's
 #: result. An explicit list, so that a new module is outside the hash until someone decides it
 #: belongs here; ``tests/test_sweep.py`` checks that every entry exists and that a CLI or report
 #: edit leaves the hash alone while a trainer edit changes it.
 TRAINING_SOURCES: tuple[str, ...] = (
-    "models", "weighting", "data", "losses", "metrics.py", "step.py", "trainer.py",
-    "config.py", "artifacts.py",
+    "models", "weighting", "data", "losses", "training", "config.py",
 )
 
 #: Files of a prepared cache whose bytes identify the data and the folds.

@@ -9,12 +9,12 @@ versions. The sweep fixes the threads (``--threads``, default 1) and resolves th
 (``auto`` becomes ``fp32`` or ``bf16`` depending on the CPU); a command made here states both
 explicitly, so it gives the sweep's numbers instead of the machine's defaults.
 
->>> from busmtl.reproduce import planned_spec, commands
+>>> from busmtl.orchestration.reproduce import planned_spec, commands
 >>> spec = planned_spec("quick", "atdwa", 0)                      # doctest: +SKIP
 >>> print(commands(spec, "runs/atdwa-fold0")["busmtl"])           # doctest: +SKIP
 busmtl train --profile quick --method atdwa --fold 0 --num-threads 1 --precision fp32 --out runs/atdwa-fold0
 
-``python -m busmtl.reproduce RUN_A RUN_B`` compares two run folders (:func:`compare_runs`).
+``python -m busmtl.orchestration.reproduce RUN_A RUN_B`` compares two run folders (:func:`compare_runs`).
 """
 
 from __future__ import annotations
@@ -69,11 +69,11 @@ class RunSpec:
 def planned_spec(profile: str, method: str, fold: int, threads: int | None = None,
                  device: str | None = None) -> RunSpec:
     """The run a sweep of ``profile`` makes for ``method`` and ``fold`` on this machine: the
-    sweep's threads (default :data:`busmtl.sweep.DEFAULT_THREADS`) and the precision that
+    sweep's threads (default :data:`busmtl.orchestration.sweep.DEFAULT_THREADS`) and the precision that
     ``auto`` resolves to here."""
-    from busmtl.step import resolve_precision
-    from busmtl.sweep import DEFAULT_THREADS
-    from busmtl.trainer import resolve_device
+    from busmtl.orchestration.sweep import DEFAULT_THREADS
+    from busmtl.training.step import resolve_precision
+    from busmtl.training.trainer import resolve_device
 
     cfg = make_config(profile, method=method, fold=fold, device=device)
     settings: dict[str, Any] = {
@@ -88,7 +88,7 @@ def planned_spec(profile: str, method: str, fold: int, threads: int | None = Non
 def recorded_spec(run_dir: str | Path) -> RunSpec:
     """The spec of an existing run, read from its ``config.json``: every recorded setting that
     differs from its profile's default, plus its threads and precision."""
-    from busmtl.trainer import weighter_settings
+    from busmtl.training.trainer import weighter_settings
 
     recorded = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))["config"]
     default = make_config(recorded["profile"], method=recorded["method"], fold=recorded["fold"])
@@ -147,7 +147,7 @@ def commands(spec: RunSpec, out: str, data_dir: str | None = None) -> dict[str, 
                                  + " ".join(f"-p {k} {_quote(v)}" for k, v in params))
 
     kwargs = ", ".join(f"{k}={v!r}" for k, v in [*head[1:], *spec.settings.items()])
-    code = (f"from busmtl.config import make_config; from busmtl.trainer import train; "
+    code = (f"from busmtl.config import make_config; from busmtl.training.trainer import train; "
             f"train(make_config({spec.profile!r}, {kwargs}), {out!r})")
     out_cmds["python"] = f"{env}python -c {shlex.quote(code)}"
     return out_cmds
@@ -175,10 +175,10 @@ def compare_runs(a: str | Path, b: str | Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m busmtl.reproduce RUN_A RUN_B``: exit 0 when the runs agree bit for bit."""
+    """``python -m busmtl.orchestration.reproduce RUN_A RUN_B``: exit 0 when the runs agree bit for bit."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m busmtl.reproduce RUN_A RUN_B", file=sys.stderr)
+        print("usage: python -m busmtl.orchestration.reproduce RUN_A RUN_B", file=sys.stderr)
         return 2
     diffs = compare_runs(*args)
     print("\n".join(diffs) if diffs else "identical: metrics.json and history.csv agree bit for bit")

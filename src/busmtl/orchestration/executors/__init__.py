@@ -10,13 +10,13 @@ or ``slurm`` (one SLURM job array, through submitit).
 | ``slurm_settings.py`` | partition, time, CPUs, memory, GPUs, sbatch options (flags or a file) |
 | ``slurm_queue.py`` | ``squeue`` states and the verdicts in a killed job's log |
 
-Every executor runs each run with the same worker (:mod:`busmtl.sweep_worker`), so run folders,
+Every executor runs each run with the same worker (:mod:`busmtl.orchestration.worker`), so run folders,
 ``DONE`` markers and run hashes do not depend on the executor.
 """
 
 from __future__ import annotations
 
-from busmtl.executors.base import Executor, SweepContext
+from busmtl.orchestration.executors.base import Executor, SweepContext
 
 #: The values of ``--executor``.
 EXECUTORS: tuple[str, ...] = ("local", "slurm")
@@ -32,13 +32,13 @@ def make_executor(name: str | Executor | None = None, *, jobs: int = 1, device: 
         return name
     name = name or "local"
     if name == "local":
-        from busmtl.executors.devices import parse_devices
-        from busmtl.executors.local import LocalExecutor
+        from busmtl.orchestration.executors.devices import parse_devices
+        from busmtl.orchestration.executors.local import LocalExecutor
 
         gpus = devices if isinstance(devices, list) else parse_devices(devices, device)
         return LocalExecutor(jobs, gpus, runs_per_device)
     if name == "slurm":
-        from busmtl.executors.slurm import SlurmExecutor
+        from busmtl.orchestration.executors.slurm import SlurmExecutor
 
         return SlurmExecutor()
     raise ValueError(f"--executor {name!r}: use one of {', '.join(EXECUTORS)}")

@@ -31,9 +31,9 @@ import torch
 
 from busmtl import TASKS, __version__
 from busmtl.io import atomic_path, write_json
-from busmtl.metrics import per_image_segmentation
 from busmtl.settings import repo_root
 from busmtl.training import isa
+from busmtl.training.metrics import per_image_segmentation
 
 #: Files a run folder may hold; removed (only these) before a run rewrites the folder.
 ARTIFACTS: tuple[str, ...] = (
@@ -203,7 +203,7 @@ def write_predictions(out: Path, ids: list[str], images: np.ndarray, labels: np.
 def per_image_table(ids: list[str], labels: np.ndarray, mask_true: np.ndarray,
                     mask_prob: np.ndarray, cls_prob: np.ndarray) -> pd.DataFrame:
     """One row per test image: ``id``, ``label``, ``cls_pred``, ``cls_correct``, ``p_<class>``,
-    the per-image ``seg_*`` metrics (:func:`busmtl.metrics.per_image_segmentation`, threshold
+    the per-image ``seg_*`` metrics (:func:`busmtl.training.metrics.per_image_segmentation`, threshold
     0.5 on the 8-bit probabilities), ``lesion_px`` and ``predicted_px``."""
     seg = per_image_segmentation(mask_true, mask_prob / 255.0)
     pred = cls_prob.argmax(axis=1)

@@ -1,8 +1,8 @@
 """``--executor local`` (the default): a pool of worker processes on this machine.
 
 * **CPU**: ``jobs`` runs at once, each in its own process and with a fixed number of threads
-  (the run's ``num_threads``; see :mod:`busmtl.sweep`), so the numbers do not depend on ``jobs``.
-* **GPUs**: each run is placed on a free GPU (:class:`~busmtl.executors.devices.DevicePool`),
+  (the run's ``num_threads``; see :mod:`busmtl.orchestration.sweep`), so the numbers do not depend on ``jobs``.
+* **GPUs**: each run is placed on a free GPU (:class:`~busmtl.orchestration.executors.devices.DevicePool`),
   ``runs_per_device`` runs per GPU; the worker sees only its GPU (``CUDA_VISIBLE_DEVICES``).
   ``jobs`` is not used then: the places on the GPUs decide how many runs go at once.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from busmtl.executors.base import (
+from busmtl.orchestration.executors.base import (
     Executor,
     Report,
     SweepContext,
@@ -32,10 +32,10 @@ from busmtl.executors.base import (
     worker_env,
     write_job,
 )
-from busmtl.executors.devices import DevicePool
+from busmtl.orchestration.executors.devices import DevicePool
 
 if TYPE_CHECKING:
-    from busmtl.sweep import Run
+    from busmtl.orchestration.plan import Run
 
 
 @dataclass

@@ -15,7 +15,7 @@ training that ``busmtl book`` never repeats. Two checks decide whether they are 
 Training is deterministic at a fixed torch version, thread count, precision, instruction-set
 level and CPU vendor (:func:`busmtl.training.isa.platform_key`), and nothing in an epoch depends
 on the epoch cap. The training check therefore runs in a fresh process started with the
-recorded level (``python -m busmtl.reference``): on an AVX-512 host the AVX2 runs are re-trained
+recorded level (``python -m busmtl.orchestration.drift``): on an AVX-512 host the AVX2 runs are re-trained
 at AVX2.
 
 **Platforms.** Pinning the level makes AMD hosts with and without AVX-512 agree bit for bit,
@@ -24,7 +24,7 @@ combination of ``MKL_ENABLE_INSTRUCTIONS``/``MKL_CBWR`` reproduces an AMD run on
 Xeon). A run is therefore compared with its own history on machines of its platform
 (``<vendor>-<level>``), and on a machine of another platform with a *fingerprint*: the first
 epochs of the same run re-trained on that platform by the code that made the run (or code shown
-to train identically there), kept in :data:`FINGERPRINTS`. ``python -m busmtl.reference record``
+to train identically there), kept in :data:`FINGERPRINTS`. ``python -m busmtl.orchestration.drift record``
 writes them. A platform with neither is skipped with that reason.
 
 DWA and ATDWA apply equal weights until two epochs have been recorded, so a check of them needs
@@ -106,7 +106,7 @@ def settings_differences(run: Path) -> dict[str, tuple[Any, Any]]:
     import dataclasses
 
     from busmtl.config import PROFILES, TrainConfig, make_config
-    from busmtl.trainer import weighter_settings
+    from busmtl.training.trainer import weighter_settings
 
     recorded = read_config(run)["config"]
     profile = recorded.get("profile")
@@ -219,8 +219,8 @@ def expected_history(name: str, run: Path, epochs: int,
     record = read_fingerprints(root).get(here, {}).get(name)
     if record is None or int(record["epochs"]) < epochs:
         return None, (f"{name} was made on a {made_on} machine and no fingerprint of it exists "
-                      f"for this {here} machine: record one with `python -m busmtl.reference "
-                      "record` at the commit that made the runs (see busmtl.reference)")
+                      f"for this {here} machine: record one with `python -m busmtl.orchestration.drift "
+                      "record` at the commit that made the runs (see busmtl.orchestration.drift)")
     table = pd.DataFrame(record["history"], columns=list(DRIFT_COLUMNS)).iloc[:epochs]
     return table, f"fingerprint {here} ({record.get('made_with', 'unknown commit')})"
 
@@ -253,7 +253,7 @@ def retrain(run: Path, prepared: Path, out: Path, epochs: int) -> pd.DataFrame:
     """Re-train ``run`` for ``epochs`` epochs in *this* process (its level must already be
     pinned) with every recorded setting; return the new history."""
     from busmtl.config import FIELD_NAMES, make_config
-    from busmtl.trainer import train
+    from busmtl.training.trainer import train
 
     recorded = read_config(run)["config"]
     skip = {"profile", "data_dir", "epochs", "save_model", "progress", "run_hash", "splits"}
@@ -291,7 +291,7 @@ def retrain_in_child(run: Path, prepared: Path, workdir: Path, epochs: int) -> P
     env = {**os.environ, **isa.env_for(level), "OMP_NUM_THREADS": threads,
            "MKL_NUM_THREADS": threads}
     done = subprocess.run(
-        [sys.executable, "-m", "busmtl.reference", str(run), str(prepared), str(out),
+        [sys.executable, "-m", "busmtl.orchestration.drift", str(run), str(prepared), str(out),
          str(int(epochs))], env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"re-training {run} failed:\n{done.stderr[-3000:]}")
@@ -332,10 +332,10 @@ def record(busi_dir: Path, workdir: Path, names: list[str] | None = None,
     Only meaningful with the code that made the runs (check out their commit, or code whose
     histories equal that commit's on this platform): the fingerprint then says what that code
     gives here, and later code is checked against it."""
-    from busmtl.artifacts import git_commit
-    from busmtl.io import write_json
-
     from concurrent.futures import ThreadPoolExecutor
+
+    from busmtl.io import write_json
+    from busmtl.training.artifacts import git_commit
 
     root = root or repo_root()
     data = read_fingerprints(root)
@@ -364,12 +364,12 @@ def record(busi_dir: Path, workdir: Path, names: list[str] | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m busmtl.reference RUN PREPARED OUT EPOCHS``: the child process of
+    """``python -m busmtl.orchestration.drift RUN PREPARED OUT EPOCHS``: the child process of
     :func:`check_drift` (its environment pins the level before torch is imported);
-    ``python -m busmtl.reference record --busi DIR``: :func:`record`."""
+    ``python -m busmtl.orchestration.drift record --busi DIR``: :func:`record`."""
     args_in = sys.argv[1:] if argv is None else argv
     if args_in[:1] == ["record"]:
-        parser = argparse.ArgumentParser(prog="python -m busmtl.reference record")
+        parser = argparse.ArgumentParser(prog="python -m busmtl.orchestration.drift record")
         parser.add_argument("--busi", type=Path, required=True, help="the BUSI copy")
         parser.add_argument("--workdir", type=Path, default=Path("/tmp/busmtl-fingerprints"))
         parser.add_argument("--runs", default=None, help="e.g. busi-cpu/ew/fold2 (default all)")
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                       note=args.note)
         print(f"fingerprints: {', '.join(f'{k}: {len(v)} runs' for k, v in data.items())}")
         return 0
-    parser = argparse.ArgumentParser(prog="python -m busmtl.reference")
+    parser = argparse.ArgumentParser(prog="python -m busmtl.orchestration.drift")
     parser.add_argument("run", type=Path)
     parser.add_argument("prepared", type=Path)
     parser.add_argument("out", type=Path)

@@ -18,11 +18,11 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from busmtl import artifacts
 from busmtl.config import FIELD_NAMES, TrainConfig
 from busmtl.data.errors import DataError
 from busmtl.io import write_json
-from busmtl.step import resolve_precision, torch_settings
+from busmtl.training import artifacts
+from busmtl.training.step import resolve_precision, torch_settings
 
 
 def _run_config(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
@@ -35,6 +35,25 @@ def _run_config(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
     return TrainConfig(**values), recorded
 
 
+def check_output(run_dir: Path, out: Path) -> None:
+    """Refuse an output folder that would overwrite a run: the evaluated run itself, a folder
+    inside it, any training run (``history.csv`` or ``model.pt``), a file, or a non-empty
+    folder that is not an earlier evaluation (:class:`~busmtl.errors.UserError`)."""
+    from busmtl.errors import UserError
+
+    run, target = run_dir.resolve(), out.resolve()
+    if target == run or target.is_relative_to(run):
+        raise UserError(f"--out {out} is the run folder {run_dir} (or inside it): an evaluation "
+                        "would overwrite the run; give a new folder, e.g. eval/")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file: give a folder for the evaluation")
+    if (out / "history.csv").exists() or (out / "model.pt").exists():
+        raise UserError(f"--out {out} holds a training run: give a new folder, e.g. eval/")
+    earlier = (out / "DONE").is_file() and (out / "metrics.json").is_file()
+    if out.is_dir() and any(out.iterdir()) and not earlier:
+        raise UserError(f"--out {out} is a folder with other files: give a new or empty folder")
+
+
 def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
                  device: str | None = None, num_threads: int | None = None) -> dict[str, Any]:
     """Evaluate ``run_dir``'s ``model.pt`` on every case of the prepared cache ``data_dir``;
@@ -45,9 +64,10 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
     """
     from busmtl.data.dataset import BUSIDataset
     from busmtl.data.prepare import dataset_identity, load_prepared
-    from busmtl.trainer import build_model, evaluate, resolve_device
+    from busmtl.training.trainer import build_model, evaluate, resolve_device
 
     run_dir, data_dir, out = Path(run_dir), Path(data_dir), Path(out_dir)
+    check_output(run_dir, out)
     cfg, recorded = _run_config(run_dir)
     model_file = run_dir / "model.pt"
     if not model_file.is_file():

@@ -27,8 +27,9 @@ import yaml
 
 from busmtl.config import PROFILES
 from busmtl.errors import UserError
-from busmtl.executors import Executor
+from busmtl.orchestration.executors import Executor
 from busmtl.report.colors import label
+from busmtl.runs import layout
 from busmtl.settings import repo_root
 
 CHAPTERS = ("book/methods", "book/data", "book/lab", "book/results", "book/reproducing")
@@ -36,28 +37,29 @@ GENERATED = "book/_generated"
 
 
 def run_notebooks(root: Path, profile: str, runs_root: Path) -> dict[str, list[Path]]:
-    """The executed run notebooks the book can show, by method: ``fold<k>.ipynb`` files of
-    ``<runs_root>/<profile>/<method>/`` whose run folder is finished (``DONE``), fold order.
-    Empty when the runs lie outside the book's folder (Sphinx cannot include them)."""
+    """The executed run notebooks the book can show, by method: the notebooks beside the
+    finished run folders of ``<runs_root>/<profile>/`` (:func:`busmtl.runs.layout.finished_runs`),
+    in seed, then fold order. Empty when the runs lie outside the book's folder (Sphinx cannot
+    include them)."""
     folder = runs_root.resolve() / profile
     if not folder.is_dir() or not folder.is_relative_to(root.resolve()):
         return {}
     out: dict[str, list[Path]] = {}
-    for method_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        notebooks = sorted(method_dir.glob("fold*.ipynb"),
-                           key=lambda p: int(p.stem.removeprefix("fold") or 0))
-        notebooks = [nb for nb in notebooks if (nb.with_suffix("") / "DONE").is_file()]
-        if notebooks:
-            out[method_dir.name] = notebooks
+    keys = sorted(layout.finished_runs(folder), key=lambda k: (k.method, k.seed, k.fold))
+    for key in keys:
+        notebook = layout.notebook_path(runs_root.resolve(), profile, key)
+        if notebook.is_file():
+            out.setdefault(key.method, []).append(notebook)
     return out
 
 
 def run_pages(root: Path, profile: str, runs_root: Path) -> dict[tuple[str, int], str]:
-    """(method, fold) -> the run notebook's document name for ``{doc}`` (``/book/runs/...``)."""
-    return {(method, int(nb.stem.removeprefix("fold"))):
+    """(method, fold) -> the run notebook's document name for ``{doc}`` (``/book/runs/...``);
+    seed 0's notebook where a run has several seeds."""
+    return {(method, layout.parse_run_name(nb.stem)[0]):
             "/" + nb.relative_to(root.resolve()).with_suffix("").as_posix()
             for method, notebooks in run_notebooks(root, profile, runs_root).items()
-            for nb in notebooks}
+            for nb in notebooks if layout.parse_run_name(nb.stem)[1] == 0}
 
 
 def companion_profiles(profile: str) -> list[str]:
@@ -155,12 +157,12 @@ def build_book(profile: str = "busi-cpu", data_dir: str | None = None, jobs: int
     """Run the whole pipeline; return the path of ``index.html``.
 
     ``executor`` runs the sweep (``"local"``, the default, or ``"slurm"``, or an
-    :class:`~busmtl.executors.Executor` with its settings; see :func:`busmtl.sweep.run_sweep`).
+    :class:`~busmtl.orchestration.executors.Executor` with its settings; see :func:`busmtl.orchestration.sweep.run_sweep`).
 
     ``root`` is the folder holding ``_config.yml``, ``_toc.yml`` and ``book/`` (default: the
     repository); the HTML goes to ``<root>/_build/html``.
     """
-    from busmtl.sweep import prepare_data, run_sweep
+    from busmtl.orchestration.sweep import prepare_data, run_sweep
 
     if profile not in PROFILES:
         raise UserError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")

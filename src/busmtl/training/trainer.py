@@ -11,7 +11,7 @@ Protocol (the primary paper's; every value is a :class:`~busmtl.config.TrainConf
 
 1. Adam (lr ``cfg.lr``, 1e-4 in the paper) over the network's parameters plus the weighter's
    learnable ones (``weighter.network_parameters()``, e.g. UW's ``s_k``).
-2. Each step is :func:`busmtl.step.train_step`: ``losses = [L_seg, L_cls]``
+2. Each step is :func:`busmtl.training.step.train_step`: ``losses = [L_seg, L_cls]``
    (:mod:`busmtl.losses`), then the weighter forms ``sum_k w_k L_k`` (eq. 1 of the ATDWA paper),
    back-propagates it, and Adam steps.
 3. After each epoch (:func:`train_epoch`): ``weighter.epoch_end`` with the batch-size-weighted
@@ -19,7 +19,7 @@ Protocol (the primary paper's; every value is a :class:`~busmtl.config.TrainConf
    ``cfg.early_stopping_patience``) on the mean of the two validation losses; the state with
    the lowest such mean is kept in memory ("best checkpoint").
 4. The best checkpoint is evaluated on the validation and held-out test sets
-   (:mod:`busmtl.metrics`) and the run folder is written (:mod:`busmtl.artifacts`).
+   (:mod:`busmtl.training.metrics`) and the run folder is written (:mod:`busmtl.training.artifacts`).
 
 ``config.json`` is written first, ``history.csv`` after every epoch (so a failed run leaves a
 readable partial log), ``DONE`` last; every file is written atomically.
@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import random
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,14 +53,20 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from busmtl import TASKS, artifacts
+from busmtl import TASKS
 from busmtl import losses as L
 from busmtl.config import TrainConfig, validate
-from busmtl.efficiency import Stopwatch, efficiency_summary, memory_now_mb, reset_peak_memory
 from busmtl.io import atomic_path, write_json
-from busmtl.metrics import all_metrics
 from busmtl.runs.lock import RunLock
-from busmtl.step import (
+from busmtl.training import artifacts, isa
+from busmtl.training.efficiency import (
+    Stopwatch,
+    efficiency_summary,
+    memory_now_mb,
+    reset_peak_memory,
+)
+from busmtl.training.metrics import all_metrics
+from busmtl.training.step import (
     Batch,
     NonFiniteLossError,
     check_finite,
@@ -67,7 +75,6 @@ from busmtl.step import (
     torch_settings,
     train_step,
 )
-from busmtl.training import isa
 from busmtl.weighting import check_method
 
 __all__ = ["Evaluation", "NonFiniteLossError", "evaluate", "resolve_device", "train"]
@@ -385,7 +392,7 @@ def batch_terms(s: Session, batch: Batch, gamma: float,
 
 
 def train_epoch(s: Session, epoch: int, show_progress: bool = False) -> EpochResult:
-    """One pass over the training set with :func:`busmtl.step.train_step`.
+    """One pass over the training set with :func:`busmtl.training.step.train_step`.
 
     With the default losses the weighter sees ``[L_seg, L_cls]`` (Dice + BCE, CE:
     :func:`batch_losses`); with named losses it sees the K terms of ``s.loss_setup`` and the
@@ -532,28 +539,84 @@ def write_results(s: Session, fit_result: FitResult, out: Path) -> dict[str, Any
     return result
 
 
-def train(config: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
+def check_inputs(cfg: TrainConfig, data_dir: Path) -> None:
+    """Everything a run needs, checked before anything is written: the split file and the fold,
+    both classes in the fold's training images, the weighter and its settings (ValueError or
+    :class:`~busmtl.data.errors.DataError` naming the value and what to do)."""
+    from busmtl.data.errors import DataError
+    from busmtl.data.prepare import read_index
+    from busmtl.data.splits import load_splits
+    from busmtl.weighting import get_weighter
+
+    splits = load_splits(splits_path(cfg, data_dir), data_dir)
+    fold = splits.fold(int(cfg.fold))
+    classes = {row["id"]: row["class"] for row in read_index(data_dir)}
+    seen = {classes[i] for i in fold.train if i in classes}
+    if len(seen) < 2:
+        raise DataError(f"fold {cfg.fold} of {data_dir} trains on one class only "
+                        f"({', '.join(sorted(seen)) or 'none'}): a classifier needs both; "
+                        "prepare a dataset with benign/ and malignant/ images")
+    get_weighter(cfg.method, L.LossSetup.from_config(cfg).num_terms, **weighter_settings(cfg))
+
+
+def replace_folder(new: Path, out: Path) -> None:
+    """Put the finished run ``new`` in the place of the finished run ``out``: two renames within
+    one folder, the old run removed only once the new one is in place."""
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    out.rename(old)
+    new.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def train(config: TrainConfig, out_dir: str | Path, replace: bool = False) -> dict[str, Any]:
     """Train ``config.method`` on ``config.fold``, evaluate the best checkpoint, write the run
     folder ``out_dir`` and return the content of its ``metrics.json``.
 
-    ``precision="auto"`` is resolved here (:func:`busmtl.step.resolve_precision`) and recorded
-    as resolved in ``config.json``. Raises ValueError (or
-    :class:`busmtl.data.errors.DataError`) for bad settings or data,
-    :class:`~busmtl.step.NonFiniteLossError` when a loss becomes NaN/inf.
+    Every input is checked before anything is written (:func:`check_inputs`). A folder that
+    holds a finished run (``DONE``) is only replaced with ``replace=True`` (``busmtl train
+    --force``; the sweep passes it for the stale runs it re-makes), and then the new run is
+    written beside it and swapped in at the end: a failed or killed re-run leaves the old run
+    as it was. ``precision="auto"`` is resolved here
+    (:func:`busmtl.training.step.resolve_precision`) and recorded as resolved in
+    ``config.json``. Raises ValueError, :class:`~busmtl.errors.UserError` or
+    :class:`busmtl.data.errors.DataError` for bad settings, data or output folder,
+    :class:`~busmtl.training.step.NonFiniteLossError` when a loss becomes NaN/inf.
     """
+    from busmtl.errors import UserError
+
     cfg = copy.deepcopy(config)
     validate(cfg)
     check_method(cfg.method)
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file, not a folder: give a folder for the run")
+    finished = (out / "DONE").is_file()
+    if finished and not replace:
+        raise UserError(f"--out {out} holds a finished run: give another folder, or add --force "
+                        "to replace it (the old run stays until the new one has finished)")
     data_dir = _data_dir(cfg)
     cfg.data_dir = str(data_dir)  # recorded in config.json as resolved
     device = resolve_device(cfg.device)
     cfg.precision = resolve_precision(cfg.precision, device)
     if device.type == "cpu":
         isa.check(cfg.cpu_isa)
-    out = Path(out_dir)
+    check_inputs(cfg, data_dir)
     out.mkdir(parents=True, exist_ok=True)
     with RunLock(out):  # one writer per run folder (busmtl.runs.lock)
-        artifacts.clear(out)  # never leave a stale DONE beside a run being rewritten
-        with torch_settings(device, cfg.num_threads):
-            session = build_session(cfg, data_dir, device, cfg.precision, out)
-            return write_results(session, fit(session), out)
+        target = out.with_name(f".{out.name}.new-{os.getpid()}") if finished else out
+        if finished:
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir()
+        else:
+            artifacts.clear(out)  # never leave a stale DONE beside a run being rewritten
+        try:
+            with torch_settings(device, cfg.num_threads):
+                session = build_session(cfg, data_dir, device, cfg.precision, target)
+                result = write_results(session, fit(session), target)
+        except BaseException:
+            if finished:
+                shutil.rmtree(target, ignore_errors=True)
+            raise
+        if finished:
+            replace_folder(target, out)
+        return result

@@ -5,12 +5,12 @@ Layout (DEVELOPERS.md): ``<runs>/<profile>/<method>/fold<k>.ipynb`` (the execute
 
 * **Plan**: :func:`plan` gives every method x fold its parameters and run hash; nothing runs.
 * **Resume**: a run is done only when its ``DONE`` marker records the run hash of the same
-  parameters, notebook and library (:mod:`busmtl.notebook_hash`); done runs are skipped, every
+  parameters, notebook and library (:mod:`busmtl.runs.hashing`); done runs are skipped, every
   other run is executed from scratch. Nothing of a finished run is touched, so killing the sweep
   at any moment and starting it again loses nothing that had finished, whichever executor ran it.
-* **Executors** (:mod:`busmtl.executors`): ``local`` runs ``jobs`` notebooks at once on this
+* **Executors** (:mod:`busmtl.orchestration.executors`): ``local`` runs ``jobs`` notebooks at once on this
   machine, each in its own worker process (or places them on GPUs, ``--devices``); ``slurm``
-  submits them as one SLURM job array. Both run the same worker (:mod:`busmtl.sweep_worker`).
+  submits them as one SLURM job array. Both run the same worker (:mod:`busmtl.orchestration.worker`).
   Each run uses a fixed number of CPU threads (``--threads``, default 1, also set as
   ``OMP``/``MKL`` threads), not ``cores // jobs``: CPU results depend on the thread count, so it
   is part of the run's parameters and hash, and the numbers of a sweep do not change with
@@ -33,11 +33,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from busmtl import __version__, notebook_hash
-from busmtl.config import PROFILES, TrainConfig, make_config
-from busmtl.executors import Executor, SweepContext, make_executor
-from busmtl.executors.base import KERNEL_NAME  # noqa: F401 - re-exported
+from busmtl import __version__
+from busmtl.config import PROFILES, make_config
 from busmtl.io import write_json
+from busmtl.orchestration.executors import Executor, SweepContext, make_executor
+from busmtl.orchestration.executors.base import KERNEL_NAME  # noqa: F401 - re-exported
+from busmtl.orchestration.plan import Run, parse_folds, parse_methods, parse_seeds
+from busmtl.runs import hashing as notebook_hash
 from busmtl.runs import layout, lock, protect
 from busmtl.runs.layout import RunKey
 from busmtl.settings import repo_root
@@ -60,82 +62,6 @@ def default_jobs() -> int:
 
 def default_runs_root() -> Path:
     return repo_root() / "book" / "runs"
-
-
-def parse_methods(text: str | None, profile: str) -> list[str]:
-    """``"all"`` (every registered weighter), ``"ew,dwa"``, or ``None`` (the profile's)."""
-    from busmtl.weighting import available
-
-    if text is None:
-        return list(PROFILES[profile].methods)
-    names = available() if text.strip() == "all" else [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in names if m not in available()]
-    if unknown or not names:
-        raise ValueError(f"unknown method(s) {', '.join(unknown) or text!r}; valid: "
-                         f"{', '.join(available())} or 'all'")
-    return list(dict.fromkeys(names))
-
-
-def parse_folds(text: str | None, profile: str) -> list[int]:
-    """``"0-4"``, ``"0,2,3"``, ``"1"`` or ``None`` (the profile's folds)."""
-    if text is None:
-        return list(PROFILES[profile].folds)
-    folds: list[int] = []
-    try:
-        for part in text.split(","):
-            if "-" in part:
-                low, high = (int(x) for x in part.split("-"))
-                folds.extend(range(low, high + 1))
-            elif part.strip():
-                folds.append(int(part))
-    except ValueError:
-        raise ValueError(f"--folds {text!r}: use a range like 0-4 or a list like 0,2,3") from None
-    if not folds or min(folds) < 0:
-        raise ValueError(f"--folds {text!r}: give fold numbers >= 0, e.g. 0-4")
-    return sorted(set(folds))
-
-
-def parse_seeds(text: str | None, profile: str) -> list[int]:
-    """``"0,1,2"``, ``"0-2"`` or ``None`` (the profile's seeds)."""
-    if text is None:
-        return list(PROFILES[profile].seeds)
-    try:
-        return parse_folds(text, profile)
-    except ValueError:
-        raise ValueError(f"--seeds {text!r}: use a list like 0,1,2 or a range like 0-2") from None
-
-
-@dataclass
-class Run:
-    """One method x fold x seed of a sweep."""
-
-    method: str
-    fold: int
-    notebook: Path  # the executed notebook
-    run_dir: Path
-    parameters: dict[str, Any]
-    run_hash: str
-    status: str = "pending"  # pending | skipped | queued | running | done | failed
-    error: str | None = None
-    seconds: float = 0.0
-    train_seconds: float = 0.0
-    config: TrainConfig | None = None  # the settings the notebook will build from ``parameters``
-    log: Path | None = None  # the worker's log (the SLURM job's log)
-    job_id: str | None = None  # SLURM job id (``<array>_<index>``)
-    placement: str | None = None  # CUDA_VISIBLE_DEVICES of a run placed on a GPU
-    seed: int = 0
-
-    @property
-    def key(self) -> RunKey:
-        return RunKey(self.method, self.fold, self.seed)
-
-    def is_done(self) -> bool:
-        """True when ``DONE`` exists and records this run's hash."""
-        marker = self.run_dir / "DONE"
-        try:
-            return json.loads(marker.read_text(encoding="utf-8")).get("run_hash") == self.run_hash
-        except (OSError, ValueError):
-            return False
 
 
 @dataclass
@@ -213,14 +139,16 @@ def portable(path: Path, base: Path | None = None) -> str:
 def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
          runs_root: Path, notebook: Path, overrides: dict[str, Any] | None = None,
          precision_device: str | None = None, base: Path | None = None,
-         seeds: list[int] | None = None) -> list[Run]:
+         seeds: list[int] | None = None, settings: dict[str, Any] | None = None) -> list[Run]:
     """The runs of a sweep with their parameters and hashes (nothing is executed).
 
     ``precision="auto"`` is resolved here for the run's device (``precision_device`` when the
     runs train elsewhere, e.g. on a cluster's GPU nodes), so the hash records the precision the
-    run will actually use (results differ between fp32 and bf16)."""
-    from busmtl.step import resolve_precision
-    from busmtl.trainer import resolve_device
+    run will actually use (results differ between fp32 and bf16). ``settings``: further
+    settings of every run (``--set model=interaction``), handed to the notebook as one dict and
+    part of the hash, so a variant of a profile needs no profile of its own."""
+    from busmtl.training.step import resolve_precision
+    from busmtl.training.trainer import resolve_device
 
     library = notebook_hash.library_hash()
     runs = []
@@ -230,14 +158,18 @@ def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
     for seed, fold, method in ((s, f, m) for s in seeds for f in folds for m in methods):
         key = RunKey(method, fold, int(seed or 0))
         run_dir = layout.run_dir(runs_root, profile, key).resolve()
+        # force: the sweep re-makes its own stale runs (committed ones are refused before)
         params: dict[str, Any] = {"method": method, "fold": fold, "profile": profile,
                                   "data_dir": portable(data_dir, base),
-                                  "out_dir": portable(run_dir, base)}
+                                  "out_dir": portable(run_dir, base), "force": True}
         params.update({k: v for k, v in (overrides or {}).items() if v is not None})
         if seed is not None:
             params["seed"] = int(seed)
-        config = make_config(profile, **{k: v for k, v in params.items()
-                                         if k not in ("profile", "out_dir")})  # validates early
+        if settings:
+            params["settings"] = dict(settings)
+        given = {k: v for k, v in params.items()
+                 if k not in ("profile", "out_dir", "settings", "force")}
+        config = make_config(profile, **{**(settings or {}), **given})  # validates early
         if "precision" not in params:
             target = precision_device or resolve_device(config.device)
             params["precision"] = resolve_precision(config.precision, target)
@@ -263,7 +195,7 @@ def hand_made_differences(r: Run, data_dir: Path) -> dict[str, tuple[Any, Any]] 
     import torch
 
     from busmtl.data.prepare import dataset_identity
-    from busmtl.trainer import weighter_settings
+    from busmtl.training.trainer import weighter_settings
 
     try:
         done = json.loads((r.run_dir / "DONE").read_text(encoding="utf-8"))
@@ -383,13 +315,13 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
               executor: Executor | str | None = None, devices: str | list[str] | None = None,
               runs_per_device: int = 1, base: str | Path | None = None,
               seeds: list[int] | str | None = None, retrain_committed: bool = False,
-              log=print) -> SweepSummary:
+              settings: dict[str, Any] | None = None, log=print) -> SweepSummary:
     """Execute every pending method x fold; return the summary (also written as
     ``<runs>/<profile>/sweep_summary.json``, and rewritten whenever a run starts or ends).
     Never raises for a failing run.
 
-    ``executor``: ``"local"`` (default), ``"slurm"`` or an :class:`~busmtl.executors.Executor`
-    (e.g. a :class:`~busmtl.executors.slurm.SlurmExecutor` with its settings). ``jobs``
+    ``executor``: ``"local"`` (default), ``"slurm"`` or an :class:`~busmtl.orchestration.executors.Executor`
+    (e.g. a :class:`~busmtl.orchestration.executors.slurm.SlurmExecutor` with its settings). ``jobs``
     (``None``: :func:`default_jobs`), ``devices`` and ``runs_per_device`` configure the local
     executor. ``seeds``: the training seeds (``None``: the profile's; ``--seeds 0,1,2``).
 
@@ -421,7 +353,7 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
                  "num_threads": threads}
     runs = plan(profile, methods, folds, data, runs_root=root, notebook=notebook,
                 overrides=overrides, precision_device=runner.precision_device(device or "auto"),
-                base=base, seeds=seeds if seeds != [0] else None)
+                base=base, seeds=seeds if seeds != [0] else None, settings=settings)
     adopt_hand_made_runs(runs, data, log=log)
     summary = SweepSummary(profile, runs, executor=runner.describe())
     for r in runs:

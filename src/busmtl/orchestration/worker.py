@@ -1,9 +1,9 @@
 """Execute one notebook with papermill, in its own process (one per sweep run).
 
-Every executor (:mod:`busmtl.executors`: a local process, a SLURM job) starts
-``python -m busmtl.sweep_worker JOB.json`` for every run, so each run has its own environment
+Every executor (:mod:`busmtl.orchestration.executors`: a local process, a SLURM job) starts
+``python -m busmtl.orchestration.worker JOB.json`` for every run, so each run has its own environment
 (thread caps, ``CUDA_VISIBLE_DEVICES``) and a crash cannot take the sweep down. ``JOB.json``
-(written by :func:`busmtl.executors.base.write_job`) holds ``input``, ``output``,
+(written by :func:`busmtl.orchestration.executors.base.write_job`) holds ``input``, ``output``,
 ``parameters``, ``kernel_name``, ``cwd``, ``retries``, ``title`` (the heading the executed
 notebook gets, e.g. "ATDWA, fold 0"), ``env`` (the variables the executor sets for this
 process) and ``result``: the path of a JSON file the worker writes at the end::
@@ -134,7 +134,7 @@ def _terminate(signum: int, frame: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m busmtl.sweep_worker JOB.json", file=sys.stderr)
+        print("usage: python -m busmtl.orchestration.worker JOB.json", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _terminate)
     if os.environ.get("BUSMTL_WORKER_DETACHED") != "1":

@@ -1,7 +1,7 @@
 """``--executor slurm``: the pending runs as one SLURM job array, submitted through submitit.
 
 Each array task executes one run with the same worker as the local executor
-(:func:`run_job` starts ``python -m busmtl.sweep_worker JOB.json`` with the run's thread caps),
+(:func:`run_job` starts ``python -m busmtl.orchestration.worker JOB.json`` with the run's thread caps),
 so it writes the same notebook, run folder and ``DONE`` marker. Files of a submission, under
 ``<runs>/<profile>/slurm_logs/``:
 
@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from busmtl.errors import UserError
-from busmtl.executors import slurm_queue
-from busmtl.executors.base import (
+from busmtl.orchestration.executors import slurm_queue
+from busmtl.orchestration.executors.base import (
     Executor,
     Report,
     SweepContext,
@@ -45,10 +45,10 @@ from busmtl.executors.base import (
     worker_env,
     write_job,
 )
-from busmtl.executors.slurm_settings import SlurmSettings, format_time
+from busmtl.orchestration.executors.slurm_settings import SlurmSettings, format_time
 
 if TYPE_CHECKING:
-    from busmtl.sweep import Run
+    from busmtl.orchestration.plan import Run
 
 #: The folder of a sweep's SLURM files, inside ``<runs>/<profile>``.
 LOG_FOLDER = "slurm_logs"

@@ -1,8 +1,8 @@
 """Self-checks of the weighting lab (``book/lab.md``): each prints ``PASS`` or ``FAIL`` (with a
-hint) and returns whether it passed. They recompute what they check with :mod:`busmtl.toy`, so
+hint) and returns whether it passed. They recompute what they check with :mod:`busmtl.teaching.toy`, so
 a check never needs the answer typed into it by its author.
 
-``python -m busmtl.lab book/lab.md lab.ipynb`` writes the lab as a notebook for students, without
+``python -m busmtl.teaching.lab book/lab.md lab.ipynb`` writes the lab as a notebook for students, without
 the solutions.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from busmtl.toy import ToyMTL, per_epoch, simulate, toy_batch
+from busmtl.teaching.toy import ToyMTL, per_epoch, simulate, toy_batch
 from busmtl.weighting import get_weighter
 from busmtl.weighting.base import Weighter
 from busmtl.weighting.dwa import loss_ratios
@@ -298,10 +298,10 @@ def student_notebook(lab_md: str | Path, out: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m busmtl.lab LAB.md OUT.ipynb``: the student notebook."""
+    """``python -m busmtl.teaching.lab LAB.md OUT.ipynb``: the student notebook."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m busmtl.lab book/lab.md lab.ipynb", file=sys.stderr)
+        print("usage: python -m busmtl.teaching.lab book/lab.md lab.ipynb", file=sys.stderr)
         return 2
     print(f"wrote {student_notebook(*args)} (without solutions)")
     return 0

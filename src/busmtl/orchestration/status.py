@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from busmtl.runs import layout, lock
+from busmtl.runs.layout import RunKey
+
 #: The states shown, in the order of the counts line.
 STATES: tuple[str, ...] = ("done", "running", "queued", "failed", "pending")
 
@@ -26,6 +29,7 @@ class RunState:
     fold: int
     state: str  # one of STATES
     detail: str = ""
+    seed: int = 0
 
 
 def _done_hash(run_dir: Path) -> str | None:
@@ -56,8 +60,8 @@ def read_summary(profile_dir: Path) -> dict[str, Any]:
 def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[list[RunState], str]:
     """The state of every planned run of ``profile`` and a note on where it came from."""
     from busmtl.config import PROFILES
-    from busmtl.executors import slurm_queue
-    from busmtl.sweep import default_runs_root
+    from busmtl.orchestration.executors import slurm_queue
+    from busmtl.orchestration.sweep import default_runs_root
 
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
@@ -69,7 +73,8 @@ def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[lis
             f"no sweep_summary.json in {folder}: showing the profile's runs found on disk")
     if not planned:
         p = PROFILES[profile]
-        planned = [{"method": m, "fold": f} for f in p.folds for m in p.methods]
+        planned = [{"method": m, "fold": f, "seed": sd} for sd in p.seeds for f in p.folds
+                   for m in p.methods]
     queue: dict[str, str] = {}
     job_ids = {r["job_id"] for r in planned if r.get("job_id")}
     if job_ids:
@@ -80,11 +85,15 @@ def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[lis
     driver_alive = _alive(summary.get("driver", {}))
     states = []
     for r in planned:
-        run_dir = folder / r["method"] / f"fold{r['fold']}"
+        key = RunKey(r["method"], int(r["fold"]), int(r.get("seed", 0)))
+        run_dir = layout.run_dir(folder.parent, profile, key)
         recorded = _done_hash(run_dir)
         job = r.get("job_id")
+        owner = lock.holder(run_dir)
         if recorded is not None and r.get("run_hash") in (None, recorded):
             state, detail = "done", ""
+        elif owner is not None:
+            state, detail = "running", f"{lock.describe(owner)}; log {r.get('log')}"
         elif job and job in queue:
             state = "running" if queue[job] in slurm_queue.RUNNING_STATES else "queued"
             detail = f"job {job} ({queue[job]}), log {r.get('log')}"
@@ -95,15 +104,19 @@ def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[lis
         else:
             state, detail = "pending", ("finished with other parameters or code"
                                         if recorded is not None else "")
-        states.append(RunState(r["method"], int(r["fold"]), state, detail))
+            if lock.is_stale(run_dir):
+                detail = (detail + "; " if detail else "") + "stale lock (its writer has ended; " \
+                    "the next sweep takes it over)"
+        states.append(RunState(r["method"], int(r["fold"]), state, detail, key.seed))
     return states, note
 
 
 def format_status(profile: str, states: list[RunState], note: str) -> str:
     """A table (method, fold, state, detail) and the counts."""
     lines = [f"sweep {profile} ({note})",
-             f"{'method':<10} {'fold':>4}  {'state':<8} detail"]
-    lines += [f"{s.method:<10} {s.fold:>4}  {s.state:<8} {s.detail}".rstrip() for s in states]
+             f"{'method':<10} {'fold':>4} {'seed':>4}  {'state':<8} detail"]
+    lines += [f"{s.method:<10} {s.fold:>4} {s.seed:>4}  {s.state:<8} {s.detail}".rstrip()
+              for s in states]
     counts = {k: sum(s.state == k for s in states) for k in STATES}
     lines.append(", ".join(f"{n} {k}" for k, n in counts.items()))
     return "\n".join(lines)

@@ -13,11 +13,11 @@ student sees the same toy everywhere. It mimics the shape of the real problem, n
   by a random factor ``exp(noise * z_e)``, ``z_e ~ N(0, 1)``, as if each epoch drew batches of
   a different difficulty. The weighter sees (and back-propagates) the scaled loss.
 
-:func:`simulate` trains the network with a weighter through :func:`busmtl.step.train_step`, the
+:func:`simulate` trains the network with a weighter through :func:`busmtl.training.step.train_step`, the
 same step the real trainer uses, and returns one row per step. It runs on one CPU thread in well
 under a second for the default 300 steps, so every call is cheap enough for a laptop.
 
->>> from busmtl.toy import simulate
+>>> from busmtl.teaching.toy import simulate
 >>> frame = simulate("atdwa", noise=0.5)                  # doctest: +SKIP
 >>> frame.groupby("epoch")[["w_seg", "w_cls", "temperature"]].mean()  # doctest: +SKIP
 """
@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from busmtl import TASKS
-from busmtl.step import torch_settings, train_step
+from busmtl.training.step import torch_settings, train_step
 from busmtl.weighting import get_weighter
 from busmtl.weighting.base import Weighter
 

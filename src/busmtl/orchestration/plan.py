@@ -1,0 +1,90 @@
+"""One planned run of a sweep (:class:`Run`) and the parsing of what a sweep plans: methods, folds
+and seeds. The sweep (:mod:`~busmtl.orchestration.sweep`) makes the plan and the executors
+(:mod:`~busmtl.orchestration.executors`) carry it out; both read this module, neither the other.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from busmtl.config import PROFILES, TrainConfig
+from busmtl.runs.layout import RunKey
+
+
+def parse_methods(text: str | None, profile: str) -> list[str]:
+    """``"all"`` (every registered weighter), ``"ew,dwa"``, or ``None`` (the profile's)."""
+    from busmtl.weighting import available
+
+    if text is None:
+        return list(PROFILES[profile].methods)
+    names = available() if text.strip() == "all" else [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in names if m not in available()]
+    if unknown or not names:
+        raise ValueError(f"unknown method(s) {', '.join(unknown) or text!r}; valid: "
+                         f"{', '.join(available())} or 'all'")
+    return list(dict.fromkeys(names))
+
+
+def parse_folds(text: str | None, profile: str) -> list[int]:
+    """``"0-4"``, ``"0,2,3"``, ``"1"`` or ``None`` (the profile's folds)."""
+    if text is None:
+        return list(PROFILES[profile].folds)
+    folds: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                low, high = (int(x) for x in part.split("-"))
+                folds.extend(range(low, high + 1))
+            elif part.strip():
+                folds.append(int(part))
+    except ValueError:
+        raise ValueError(f"--folds {text!r}: use a range like 0-4 or a list like 0,2,3") from None
+    if not folds or min(folds) < 0:
+        raise ValueError(f"--folds {text!r}: give fold numbers >= 0, e.g. 0-4")
+    return sorted(set(folds))
+
+
+def parse_seeds(text: str | None, profile: str) -> list[int]:
+    """``"0,1,2"``, ``"0-2"`` or ``None`` (the profile's seeds)."""
+    if text is None:
+        return list(PROFILES[profile].seeds)
+    try:
+        return parse_folds(text, profile)
+    except ValueError:
+        raise ValueError(f"--seeds {text!r}: use a list like 0,1,2 or a range like 0-2") from None
+
+
+@dataclass
+class Run:
+    """One method x fold x seed of a sweep."""
+
+    method: str
+    fold: int
+    notebook: Path  # the executed notebook
+    run_dir: Path
+    parameters: dict[str, Any]
+    run_hash: str
+    status: str = "pending"  # pending | skipped | queued | running | done | failed
+    error: str | None = None
+    seconds: float = 0.0
+    train_seconds: float = 0.0
+    config: TrainConfig | None = None  # the settings the notebook will build from ``parameters``
+    log: Path | None = None  # the worker's log (the SLURM job's log)
+    job_id: str | None = None  # SLURM job id (``<array>_<index>``)
+    placement: str | None = None  # CUDA_VISIBLE_DEVICES of a run placed on a GPU
+    seed: int = 0
+
+    @property
+    def key(self) -> RunKey:
+        return RunKey(self.method, self.fold, self.seed)
+
+    def is_done(self) -> bool:
+        """True when ``DONE`` exists and records this run's hash."""
+        marker = self.run_dir / "DONE"
+        try:
+            return json.loads(marker.read_text(encoding="utf-8")).get("run_hash") == self.run_hash
+        except (OSError, ValueError):
+            return False

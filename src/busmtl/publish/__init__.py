@@ -1,0 +1,1 @@
+"""Publishing layer: ``busmtl book`` (data, sweep, table of contents, Jupyter Book build)."""
