@@ -81,15 +81,22 @@ def parse_folds(text: str | None, profile: str) -> list[int]:
     if text is None:
         return list(PROFILES[profile].folds)
     folds: list[int] = []
+    reversed_ranges: list[tuple[int, int]] = []
     try:
         for part in text.split(","):
             if "-" in part:
                 low, high = (int(x) for x in part.split("-"))
+                if low > high:
+                    reversed_ranges.append((low, high))
                 folds.extend(range(low, high + 1))
             elif part.strip():
                 folds.append(int(part))
     except ValueError:
         raise ValueError(f"--folds {text!r}: use a range like 0-4 or a list like 0,2,3") from None
+    if reversed_ranges:
+        low, high = reversed_ranges[0]
+        raise ValueError(f"--folds {text!r}: the range {low}-{high} is reversed; write it low "
+                         f"to high, {high}-{low}")
     if not folds or min(folds) < 0:
         raise ValueError(f"--folds {text!r}: give fold numbers >= 0, e.g. 0-4")
     return sorted(set(folds))
