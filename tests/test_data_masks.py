@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from data_fixtures import disc, make_busi, tree_snapshot, write_png
@@ -11,7 +13,12 @@ from PIL import Image
 from busmtl.cli import main
 from busmtl.data.busi import check_dataset, format_check, read_mask
 from busmtl.data.errors import DataError, DataWarning
-from busmtl.data.masks import MAX_LESION_FRACTION, MIN_LESION_FRACTION, encoding
+from busmtl.data.masks import (
+    MAX_LESION_FRACTION,
+    MIN_LESION_FRACTION,
+    encoding,
+    mask_values,
+)
 from busmtl.data.prepare import load_prepared, prepare_dataset, resize_pair
 
 H, W = 40, 48  # make_busi's image size
@@ -56,8 +63,6 @@ def test_every_binary_encoding_reads_the_same_and_is_not_flagged(tmp_path, kind)
         write_png(path, m * (1 if kind == "zero-one" else 255))
     assert np.array_equal(read_mask(path), m)
     with Image.open(path) as image:
-        from busmtl.data.masks import mask_values
-
         name = encoding(mask_values(image), image.mode)
     assert name == {"one-bit": "1-bit", "zero-one": "0/1", "zero-255": "0/255",
                     "sixteen-bit": "0/65535"}[kind]
@@ -127,8 +132,6 @@ def test_a_dataset_with_one_class_cannot_be_split_or_trained(tmp_path):
     np.save(two / "labels.npy", np.zeros_like(labels))
     with pytest.raises(DataError, match="holds one class only"):
         make_datasets(two, split, 0)
-    import json
-
     train_ids = set(json.loads(split.read_text())["folds"][0]["train"])
     ids = [row.split(",")[0] for row in (two / "index.csv").read_text().splitlines()[1:]]
     np.save(two / "labels.npy", np.array([0 if i in train_ids else 1 for i in ids], np.int64))
