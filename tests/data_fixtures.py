@@ -35,3 +35,14 @@ def make_busi(root: Path, benign: int = 4, malignant: int = 2, size: tuple[int, 
             if multi and cls == "benign" and i == 1:
                 write_png(root / cls / f"{cls} ({i})_mask_1.png", 255 * disc(h, w, 2 * h // 3, 2 * w // 3, 4))
     return root
+
+
+def tree_snapshot(root: Path) -> dict[str, tuple[str, bytes | None]]:
+    """Every path under ``root`` (itself included) with its kind and, for files, its bytes:
+    two snapshots are equal when nothing on disk changed."""
+    root = Path(root)
+    paths = [root, *sorted(root.rglob("*"))] if root.exists() else []
+    return {
+        str(p.relative_to(root.parent)): ("dir", None) if p.is_dir() else ("file", p.read_bytes())
+        for p in paths
+    }

@@ -70,3 +70,19 @@ def test_cli_evaluate(trained, tiny_data, tmp_path, capsys):
     code = main(["evaluate", "--run", str(tmp_path), "--data-dir", str(tiny_data),
                  "--out", str(tmp_path / "x")])
     assert code == 2 and "not a run folder" in capsys.readouterr().err
+
+
+def test_an_empty_cache_is_a_clear_error(trained, tmp_path):
+    import numpy as np
+
+    run, _ = trained
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for name in ("images", "masks"):
+        np.save(empty / f"{name}.npy", np.zeros((0, 32, 32), np.uint8))
+    np.save(empty / "labels.npy", np.zeros(0, np.int64))
+    (empty / "index.csv").write_text("id,class,image,masks,sha256\n")
+    with pytest.raises(DataError, match="holds no cases") as exc:
+        evaluate_run(run, empty, tmp_path / "out")
+    assert "--out <new folder>" in str(exc.value)
+    assert not (tmp_path / "out").exists()

@@ -2,6 +2,10 @@
 
 A reader therefore sees either the old file or the complete new one, never half of it, and a
 crash leaves at most a ``*.tmp`` file behind (removed on error when possible).
+
+Permissions: ``tempfile`` creates its files with mode 0600 and its folders with 0700; the
+outputs get the modes a plain ``open``/``mkdir`` would give them instead, ``0666 & ~umask``
+for files and ``0777 & ~umask`` for folders (:func:`file_mode`, :func:`folder_mode`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,31 @@ from pathlib import Path
 from typing import Any
 
 
+def current_umask() -> int:
+    """The process's umask (read from ``/proc/self/status`` where available, since setting it
+    to read it back is not thread-safe)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """Mode of a new file under the current umask: ``0666 & ~umask``."""
+    return 0o666 & ~current_umask()
+
+
+def folder_mode() -> int:
+    """Mode of a new folder under the current umask: ``0777 & ~umask``."""
+    return 0o777 & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success rename it onto ``path``.
@@ -28,7 +57,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp_name = tempfile.mkstemp(
         prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
     )
-    os.close(fd)
+    try:
+        os.fchmod(fd, file_mode())
+    finally:
+        os.close(fd)
     tmp = Path(tmp_name)
     try:
         yield tmp
@@ -72,19 +104,26 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it replaces ``path`` as a whole.
 
     Used for outputs made of several files (a prepared cache, a generated dataset): either all
-    of them appear or none does.
+    of them appear or none does. Whatever is at ``path`` is replaced: the caller decides first
+    whether it may be (:func:`busmtl.data.outputs.check_output`).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
+        tmp.chmod(folder_mode())
         yield tmp
         if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
+            # a fresh name for the old folder, so nothing else beside it is touched
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old",
+                                        dir=target.parent))
+            old.rmdir()
             os.replace(target, old)
             os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
         else:
             os.replace(tmp, target)
     except BaseException:

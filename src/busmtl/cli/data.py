@@ -2,7 +2,9 @@
 
 Every sub-command reports a bad input (missing folder, orphan mask, corrupt PNG, split made for
 another dataset, ...) as one line naming the file or value, and writes nothing partial: outputs
-are written to a temporary name and renamed (:mod:`busmtl.io`).
+are written to a temporary name and renamed (:mod:`busmtl.io`). ``prepare`` and ``phantoms``
+replace an existing ``--out`` only when it is their own earlier output or with ``--force``, and
+never the source (:mod:`busmtl.data.outputs`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=256, help="square side in pixels (default 256)")
     p.add_argument("--include-normal", action="store_true",
                    help="keep normal/ as a third class with empty masks")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out even when it is not an earlier prepared cache")
     p.set_defaults(func=run_prepare)
 
     p = sub.add_parser("phantoms", help="generate synthetic ultrasound phantoms in BUSI layout")
@@ -42,6 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n", type=int, default=240, help="number of images (default 240)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out even when it is not an earlier phantom folder")
     p.set_defaults(func=run_phantoms)
 
     p = sub.add_parser("split", help="stratified held-out test set + k stratified folds")
@@ -92,7 +98,7 @@ def run_prepare(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = prepare_dataset(args.source, args.out, size=args.size,
-                              include_normal=args.include_normal)
+                              include_normal=args.include_normal, force=args.force)
     _print_warnings(caught)
     print(f"prepared cache: {out} ({args.size} px, {time.perf_counter() - start:.1f} s)")
     return 0
@@ -102,7 +108,7 @@ def run_phantoms(args: argparse.Namespace) -> int:
     from busmtl.data.phantoms import generate_phantoms
 
     start = time.perf_counter()
-    out = generate_phantoms(args.out, n=args.n, seed=args.seed, size=args.size)
+    out = generate_phantoms(args.out, n=args.n, seed=args.seed, size=args.size, force=args.force)
     print(f"{args.n} phantoms (seed {args.seed}, {args.size} px) in {out} "
           f"({time.perf_counter() - start:.1f} s)")
     return 0

@@ -20,7 +20,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from busmtl.cli.arguments import check_device, check_out_folder
     from busmtl.training.evaluate import evaluate_run
+
+    check_device(args.device)
+    check_out_folder(args.out)
 
     metrics = evaluate_run(args.run, args.data_dir, args.out, device=args.device,
                            num_threads=args.num_threads)

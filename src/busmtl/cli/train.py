@@ -13,26 +13,61 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from typing import Any
 
 from busmtl.errors import UserError
 
 
-def parse_weighter_params(items: list[str] | None) -> dict[str, Any] | None:
-    """``["alpha=1.5", "mode=fast"]`` -> ``{"alpha": 1.5, "mode": "fast"}`` (None if empty)."""
+def parse_weighter_params(items: list[str] | None,
+                          method: str | None = None) -> dict[str, Any] | None:
+    """``["alpha=1.5", "mode=fast"]`` -> ``{"alpha": 1.5, "mode": "fast"}`` (None if empty).
+
+    Each value is one number, word or true/false; NaN and infinities are refused. With a known
+    ``method``, a parameter whose default is a number must be given a finite number (a whole
+    one where the default is an integer).
+    """
     if not items:
         return None
+    defaults: dict[str, Any] = {}
+    if method is not None:
+        from busmtl.weighting import WEIGHTERS, hyperparameters
+
+        defaults = hyperparameters(method) if method in WEIGHTERS else {}
     params: dict[str, Any] = {}
     for item in items:
-        key, sep, value = item.partition("=")
+        key, sep, text = item.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise UserError(f"--weighter-param {item!r} is not key=value (e.g. alpha=1.5)")
         try:
-            params[key] = json.loads(value)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            params[key] = value
+            value = text
+        if value is None or isinstance(value, (list, dict)):
+            raise UserError(f"--weighter-param {key}={text}: give one number or word, "
+                            f"e.g. {key}=1.5")
+        is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if (is_number and not math.isfinite(value)) or (
+                isinstance(value, str) and value.strip().lower().lstrip("+-") in _NON_FINITE):
+            raise UserError(f"--weighter-param {key}={text} is not a finite number: give e.g. "
+                            f"{key}=1.5")
+        default = defaults.get(key)
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            if not is_number:
+                raise UserError(f"--weighter-param {key}={text} is not a number: {method}'s "
+                                f"{key} is a number (default {key}={default})")
+            if isinstance(default, int) and value != int(value):
+                raise UserError(f"--weighter-param {key}={text} is not a whole number: "
+                                f"{method}'s {key} counts (default {key}={default})")
+            value = int(value) if isinstance(default, int) else value
+        params[key] = value
     return params
+
+
+#: Texts of numbers that are not finite (JSON reads only ``NaN`` and ``Infinity``).
+_NON_FINITE = ("nan", "inf", "infinity")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -144,6 +179,10 @@ def pin_isa(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from busmtl.cli.arguments import check_device, check_out_folder
+
+    check_device(args.device)
+    check_out_folder(args.out)
     cpu_isa = pin_isa(args)
     from busmtl.config import make_config, parse_settings
     from busmtl.training.trainer import NonFiniteLossError, train
@@ -158,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         dropout_scope=args.dropout_scope,
         progress=False if args.no_progress else None,
         save_model=False if args.no_save_model else None,
-        weighter=parse_weighter_params(args.weighter_param),
+        weighter=parse_weighter_params(args.weighter_param, args.method),
         model=args.model, interaction_modules=interaction_modules(args),
         seg_losses=args.seg_losses, cls_loss=args.cls_loss, loss_terms=args.loss_terms,
         aux_loss=None if (args.aux_loss or "").lower() == "none" else args.aux_loss,

@@ -5,6 +5,8 @@ One module per job:
 
 * :mod:`~busmtl.data.errors` - :class:`DataError`, the one-line user-facing error.
 * :mod:`~busmtl.data.busi` - scan and check a raw dataset in the BUSI layout, merge masks.
+* :mod:`~busmtl.data.masks` - the mask-reading rule (value > 0) and suspicious masks.
+* :mod:`~busmtl.data.outputs` - which ``--out`` folders prepare/phantoms may replace.
 * :mod:`~busmtl.data.phantoms` - generate synthetic breast-ultrasound images in that layout.
 * :mod:`~busmtl.data.prepare` - resize everything once into ``.npy`` arrays (the cache).
 * :mod:`~busmtl.data.splits` - stratified held-out test set + stratified k folds.

@@ -8,7 +8,10 @@ The layout (Al-Dhabyani et al., Data in Brief 28, 2020, doi:10.1016/j.dib.2019.1
     <root>/malignant/malignant (1).png ...
     <root>/normal/normal (1).png ...       optional; dropped by default (as in the paper)
 
-An image's mask is the union of all its mask files: ``M = M_0 OR M_1 OR ...``.
+An image's mask is the union of all its mask files: ``M = M_0 OR M_1 OR ...``, each file read
+by the rule of :mod:`busmtl.data.masks` (a pixel is lesion when its value is > 0). Two files of
+one class folder with the same name but another suffix (``x.png`` and ``x.jpg``) are an error
+when preparing and a warning when checking: which one is meant is unknown.
 The same layout is written by :mod:`busmtl.data.phantoms`, so one loader serves both.
 """
 
@@ -26,6 +29,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from busmtl.data.errors import DataError, DataWarning
+from busmtl.data.masks import MaskFindings, lesion, mask_values
 
 #: Class folder names and their integer labels. ``normal`` is only used with ``include_normal``.
 LABELS: dict[str, int] = {"benign": 0, "malignant": 1, "normal": 2}
@@ -92,9 +96,12 @@ def _class_folders(root: Path) -> dict[str, Path]:
 
 
 def _scan(
-    root: str | Path, include_normal: bool
+    root: str | Path, include_normal: bool, strict: bool = True
 ) -> tuple[list[Case], list[str], dict[str, int]]:
-    """Scan file names; return (cases, warnings, ignored counts)."""
+    """Scan file names; return (cases, warnings, ignored counts).
+
+    Files sharing a stem are a :class:`DataError` when ``strict``, else a warning (the first
+    suffix of :data:`IMAGE_SUFFIXES` is used)."""
     base = find_root(root)
     folders = _class_folders(base)
     notes: list[str] = []
@@ -114,10 +121,10 @@ def _scan(
             notes.append(f"no {cls}/ folder in {base}: the dataset has no {cls} cases")
     classes = [c for c in LABELS if c in folders and (c != "normal" or include_normal)]
     if "normal" in folders and not include_normal:
-        ignored["normal"] = sum(1 for _ in _images_and_masks(folders["normal"])[0])
+        ignored["normal"] = len(_images_and_masks(folders["normal"])[0])
     cases: list[Case] = []
     for cls in classes:
-        cases.extend(_scan_class(folders[cls], cls))
+        cases.extend(_scan_class(folders[cls], cls, notes, strict))
     if not cases:
         raise DataError(f"no images found in the class folders of {base} ({_README_HINT})")
     ids = [c.id for c in cases]
@@ -127,22 +134,50 @@ def _scan(
     return cases, notes, ignored
 
 
-def _images_and_masks(folder: Path) -> tuple[dict[str, Path], dict[str, list[Path]]]:
-    images: dict[str, Path] = {}
-    masks: dict[str, list[Path]] = {}
+def _suffix_rank(path: Path) -> tuple[int, str]:
+    return IMAGE_SUFFIXES.index(path.suffix.lower()), path.name
+
+
+def _images_and_masks(
+    folder: Path,
+) -> tuple[dict[str, Path], dict[str, list[Path]], list[list[Path]]]:
+    """Images by stem, mask files by their image's stem, and the groups of files that share a
+    stem (``x.png`` + ``x.jpg``; of each group only the first by suffix is kept)."""
+    by_stem: dict[str, list[Path]] = {}
     for path in folder.iterdir():
         if not path.is_file() or path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES:
             continue
-        match = _MASK_RE.match(path.stem)
+        by_stem.setdefault(path.stem, []).append(path)
+    images: dict[str, Path] = {}
+    masks: dict[str, list[Path]] = {}
+    clashes: list[list[Path]] = []
+    for stem in sorted(by_stem, key=natural_key):
+        paths = sorted(by_stem[stem], key=_suffix_rank)
+        if len(paths) > 1:
+            clashes.append(paths)
+        match = _MASK_RE.match(stem)
         if match:
-            masks.setdefault(match["base"], []).append(path)
+            masks.setdefault(match["base"], []).append(paths[0])
         else:
-            images[path.stem] = path
-    return images, masks
+            images[stem] = paths[0]
+    return images, masks, clashes
 
 
-def _scan_class(folder: Path, cls: str) -> list[Case]:
-    images, masks = _images_and_masks(folder)
+def _clash_message(clashes: list[list[Path]], folder: Path) -> str:
+    first = clashes[0]
+    return (
+        f"{len(clashes)} file names in {folder} differ only in suffix (e.g. "
+        f"{' and '.join(p.name for p in first)}): one of them would be ignored; "
+        "remove or rename the wrong one"
+    )
+
+
+def _scan_class(folder: Path, cls: str, notes: list[str], strict: bool = True) -> list[Case]:
+    images, masks, clashes = _images_and_masks(folder)
+    if clashes:
+        if strict:
+            raise DataError(_clash_message(clashes, folder))
+        notes.append(_clash_message(clashes, folder))
     orphans = sorted(set(masks) - set(images), key=natural_key)
     if orphans:
         example = masks[orphans[0]][0]
@@ -212,44 +247,41 @@ def read_image(path: str | Path) -> np.ndarray:
         return _to_gray(image)
 
 
+def _read_mask(path: Path, findings: MaskFindings | None) -> np.ndarray:
+    with _open(path, "mask") as image:
+        values = mask_values(image)
+        if findings is not None:
+            findings.add_file(path, values, image.mode)
+    return lesion(values)
+
+
 def read_mask(path: str | Path) -> np.ndarray:
-    """Read one mask file as an ``(H, W)`` uint8 array in {0, 1}.
-
-    1-bit masks and 0/255 masks are thresholded at half range; masks stored as 0/1 bytes are
-    kept as they are (``> 0``).
-    """
-    with _open(Path(path), "mask") as image:
-        gray = _to_gray(image)
-    threshold = 0 if gray.max(initial=0) <= 1 else 127
-    return (gray > threshold).astype(np.uint8)
+    """Read one mask file as an ``(H, W)`` uint8 array in {0, 1}: lesion where the stored value
+    is > 0, whatever the encoding (1-bit, 0/1, 0/255; :mod:`busmtl.data.masks`)."""
+    return _read_mask(Path(path), None)
 
 
-def load_case(case: Case) -> tuple[np.ndarray, np.ndarray]:
+def load_case(case: Case, findings: MaskFindings | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The image ``(H, W)`` uint8 and the union of its masks ``(H, W)`` uint8 in {0, 1}.
 
     ``mask = max_k mask_k`` (logical OR over ``_mask.png``, ``_mask_1.png``, ...); a case without
-    mask files (``normal``) gets an all-zero mask.
+    mask files (``normal``) gets an all-zero mask. ``findings`` collects the masks' encodings
+    and whether the merged mask looks empty or inverted.
     """
     image = read_image(case.image)
     mask = np.zeros(image.shape, dtype=np.uint8)
     for path in case.masks:
-        part = read_mask(path)
+        part = _read_mask(path, findings)
         if part.shape != image.shape:
             raise DataError(
                 f"mask {path} is {part.shape[1]}x{part.shape[0]} but its image {case.image.name} "
                 f"is {image.shape[1]}x{image.shape[0]} (width x height): fix or remove the case"
             )
         np.maximum(mask, part, out=mask)
+    if findings is not None:
+        findings.add_case(case.masks[0] if case.masks else case.image, mask,
+                          case.cls in LESION_CLASSES)
     return image, mask
-
-
-def empty_mask_warning(empty: list[Case], total: int) -> str:
-    """One-line warning about lesion cases whose merged mask is empty."""
-    example = empty[0].masks[0] if empty[0].masks else empty[0].image
-    return (
-        f"{len(empty)} of {total} lesion masks are empty although the class has a lesion "
-        f"(e.g. {example}): check these masks or remove the cases"
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,30 +294,30 @@ def check_dataset(
     """Validate a raw dataset by reading every image and mask.
 
     Returns ``{"root", "counts": {class: n}, "total", "multi_mask", "mask_files",
-    "width": [min, max], "height": [min, max], "modes": {mode: n}, "empty_masks", "ignored":
-    {class: n}, "warnings": [str], "duplicates": {...}}`` (the near-duplicate clusters of
-    :mod:`busmtl.data.duplicates` at ``duplicate_threshold``). Hard problems (unreadable file, mask/image size mismatch,
-    missing partner file) raise :class:`DataError`; soft ones go to ``warnings``.
+    "width": [min, max], "height": [min, max], "modes": {mode: n}, "mask_encodings":
+    {encoding: n}, "mixed_masks", "empty_masks" (a count), "nearly_empty_masks",
+    "inverted_masks" (file lists; :mod:`busmtl.data.masks`), "ignored": {class: n},
+    "warnings": [str], "duplicates": {...}}`` (the near-duplicate clusters of
+    :mod:`busmtl.data.duplicates` at ``duplicate_threshold``). Hard problems (unreadable file,
+    mask/image size mismatch, missing partner file) raise :class:`DataError`; soft ones (files
+    differing only in suffix, suspicious masks, ...) go to ``warnings``.
     """
-    cases, notes, ignored = _scan(root, include_normal)
+    cases, notes, ignored = _scan(root, include_normal, strict=False)
     counts = {cls: 0 for cls in LABELS if cls != "normal" or include_normal}
     widths: list[int] = []
     heights: list[int] = []
     modes: dict[str, int] = {}
-    empty: list[Case] = []
+    findings = MaskFindings()
     images: list[np.ndarray] = []
     for case in _progress(cases, "check", progress):
         with _open(case.image, "image") as im:
             modes[im.mode] = modes.get(im.mode, 0) + 1
-        image, mask = load_case(case)
+        image, _ = load_case(case, findings)
         images.append(image)
         heights.append(image.shape[0])
         widths.append(image.shape[1])
         counts[case.cls] += 1
-        if case.cls in LESION_CLASSES and not mask.any():
-            empty.append(case)
-    if empty:
-        notes.append(empty_mask_warning(empty, sum(c.cls in LESION_CLASSES for c in cases)))
+    notes += findings.notes()
     return {
         "root": str(find_root(root)),
         "counts": counts,
@@ -295,7 +327,7 @@ def check_dataset(
         "width": [min(widths), max(widths)],
         "height": [min(heights), max(heights)],
         "modes": modes,
-        "empty_masks": len(empty),
+        **findings.summary(),
         "ignored": ignored,
         "warnings": notes,
         "duplicates": duplicate_report(images, cases, duplicate_threshold),
@@ -347,6 +379,9 @@ def format_check(report: dict[str, Any]) -> str:
         f"height {report['height'][0]}-{report['height'][1]} px; modes "
         + ", ".join(f"{m}: {n}" for m, n in sorted(report["modes"].items()))
     )
+    if report.get("mask_encodings"):
+        lines.append("mask encodings (lesion = value > 0): " + ", ".join(
+            f"{e}: {n}" for e, n in report["mask_encodings"].items()))
     for cls, n in report["ignored"].items():
         lines.append(f"ignored: {n} {cls} images (use --include-normal to keep them)")
     lines += [f"warning: {w}" for w in report["warnings"]]

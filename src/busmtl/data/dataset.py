@@ -35,7 +35,7 @@ from torch.utils.data import Dataset
 from busmtl.data.augment import TRANSFORM_NAMES, augment_pair, online_variant, paper_transforms
 from busmtl.data.errors import DataError
 from busmtl.data.prepare import load_prepared, resize_pair
-from busmtl.data.splits import SPLITS_FILE, load_splits
+from busmtl.data.splits import SPLITS_FILE, check_two_classes, load_splits
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -147,7 +147,8 @@ def make_datasets(
     """``{"train", "val", "test"}`` datasets for one fold of a prepared cache.
 
     ``splits_path`` defaults to ``<data_dir>/splits.json``; ``image_size`` other than the
-    cache's resizes on load (image bilinear, mask nearest). Only ``train`` is augmented.
+    cache's resizes on load (image bilinear, mask nearest). Only ``train`` is augmented. A cache
+    or a training set with one class only is a :class:`DataError`.
     """
     if augment not in AUGMENT_MODES:
         raise DataError(f"augment={augment!r} is unknown: use one of {', '.join(AUGMENT_MODES)}")
@@ -156,7 +157,9 @@ def make_datasets(
     if in_channels not in (1, 3):
         raise DataError(f"in_channels={in_channels} must be 1 or 3")
     data = load_prepared(data_dir)
-    splits = load_splits(splits_path or Path(data_dir) / SPLITS_FILE, data_dir)
+    check_two_classes(data.labels, data_dir)
+    split_path = splits_path or Path(data_dir) / SPLITS_FILE
+    splits = load_splits(split_path, data_dir)
     part = splits.fold(int(fold))
     images, masks = data.images, data.masks
     if image_size is not None and int(image_size) != data.size:
@@ -172,6 +175,7 @@ def make_datasets(
         return images[idx], masks[idx], data.labels[idx], list(names)
 
     train = select(part.train)
+    check_two_classes(train[2], f"the training set of fold {fold} in {split_path}")
     if augment == "offline":
         train = _offline_expand(*train, copies=int(offline_copies), seed=seed)
     common = {"in_channels": in_channels, "seed": seed}

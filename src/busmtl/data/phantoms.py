@@ -36,12 +36,16 @@ import numpy as np
 
 from busmtl.data.busi import _progress
 from busmtl.data.errors import DataError
-from busmtl.io import atomic_dir, atomic_path
+from busmtl.data.outputs import check_output
+from busmtl.io import atomic_dir, atomic_path, write_json
 
 #: Fraction of malignant cases (BUSI: 210 of 647).
 MALIGNANT_FRACTION = 1 / 3
 #: Fraction of images with a second lesion, written as ``_mask_1.png``.
 TWO_LESION_FRACTION = 0.06
+#: The file that marks a folder as generated phantoms (``written_by``, ``n``, ``seed``, ``size``).
+MARKER_FILE = "phantoms.json"
+WRITTEN_BY = "busmtl data phantoms"
 
 
 @dataclass
@@ -211,19 +215,23 @@ def _phantom(
 
 
 def generate_phantoms(
-    out: str | Path, n: int = 240, seed: int = 0, size: int = 256, progress: bool | None = None
+    out: str | Path, n: int = 240, seed: int = 0, size: int = 256, progress: bool | None = None,
+    force: bool = False,
 ) -> Path:
     """Write ``n`` phantoms in BUSI's layout and naming to ``out`` (atomically, whole folder).
 
     ``benign/benign (i).png`` + ``benign (i)_mask.png`` (+ ``_mask_1.png`` for two lesions),
-    likewise under ``malignant/``; numbering starts at 1 per class. Identical for identical
-    ``(n, seed, size)``.
+    likewise under ``malignant/``; numbering starts at 1 per class; ``phantoms.json`` marks the
+    folder as this function's, which alone it replaces without ``force``
+    (:func:`busmtl.data.outputs.check_output`). Identical for identical ``(n, seed, size)``.
     """
     n, size = int(n), int(size)
     if n < 2:
         raise DataError(f"--n {n} is too small: generate at least 2 phantoms (e.g. 240)")
     if size < 16:
         raise DataError(f"--size {size} is too small: use at least 16 px (e.g. 256)")
+    out = check_output(out, command=WRITTEN_BY, marker=MARKER_FILE,
+                       expected=("benign", "malignant", MARKER_FILE), force=force)
     n_malignant = max(1, round(n * MALIGNANT_FRACTION))
     order = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])).permutation(n)
     malignant = np.zeros(n, dtype=bool)
@@ -243,7 +251,9 @@ def generate_phantoms(
             for k, mask in enumerate(masks):
                 suffix = "_mask.png" if k == 0 else f"_mask_{k}.png"
                 _write_png(stem.with_name(stem.name + suffix), mask * np.uint8(255))
-    return Path(out)
+        write_json(tmp / MARKER_FILE, {"written_by": WRITTEN_BY, "n": n, "seed": int(seed),
+                                       "size": size})
+    return out
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
@@ -261,6 +271,13 @@ def save_preview(data_dir: str | Path, path: str | Path, per_class: int = 6) -> 
 
     from busmtl.data.busi import load_case, scan_dataset
 
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise DataError(f"--out {target} is a folder: give a PNG file name such as "
+                        f"{target / 'preview.png'}")
+    if Path(data_dir).resolve() in target.resolve().parents:
+        raise DataError(f"--out {target} is inside the dataset {data_dir}: write the preview "
+                        "outside it")
     cases = scan_dataset(data_dir)
     chosen = [c for cls in ("benign", "malignant") for c in [c for c in cases if c.cls == cls][:per_class]]
     if not chosen:
@@ -279,7 +296,6 @@ def save_preview(data_dir: str | Path, path: str | Path, per_class: int = 6) -> 
         axes[r + 1, c].contour(mask, levels=[0.5], colors="lime" if case.label == 0 else "red",
                                linewidths=0.8)
     fig.tight_layout()
-    target = Path(path)
     with atomic_path(target) as tmp:
         fig.savefig(tmp, dpi=90)
     plt.close(fig)

@@ -6,7 +6,8 @@ Layout of a prepared folder (the contract in DEVELOPERS.md)::
     masks.npy    (N, H, W) uint8 in {0, 1}           union of the mask files, resized nearest
     labels.npy   (N,) int64: 0 benign, 1 malignant, 2 normal (only with include_normal)
     index.csv    id, class, image, masks, sha256     one row per case, in array order
-    info.json    size, source, counts, warnings      for people; not needed to load
+    info.json    size, source, counts, warnings      for people; not needed to load; its
+                                                     ``written_by`` marks the folder as a cache
     duplicates.csv  near-duplicate clusters of the original images (busmtl.data.duplicates)
     splits.json  written later by ``busmtl data split`` (splits-grouped.json: ``--group``)
 
@@ -31,19 +32,24 @@ import cv2
 import numpy as np
 
 from busmtl.data.busi import (
-    LESION_CLASSES,
     Case,
     _progress,
     _scan,
-    empty_mask_warning,
     find_root,
     load_case,
 )
 from busmtl.data.duplicates import DUPLICATES_FILE, find_duplicates
 from busmtl.data.errors import DataError, DataWarning
+from busmtl.data.masks import MaskFindings
+from busmtl.data.outputs import check_output
 from busmtl.io import atomic_dir, write_json
 
 CACHE_FILES: tuple[str, ...] = ("images.npy", "masks.npy", "labels.npy", "index.csv")
+#: The command named in ``info.json``'s ``written_by``: the folder is a cache it may replace.
+WRITTEN_BY = "busmtl data prepare"
+INFO_FILE = "info.json"
+#: Everything a cache folder holds (``busmtl data split`` adds the split files).
+CACHE_NAMES: tuple[str, ...] = (*CACHE_FILES, INFO_FILE, DUPLICATES_FILE, "splits*.json")
 INDEX_COLUMNS: tuple[str, ...] = ("id", "class", "image", "masks", "sha256")
 #: Length of the short hexadecimal hashes used as identities.
 SHORT_HASH = 12
@@ -85,16 +91,22 @@ def prepare_dataset(
     size: int = 256,
     include_normal: bool = False,
     progress: bool | None = None,
+    force: bool = False,
 ) -> Path:
     """Scan a raw dataset (folder or ``.zip``), merge masks, resize to ``size``, write the cache.
 
     The whole output folder is written atomically (:func:`busmtl.io.atomic_dir`): on any error
-    nothing is left at ``out`` (an existing cache there stays as it was).
+    nothing is left at ``out`` (an existing cache there stays as it was). ``out`` may replace
+    only an earlier cache of this function (``force`` for anything else) and never the source
+    or a folder around it (:func:`busmtl.data.outputs.check_output`).
     Lesion cases with an empty mask are kept and reported with a :class:`DataWarning`.
     """
     if int(size) < 8:
         raise DataError(f"--size {size} is too small: use at least 8 (e.g. 64, 128 or 256)")
     source = Path(source).expanduser()
+    out = check_output(out, command=WRITTEN_BY, marker=INFO_FILE, expected=CACHE_NAMES,
+                       sources=[source], force=force,
+                       legacy_keys=("source", "size", "counts", "identity"))
     if source.suffix.lower() == ".zip":
         if not source.is_file():
             raise DataError(f"zip file {source} does not exist: give the downloaded BUSI .zip")
@@ -119,13 +131,11 @@ def _prepare(
     masks = np.zeros((n, size, size), dtype=np.uint8)
     labels = np.array([c.label for c in cases], dtype=np.int64)
     rows: list[dict[str, str]] = []
-    empty: list[Case] = []
+    findings = MaskFindings()
     originals: list[np.ndarray] = []  # full-size images, for the duplicate table
     for i, case in enumerate(_progress(cases, f"prepare {size}px", progress)):
-        image, mask = load_case(case)
+        image, mask = load_case(case, findings)
         originals.append(image)
-        if case.cls in LESION_CLASSES and not mask.any():
-            empty.append(case)
         images[i], masks[i] = resize_pair(image, mask, size)
         rows.append(
             {
@@ -136,8 +146,7 @@ def _prepare(
                 "sha256": _file_hash(case),
             }
         )
-    if empty:
-        note = empty_mask_warning(empty, sum(c.cls in LESION_CLASSES for c in cases))
+    for note in findings.notes():
         notes.append(note)
         warnings.warn(note, DataWarning, stacklevel=3)
     with atomic_dir(out) as tmp:
@@ -150,6 +159,7 @@ def _prepare(
             writer.writerows(rows)
         counts = {cls: int((labels == lab).sum()) for cls, lab in _present(cases).items()}
         info: dict[str, Any] = {
+            "written_by": WRITTEN_BY,
             "source": str(source.resolve()),
             "size": size,
             "include_normal": include_normal,
@@ -162,7 +172,7 @@ def _prepare(
         table = find_duplicates(originals, [r["id"] for r in rows], [c.cls for c in cases])
         table.write(tmp / DUPLICATES_FILE)
         info["duplicates"] = {**table.summary(), "threshold": table.threshold}
-        write_json(tmp / "info.json", info)
+        write_json(tmp / INFO_FILE, info)
     return out
 
 
@@ -182,10 +192,24 @@ def _require_cache(data_dir: Path) -> None:
         )
     missing = [name for name in CACHE_FILES if not (data_dir / name).is_file()]
     if missing:
+        # never suggest writing into this folder: it may be the raw dataset itself
+        what = "a raw dataset" if _is_raw(data_dir) else "not a prepared cache"
+        source = data_dir if _is_raw(data_dir) else "<BUSI folder>"
         raise DataError(
-            f"{data_dir} is not a prepared cache (missing {', '.join(missing)}): run "
-            f"`busmtl data prepare --source <BUSI folder> --out {data_dir}`"
+            f"{data_dir} is {what} (missing {', '.join(missing)}): prepare a cache in a new "
+            f"folder, `busmtl data prepare --source {source} --out <new folder>`, and give that "
+            "folder as --data-dir"
         )
+
+
+def _is_raw(folder: Path) -> bool:
+    """Whether ``folder`` looks like a dataset in the BUSI layout (it or a sub-folder holds
+    class folders)."""
+    try:
+        find_root(folder)
+    except (DataError, OSError):
+        return False
+    return True
 
 
 def dataset_identity(data_dir: str | Path) -> str:

@@ -77,6 +77,21 @@ class Splits:
         return self.folds[k]
 
 
+def check_two_classes(labels: np.ndarray, where: str | Path) -> None:
+    """:class:`DataError` unless ``labels`` hold at least two classes: with one, a classifier
+    learns a constant and scores a meaningless accuracy of 1."""
+    present = np.unique(labels)
+    if labels.size and len(present) < 2:
+        from busmtl.data.busi import LABELS
+
+        names = {v: k for k, v in LABELS.items()}
+        cls = names.get(int(present[0]), str(int(present[0])))
+        raise DataError(
+            f"{where} holds one class only ({cls}, {labels.size} cases): a classifier cannot be "
+            "trained or tested on it; prepare a dataset with both benign/ and malignant/"
+        )
+
+
 def make_splits(
     data_dir: str | Path,
     seed: int = 0,
@@ -92,6 +107,8 @@ def make_splits(
     ``duplicates.csv`` (computed from its images when the file is absent)."""
     data_dir = Path(data_dir)
     _require_cache(data_dir)
+    target = Path(out).expanduser() if out is not None else data_dir / split_file(group)
+    _check_target(target)
     if not 0.0 < test_fraction < 1.0:
         raise DataError(f"--test-fraction {test_fraction} must be between 0 and 1 (e.g. 0.2)")
     if int(folds) < 2:
@@ -99,6 +116,7 @@ def make_splits(
     rows = read_index(data_dir)
     ids = np.array([row["id"] for row in rows])
     labels = np.load(data_dir / "labels.npy")
+    check_two_classes(labels, data_dir)
     classes, per_class = np.unique(labels, return_counts=True)
     smallest = int(per_class.min()) if len(per_class) else 0
     # each class needs one test case and, in the rest, one case per fold
@@ -110,11 +128,6 @@ def make_splits(
             f"(at least {need} per class)"
         )
     split_file(group)  # an unknown grouping is refused before anything is computed
-    if labels.size and len(np.unique(labels)) < 2:
-        raise DataError(
-            f"{data_dir} holds one class only ({int(labels[0])}): a classifier cannot be trained "
-            "or tested on it; prepare a dataset with both benign/ and malignant/"
-        )
     if group == "duplicates":
         test, fold_list, excluded = _grouped(data_dir, ids, labels, seed, test_fraction,
                                              int(folds))
@@ -130,8 +143,28 @@ def make_splits(
         "group": group,
         "excluded": excluded,
     }
-    target = Path(out) if out is not None else data_dir / split_file(group)
     return write_json(target, payload)
+
+
+def _check_target(target: Path) -> None:
+    """Refuse a split file path that is a folder, lies under a file, or names an existing file
+    that is not a split file (it would be replaced)."""
+    if target.is_dir():
+        raise DataError(f"--out {target} is a folder: give a file name such as "
+                        f"{target / SPLITS_FILE}")
+    blocking = next((p for p in target.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise DataError(f"--out {target}: {blocking} is a file, not a folder; give a path in a "
+                        "folder")
+    if target.exists():
+        try:
+            raw = json.loads(target.read_text(encoding="utf-8"))
+            is_split = isinstance(raw, dict) and "dataset_identity" in raw and "folds" in raw
+        except (OSError, ValueError):
+            is_split = False
+        if not is_split:
+            raise DataError(f"--out {target} exists and is not a split file: give a new file "
+                            "name (it would be replaced)")
 
 
 def _by_image(ids: np.ndarray, labels: np.ndarray, seed: int, test_fraction: float,

@@ -33,15 +33,22 @@ def parse_folds(text: str | None, profile: str) -> list[int]:
     if text is None:
         return list(PROFILES[profile].folds)
     folds: list[int] = []
+    reversed_ranges: list[tuple[int, int]] = []
     try:
         for part in text.split(","):
             if "-" in part:
                 low, high = (int(x) for x in part.split("-"))
+                if low > high:
+                    reversed_ranges.append((low, high))
                 folds.extend(range(low, high + 1))
             elif part.strip():
                 folds.append(int(part))
     except ValueError:
         raise ValueError(f"--folds {text!r}: use a range like 0-4 or a list like 0,2,3") from None
+    if reversed_ranges:
+        low, high = reversed_ranges[0]
+        raise ValueError(f"--folds {text!r}: the range {low}-{high} is reversed; write it low "
+                         f"to high, {high}-{low}")
     if not folds or min(folds) < 0:
         raise ValueError(f"--folds {text!r}: give fold numbers >= 0, e.g. 0-4")
     return sorted(set(folds))
@@ -53,8 +60,10 @@ def parse_seeds(text: str | None, profile: str) -> list[int]:
         return list(PROFILES[profile].seeds)
     try:
         return parse_folds(text, profile)
-    except ValueError:
-        raise ValueError(f"--seeds {text!r}: use a list like 0,1,2 or a range like 0-2") from None
+    except ValueError as exc:
+        reason = str(exc).split(": ", 1)[1] if "reversed" in str(exc) else (
+            "use a list like 0,1,2 or a range like 0-2")
+        raise ValueError(f"--seeds {text!r}: {reason}") from None
 
 
 @dataclass

@@ -50,11 +50,29 @@ def _alive(driver: dict[str, Any]) -> bool:
     return True
 
 
-def read_summary(profile_dir: Path) -> dict[str, Any]:
+def read_summary(profile_dir: Path) -> tuple[dict[str, Any], str | None]:
+    """The profile's ``sweep_summary.json`` and None; ``({}, why)`` when it exists but cannot
+    be used (not JSON, or not the layout the sweep writes); ``({}, None)`` when it is absent."""
+    path = profile_dir / "sweep_summary.json"
+    if not path.exists():
+        return {}, None
     try:
-        return json.loads((profile_dir / "sweep_summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return {}, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    if not isinstance(summary, dict):
+        return {}, f"a JSON {type(summary).__name__}, not an object"
+    for key in ("executor", "driver"):
+        if not isinstance(summary.get(key, {}), dict):
+            return {}, f"'{key}' is not an object"
+    runs = summary.get("runs", [])
+    if not isinstance(runs, list):
+        return {}, "'runs' is not a list"
+    for i, run in enumerate(runs):
+        if not (isinstance(run, dict) and isinstance(run.get("method"), str)
+                and isinstance(run.get("fold"), int) and not isinstance(run.get("fold"), bool)):
+            return {}, f"runs[{i}] lacks a method name or an integer fold"
+    return summary, None
 
 
 def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[list[RunState], str]:
@@ -66,11 +84,14 @@ def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[lis
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
     folder = (Path(runs_root) if runs_root else default_runs_root()) / profile
-    summary = read_summary(folder)
+    summary, unreadable = read_summary(folder)
     planned = summary.get("runs", [])
     executor = summary.get("executor", {}).get("name", "local")
     note = (f"last sweep: {summary.get('updated', '?')}, executor {executor}" if planned else
             f"no sweep_summary.json in {folder}: showing the profile's runs found on disk")
+    if unreadable is not None:
+        note = (f"summary unreadable: {folder / 'sweep_summary.json'} ({unreadable}); showing "
+                "the profile's runs found on disk (the next sweep rewrites it)")
     if not planned:
         p = PROFILES[profile]
         planned = [{"method": m, "fold": f, "seed": sd} for sd in p.seeds for f in p.folds

@@ -74,16 +74,20 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
         raise DataError(
             f"{run_dir} has no model.pt: the run was made without saving its checkpoint (or the "
             "weights were not committed). Re-train it with save_model on, e.g. `busmtl train "
-            f"--method {cfg.method} --fold {cfg.fold} --profile {cfg.profile} --out {run_dir}`"
+            f"--method {cfg.method} --fold {cfg.fold} --profile {cfg.profile} --out "
+            "<new run folder>`"
         )
     data = load_prepared(data_dir)
+    if not data.ids:
+        raise DataError(f"{data_dir} holds no cases (an empty cache): prepare the external data "
+                        "again (`busmtl data prepare --source <its folder> --out <new folder>`)")
     checkpoint = torch.load(model_file, map_location="cpu", weights_only=False)
     trained_size = int(checkpoint.get("image_size") or cfg.image_size or cfg.prepare_size)
     if data.size != trained_size:
         raise DataError(
             f"{data_dir} holds {data.size} px images but the run was trained at {trained_size} px: "
-            f"prepare the external data at that size (`busmtl data prepare --source ... --size "
-            f"{trained_size} --out ...`)"
+            f"prepare the external data at that size into a new folder (`busmtl data prepare "
+            f"--source <its folder> --size {trained_size} --out <new folder>`)"
         )
     dev = resolve_device(device or cfg.device)
     precision = resolve_precision(cfg.precision, dev)
