@@ -29,3 +29,21 @@ def test_bench_models_counts_every_variant_and_times_both_networks(tmp_path, cap
     assert report["settings"]["threads"] == 1 and report["settings"]["channels_last"]
     printed = capsys.readouterr().out
     assert "interaction/tim_upa" in printed and "time x" in printed
+
+
+def test_bench_models_times_each_precision_against_fp32_in_one_run(tmp_path, capsys):
+    from busmtl.cli import main
+
+    out = tmp_path / "models.json"
+    assert main(["bench", "models", "--image-size", "32", "--batch-size", "2", "--steps", "1",
+                 "--warmup", "0", "--decoder-channels", "16,8,8,8,8", "--precisions",
+                 "fp32,bf16", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    rows = {r["network"]: r for r in report["rows"]}
+    assert report["settings"]["precisions"] == ["fp32", "bf16"]
+    assert rows["ssc_resnet"]["precision_ratio"] == 1.0
+    bf16 = rows["ssc_resnet [bf16]"]
+    assert bf16["precision"] == "bf16" and bf16["cpu_ms_median"] > 0
+    assert bf16["precision_ratio"] == bf16["cpu_ms_median"] / rows["ssc_resnet"]["cpu_ms_median"]
+    assert "interaction/tim" in rows and "interaction/tim [bf16]" not in rows  # untimed variant
+    assert "vs fp32" in capsys.readouterr().out

@@ -46,7 +46,7 @@ def test_toc_lists_only_finished_run_notebooks(tmp_path):
     assert [p["file"] for p in pages] == ["book/_generated/runs_ew"]     # atdwa has no finished run
     assert [s["file"] for s in pages[0]["sections"]] == [
         "book/runs/smoke/ew/fold0", "book/runs/smoke/ew/fold1", "book/runs/smoke/ew/fold10"]
-    assert pages[0]["sections"][0]["title"] == "EW (SSC-ResNet), fold 0"
+    assert pages[0]["sections"][0]["title"] == "EW, SSC-ResNet, fold 0"
 
 
 def test_toc_without_runs_has_no_appendix_sections(tmp_path):

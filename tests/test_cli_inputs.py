@@ -92,7 +92,7 @@ def test_sweep_status_of_an_unreadable_summary(tmp_path, capsys, content, why):
     assert main(["sweep", "status", "--profile", "smoke", "--runs-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert f"summary unreadable: {folder / 'sweep_summary.json'} ({why}" in out
-    assert "ew            0  pending" in out
+    assert "ew            0    0  pending" in out
     assert tree_snapshot(tmp_path) == before
 
 

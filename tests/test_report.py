@@ -137,7 +137,7 @@ def test_table2_cells_bold_best_and_partial_runs_marked(runs):
     assert list(t2.index) == ["EW (SSC-ResNet)", "ATDWA", "DWA"]
     assert len(t2.columns) == 10
     ew_mean, ew_std = np.mean([0.70, 0.71, 0.72, 0.73, 0.74]), np.std([0.70, 0.71, 0.72, 0.73, 0.74], ddof=1)
-    assert t2.loc["EW (SSC-ResNet)", "Dice"] == f"{ew_mean:.4f} ± {ew_std:.4f}"
+    assert t2.loc["EW (SSC-ResNet)", "Dice"] == f"{ew_mean:.3f} ± {ew_std:.3f}"
     assert t2.loc["ATDWA", "Dice"].startswith("**") and t2.loc["ATDWA", "Dice"].endswith("(4/5)**")
     assert not t2.loc["DWA", "Dice"].startswith("**")
     # a column where all methods tie: nothing is bold (no "best" among ties)
@@ -153,11 +153,11 @@ def test_table2_cells_bold_best_and_partial_runs_marked(runs):
 def test_table2_vs_paper_difference(runs):
     t = tables.table2_vs_paper(runs)
     ours = float(t.loc[("EW (SSC-ResNet)", "this companion"), "Dice"])
-    assert ours == pytest.approx(0.72, abs=1e-4)
+    assert ours == pytest.approx(0.72, abs=1e-3)
     diff = float(t.loc[("EW (SSC-ResNet)", "difference"), "Dice"])
-    assert diff == pytest.approx(0.72 - TABLE2["ew"]["seg_dice"], abs=1e-4)
+    assert diff == pytest.approx(0.72 - TABLE2["ew"]["seg_dice"], abs=1e-3)
     assert (t.loc[("GradNorm", "this companion")] == tables.MISSING).all()
-    assert float(t.loc[("GradNorm", "paper"), "Dice"]) == TABLE2["gradnorm"]["seg_dice"]
+    assert float(t.loc[("GradNorm", "paper"), "Dice"]) == round(TABLE2["gradnorm"]["seg_dice"], 3)
 
 
 def test_table1_has_cited_rows_and_our_atdwa(runs):
@@ -245,7 +245,7 @@ def test_simulation_weights_are_finite_and_sum_to_k(method):
 def test_paired_matrix_cells(runs):
     matrix = stats.paired_matrix(stats.paired_vs_baseline(runs))
     assert list(matrix.columns) == ["ATDWA", "DWA"] and len(matrix) == len(METRICS)
-    assert matrix.loc["Dice", "ATDWA"].startswith("**+0.0500") and matrix.loc["Dice", "ATDWA"].endswith("better**")
+    assert matrix.loc["Dice", "ATDWA"].startswith("**+0.050") and matrix.loc["Dice", "ATDWA"].endswith("better**")
     assert matrix.loc["IoU", "DWA"] == "identical"
     assert not matrix.loc["Dice", "DWA"].startswith("**")
 

@@ -110,7 +110,7 @@ def test_cli_flags_reach_the_config(tiny_data, tmp_path, monkeypatch):
 
     seen = {}
 
-    def fake_train(config, out):
+    def fake_train(config, out, replace=False):
         seen["cfg"] = config
         return {"test": {}, "best_epoch": 1, "epochs_run": 1}
 

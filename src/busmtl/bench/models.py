@@ -50,6 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup", type=int, default=2, help="untimed steps before each round")
     p.add_argument("--repeats", type=int, default=1, help="interleaved rounds, pooled")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    p.add_argument("--precisions", default="fp32",
+                   help="comma-separated precisions timed for each network, e.g. fp32,auto "
+                   "(auto: bf16 where the CPU has it natively); ratios to fp32 in one run")
     p.add_argument("--time-variants", action="store_true",
                    help="also time every ablation variant of the interaction network")
     p.add_argument("--out", default=None, help="write the report as JSON here")
@@ -83,7 +86,8 @@ def count(model: torch.nn.Module) -> int:
 
 
 def step_times(model: torch.nn.Module, image: torch.Tensor, mask: torch.Tensor,
-               labels: torch.Tensor, steps: int, warmup: int) -> tuple[list[float], list[float]]:
+               labels: torch.Tensor, steps: int, warmup: int,
+               precision: str = "fp32") -> tuple[list[float], list[float]]:
     """Wall-clock and CPU milliseconds of ``steps`` training steps after ``warmup`` untimed
     ones. The CPU time (``time.process_time``) counts only this process's work, so on a machine
     shared with other jobs it stays close to what the step costs; with one thread it is the
@@ -100,7 +104,7 @@ def step_times(model: torch.nn.Module, image: torch.Tensor, mask: torch.Tensor,
     for i in range(warmup + steps):
         start, start_cpu = time.perf_counter(), time.process_time()
         train_step(model, weighter, optimizer,
-                   lambda: network_losses(model, batch, device, "fp32"))
+                   lambda: network_losses(model, batch, device, precision))
         if i >= warmup:
             wall.append(1000.0 * (time.perf_counter() - start))
             cpu.append(1000.0 * (time.process_time() - start_cpu))
@@ -110,8 +114,13 @@ def step_times(model: torch.nn.Module, image: torch.Tensor, mask: torch.Tensor,
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """Counts of every configuration, step times of the timed ones, ratios to SSC-ResNet."""
     from busmtl.models.interaction import MODULES
+    from busmtl.training.step import resolve_precision
 
     widths = tuple(int(c) for c in str(args.decoder_channels).split(","))
+    precisions = list(dict.fromkeys(resolve_precision(p.strip(), "cpu")
+                                    for p in str(args.precisions).split(",") if p.strip()))
+    if "fp32" not in precisions:
+        precisions.insert(0, "fp32")
     old_threads = torch.get_num_threads()
     torch.set_num_threads(int(args.threads))
     try:
@@ -125,18 +134,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         labels = torch.arange(b) % 2
         for name in timed:
             models[name] = models[name].to(memory_format=torch.channels_last)
-        times: dict[str, list[float]] = {name: [] for name in timed}
-        cpu_times: dict[str, list[float]] = {name: [] for name in timed}
-        for _ in range(max(int(args.repeats), 1)):
-            for name in timed:
-                wall, cpu = step_times(models[name], image, mask, labels, args.steps, args.warmup)
-                times[name] += wall
-                cpu_times[name] += cpu
+        keys = [(n, p) for n in timed for p in precisions]
+        times: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
+        cpu_times: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
+        for _ in range(max(int(args.repeats), 1)):  # interleaved: every key once per round
+            for name, precision in keys:
+                wall, cpu = step_times(models[name], image, mask, labels, args.steps, args.warmup,
+                                       precision)
+                times[(name, precision)] += wall
+                cpu_times[(name, precision)] += cpu
     finally:
         torch.set_num_threads(old_threads)
     base_params = count(models["ssc_resnet"])
-    base_time = statistics.median(times["ssc_resnet"])
-    base_cpu = statistics.median(cpu_times["ssc_resnet"])
+    base_time = statistics.median(times[("ssc_resnet", "fp32")])
+    base_cpu = statistics.median(cpu_times[("ssc_resnet", "fp32")])
     rows = []
     for name, (model_name, modules) in configs.items():
         model = models[name]
@@ -146,19 +157,27 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         }
         if model_name == "interaction":
             row["module_parameters"] = {m: model.module_parameters(m) for m in MODULES}
-        if name in times:
-            row.update(step_ms=times[name], step_ms_median=statistics.median(times[name]),
-                       step_ms_max=max(times[name]),
-                       time_ratio=statistics.median(times[name]) / base_time,
-                       cpu_ms=cpu_times[name],
-                       cpu_ms_median=statistics.median(cpu_times[name]),
-                       cpu_ratio=statistics.median(cpu_times[name]) / base_cpu)
-        rows.append(row)
+        for precision in precisions if name in timed else ["fp32"]:
+            out = dict(row, precision=precision)
+            if precision != "fp32":
+                out["network"] = f"{name} [{precision}]"
+            key = (name, precision)
+            if key in times:
+                fp32_cpu = statistics.median(cpu_times[(name, "fp32")])
+                out.update(step_ms=times[key], step_ms_median=statistics.median(times[key]),
+                           step_ms_max=max(times[key]),
+                           time_ratio=statistics.median(times[key]) / base_time,
+                           cpu_ms=cpu_times[key],
+                           cpu_ms_median=statistics.median(cpu_times[key]),
+                           cpu_ratio=statistics.median(cpu_times[key]) / base_cpu,
+                           precision_ratio=statistics.median(cpu_times[key]) / fp32_cpu)
+            rows.append(out)
     return {
         "settings": {"image_size": size, "batch_size": b, "encoder": args.encoder,
                      "decoder_channels": list(widths), "encoder_weights": None,
                      "steps": args.steps, "warmup": args.warmup, "repeats": args.repeats,
-                     "threads": int(args.threads), "precision": "fp32", "channels_last": True,
+                     "threads": int(args.threads), "precisions": precisions,
+                     "channels_last": True,
                      "weighter": "ew"},
         "environment": {"torch_version": torch.__version__, "python": platform.python_version(),
                         "cpu": _cpu()},
@@ -174,20 +193,22 @@ def _cpu() -> str:
 
 def table(report: dict[str, Any]) -> str:
     """The report as a text table."""
-    header = (f"{'network':<24}{'parameters':>12}{'x params':>10}{'step ms':>10}{'max ms':>10}"
-              f"{'time x':>8}{'cpu ms':>10}{'cpu x':>8}")
+    header = (f"{'network':<31}{'parameters':>12}{'x params':>10}{'step ms':>10}{'max ms':>10}"
+              f"{'time x':>8}{'cpu ms':>10}{'cpu x':>8}{'vs fp32':>9}")
     lines = [header]
     for r in report["rows"]:
         timed = "step_ms_median" in r
         lines.append(
-            f"{r['network']:<24}{r['parameters']:>12,}{r['parameter_ratio']:>10.2f}"
+            f"{r['network']:<31}{r['parameters']:>12,}{r['parameter_ratio']:>10.2f}"
             + ((f"{r['step_ms_median']:>10.0f}{r['step_ms_max']:>10.0f}{r['time_ratio']:>8.2f}"
-                f"{r['cpu_ms_median']:>10.0f}{r['cpu_ratio']:>8.2f}") if timed else "")
+                f"{r['cpu_ms_median']:>10.0f}{r['cpu_ratio']:>8.2f}"
+                f"{r['precision_ratio']:>9.2f}") if timed else "")
         )
     s = report["settings"]
     lines.append(f"({s['encoder']}, decoder {s['decoder_channels']}, {s['image_size']} px, batch "
-                 f"{s['batch_size']}, {s['threads']} thread(s), fp32, channels-last, random init; "
-                 "ratios to ssc_resnet, measured in this run)")
+                 f"{s['batch_size']}, {s['threads']} thread(s), {', '.join(s['precisions'])}, "
+                 "channels-last, random init; 'x' ratios to ssc_resnet at fp32, 'vs fp32' CPU "
+                 "time to the same network at fp32, all measured in this run)")
     return "\n".join(lines)
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from busmtl.cli import bench, book, data, evaluate, sweep, train
+from busmtl.cli import bench, book, data, drift, evaluate, sweep, train
 from busmtl.errors import UserError
 
 #: Command modules, in the order they appear in ``busmtl --help``.
-COMMANDS = (data, train, sweep, evaluate, book, bench)
+COMMANDS = (data, train, sweep, evaluate, drift, book, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -90,6 +90,20 @@ class Run:
     def key(self) -> RunKey:
         return RunKey(self.method, self.fold, self.seed)
 
+    @property
+    def title(self) -> str:
+        """The heading of the executed notebook: method, the network and auxiliary loss when
+        not the paper's, fold and seed (``ATDWA (interaction), fold 0, seed 2``)."""
+        from busmtl.weighting import label
+
+        name = label(self.method)
+        cfg = self.config
+        if cfg is not None and cfg.model != "ssc_resnet":
+            name = f"{name.split(' (')[0]} ({cfg.model})"
+        if cfg is not None and cfg.aux_loss:
+            name += f" + {cfg.aux_loss}"
+        return f"{name}, fold {self.fold}" + (f", seed {self.seed}" if self.seed else "")
+
     def is_done(self) -> bool:
         """True when ``DONE`` exists and records this run's hash."""
         marker = self.run_dir / "DONE"

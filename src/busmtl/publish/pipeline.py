@@ -28,7 +28,6 @@ import yaml
 from busmtl.config import PROFILES
 from busmtl.errors import UserError
 from busmtl.orchestration.executors import Executor
-from busmtl.report.colors import label
 from busmtl.runs import layout
 from busmtl.settings import repo_root
 
@@ -76,7 +75,7 @@ def _method_page(method: str, profile: str, runs_root: Path, root: Path) -> str:
     records = [r for r in run_records(runs_root, profile) if r.method == method]
     table = runs_table(records, run_pages(root, profile, runs_root))
     return (f"# {_run_title(method, profile)}: run notebooks\n\n"
-            f"Every fold of `{method}` in the `{profile}` profile ({PROFILES[profile].summary}). "
+            f"Every run of `{method}` in the `{profile}` profile ({PROFILES[profile].summary}). "
             "Each page below is the notebook `notebooks/train_fold.ipynb` as papermill executed "
             "it for that fold: the parameters it was given, its settings and provenance, the loss "
             "and weight curves, the test metrics and a sample of test predictions.\n\n"
@@ -84,9 +83,21 @@ def _method_page(method: str, profile: str, runs_root: Path, root: Path) -> str:
 
 
 def _run_title(method: str, profile: str, main: str | None = None) -> str:
-    """``EW (SSC-ResNet)`` for the build's own profile, ``EW (SSC-ResNet), busi-cpu-cbdice`` for
-    a companion profile."""
-    return label(method) if profile == (main or profile) else f"{label(method)}, {profile}"
+    """The system a run page shows: ``EW, SSC-ResNet`` (method, network, auxiliary loss), with
+    ``leak-free split`` for a profile split by duplicate cluster and the profile's name for a
+    companion of the build's profile."""
+    from busmtl.report.systems import system_key, system_name
+
+    title = system_name(system_key(profile, method))
+    if PROFILES[profile].settings.get("split_group") == "duplicates":
+        title += ", leak-free split"
+    return title if profile == (main or profile) else f"{title} ({profile})"
+
+
+def _run_name(notebook: Path) -> str:
+    """``fold 0`` or ``fold 0, seed 2`` from a run notebook's name."""
+    fold, seed = layout.parse_run_name(notebook.stem)
+    return f"fold {fold}" + (f", seed {seed}" if seed else "")
 
 
 def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
@@ -111,7 +122,7 @@ def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
             method_pages.append({
                 "file": page.relative_to(root).with_suffix("").as_posix(),
                 "sections": [{"file": nb.relative_to(root.resolve()).with_suffix("").as_posix(),
-                              "title": f"{title}, fold {nb.stem.removeprefix('fold')}"}
+                              "title": f"{title}, {_run_name(nb)}"}
                              for nb in notebooks],
             })
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))

@@ -195,3 +195,31 @@ def seed_line(grouped_runs: pd.DataFrame, grouped: dict) -> str:
     return (f"Re-running one method on one fold with another seed moves its test Dice by "
             f"{dice:.3f} and its accuracy by {acc:.3f} (standard deviation over seeds, averaged "
             f"over methods and folds).{biggest}")
+
+
+def method_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per method of a seeded profile: test Dice and accuracy, mean ± standard deviation over
+    the finished (seed, fold) runs with ``n/N`` while some are pending, ``pending`` without any;
+    runs with a collapsed classifier counted in their own column."""
+    from busmtl.report.tables import COLLAPSED_MARK, mean_sd_cell, mean_std
+
+    def cell(r: pd.Series) -> str:
+        if int(r["n"]) == 0:
+            return "pending"
+        if int(r["n"]) == 1:  # one run: no spread to show
+            return f"{r['mean']:.3f} (1/{int(r['expected'])})"
+        return mean_sd_cell(r["mean"], r["std"], r["n"], r["expected"], 3)
+
+    rows = []
+    dice, acc = mean_std(runs, "test_seg_dice"), mean_std(runs, "test_cls_acc")
+    for method in dict.fromkeys(runs["method"]):
+        d, a = dice.loc[method], acc.loc[method]
+        group = runs[(runs["method"] == method) & (runs["status"] == "done")]
+        collapsed = int(group["collapsed"].sum()) if "collapsed" in group else 0
+        rows.append({
+            "method": short(method),
+            "test Dice": cell(d),
+            "test accuracy": cell(a),
+            f"collapsed {COLLAPSED_MARK}": collapsed,
+        })
+    return pd.DataFrame(rows)

@@ -184,8 +184,8 @@ def paired_matrix(table: pd.DataFrame) -> pd.DataFrame:
         if row["folds"] == 0:
             return "no paired folds"
         if np.isnan(row["paired t p"]):
-            return "identical" if row["mean difference"] == 0 else f"{row['mean difference']:+.4f}"
-        text = f"{row['mean difference']:+.4f} (p {row['paired t p']:.2f})"
+            return "identical" if row["mean difference"] == 0 else f"{row['mean difference']:+.3f}"
+        text = f"{row['mean difference']:+.3f} (p {row['paired t p']:.2f})"
         return f"**{text} {row['verdict']}**" if row["verdict"] in ("better", "worse") else text
 
     if table.empty:

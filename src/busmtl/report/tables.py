@@ -71,7 +71,7 @@ def collapsed_counts(runs: pd.DataFrame) -> pd.Series:
     return flags.astype(bool).groupby(done["method"], sort=False).sum().astype(int)
 
 
-def table2(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+def table2(runs: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """Every method x every metric of the paper's Table II, on the test set; a best value bold
     only when it is clearly best; classification cells marked where classifiers collapsed."""
     cells = {}
@@ -95,7 +95,7 @@ def table2(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     return frame
 
 
-def table2_vs_paper(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+def table2_vs_paper(runs: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """For the paper's four methods: this companion's mean, the paper's value, and the difference."""
     means = {metric: mean_std(runs, f"test_{metric}")["mean"] for metric in METRICS}
     rows = []
@@ -112,7 +112,7 @@ def table2_vs_paper(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["method", "source"])
 
 
-def table1(runs: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+def table1(runs: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
     """The paper's comparison with prior work (cited values) plus this companion's ATDWA row."""
     rows = {name: {METRIC_NAMES[m]: ("NA" if v is None else f"{v:.{digits}f}") for m, v in values.items()}
             for name, values in TABLE1.items()}
@@ -165,7 +165,7 @@ def table3_paper() -> pd.DataFrame:
     rows = {}
     for method, v in TABLE3.items():
         rows[label(method)] = {
-            "Peak memory (GB)": f"{v['memory_gb']:.4f}", "Memory / EW": f"{v['memory_gb'] / base['memory_gb']:.2f}x",
+            "Peak memory (GB)": f"{v['memory_gb']:.2f}", "Memory / EW": f"{v['memory_gb'] / base['memory_gb']:.2f}x",
             "Longest step (ms)": f"{v['step_ms_max']:.1f}", "Step / EW": f"{v['step_ms_max'] / base['step_ms_max']:.2f}x",
             "Longest epoch (s)": f"{v['epoch_s_max']:.1f}", "Epoch / EW": f"{v['epoch_s_max'] / base['epoch_s_max']:.2f}x",
         }

@@ -67,8 +67,8 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
     from busmtl.training.trainer import build_model, evaluate, resolve_device
 
     run_dir, data_dir, out = Path(run_dir), Path(data_dir), Path(out_dir)
-    check_output(run_dir, out)
     cfg, recorded = _run_config(run_dir)
+    check_output(run_dir, out)
     model_file = run_dir / "model.pt"
     if not model_file.is_file():
         raise DataError(

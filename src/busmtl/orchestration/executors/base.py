@@ -86,8 +86,6 @@ def write_job(run: Run, folder: Path, context: SweepContext,
     """Write ``<folder>/<method>-fold<k>.job.json`` for the worker (a stale result file of an
     earlier attempt is removed first) and return its path. ``env`` is added to the worker's
     environment (see :func:`worker_env`)."""
-    from busmtl.weighting import label
-
     folder.mkdir(parents=True, exist_ok=True)
     run.run_dir.mkdir(parents=True, exist_ok=True)
     job_file = folder / f"{job_name(run)}.job.json"
@@ -99,8 +97,7 @@ def write_job(run: Run, folder: Path, context: SweepContext,
     job = {"input": str(context.notebook), "output": str(run.notebook),
            "parameters": dict(run.parameters), "kernel_name": KERNEL_NAME,
            "cwd": str(context.base or repo_root()), "retries": context.retries, "result": str(result_file),
-           "title": f"{label(run.method)}, fold {run.fold}"
-                    + (f", seed {run.seed}" if run.seed else ""),
+           "title": run.title,
            "run_dir": str(run.run_dir),
            "env": {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
                    "PYTHONUNBUFFERED": "1", **isa_env, **(env or {})}}
