@@ -49,10 +49,12 @@ FAMILIES: dict[str, str] = {
     for name, cls in WEIGHTERS.items()
 }
 
-#: Colours for methods whose class sets ``color = None`` (matplotlib's tab10, after Okabe-Ito).
+#: Colours for methods whose class sets ``color = None`` (matplotlib's tab20: tab10, then its
+#: light shades, after Okabe-Ito).
 SPARE_COLORS: tuple[str, ...] = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf",
+    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+    "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
 )
 
 
