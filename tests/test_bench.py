@@ -106,3 +106,22 @@ def test_a_benchmark_step_is_the_training_step(monkeypatch):
     row = measure("dwa", image_size=32, batch_size=2, encoder="resnet18", steps=2, warmup=1,
                   device="cpu", threads=1)
     assert len(calls) == 3 and len(row["step_ms"]) == 2
+
+
+def test_every_family_gets_cpu_and_wall_ratios_with_their_spread(tmp_path, capsys):
+    """Two interleaved rounds of a gradient method (over the representation) and a loss-only
+    one: each row has CPU and wall ratios, one per round, and its family's target."""
+    from busmtl.cli import main
+
+    out = tmp_path / "w.json"
+    code = main(["bench", "weighting", *TINY, "--methods", "mgda,gls", "--repeats", "2",
+                 "--jacobian", "representation", "--out", str(out)])
+    assert code == 0
+    rows = {r["method"]: r for r in json.loads(out.read_text())["rows"]}
+    assert list(rows) == ["ew", "mgda", "gls"]
+    for r in rows.values():
+        assert r["rounds"] == 2 and len(r["time_ratio_rounds"]) == 2
+        assert len(r["cpu_time_ratio_rounds"]) == 2 and r["cpu_time_ratio"] > 0
+    assert rows["mgda"]["jacobian"] == "representation" and "1.3x" in rows["mgda"]["target"]
+    assert rows["gls"]["jacobian"] is None and "1.05x" in rows["gls"]["target"]
+    assert "cpu x" in capsys.readouterr().out

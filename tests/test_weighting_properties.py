@@ -17,18 +17,26 @@ from weighting_assertions import (
     assert_expected_structure,
     assert_gradient_is_weighted_sum,
     assert_scale_invariant,
+    assert_shared_gradient_is_weighted_sum,
     assert_task_order_does_not_matter,
     assert_weights_unchanged_by,
     make_weighter,
+)
+from weighting_assertions import (
+    TOY as TOY_VIEW,
 )
 from weighting_toy import ToyMTL
 
 from busmtl.weighting import WEIGHTERS, available, get_weighter, hyperparameters
 from busmtl.weighting.dmf_memory import DMFWeighter
+from busmtl.weighting.jacobian import JacobianWeighter
 
 ALL = available()
 WEIGHTED_SUM = [n for n in ALL if WEIGHTERS[n].weighted_sum_gradient]
+SHARED_WEIGHTED_SUM = [n for n in ALL if WEIGHTERS[n].shared_weighted_sum_gradient]
 SCALE_INVARIANT = [n for n in ALL if WEIGHTERS[n].scale_invariant]
+DETERMINISTIC_IN_ORDER = [n for n in ALL if not WEIGHTERS[n].stochastic]
+JACOBIAN = [n for n in ALL if issubclass(WEIGHTERS[n], JacobianWeighter)]
 DMF = [n for n in ALL if issubclass(WEIGHTERS[n], DMFWeighter)]
 BIB = Path(__file__).resolve().parents[1] / "book" / "references.bib"
 
@@ -45,13 +53,32 @@ def test_gradient_is_that_of_the_weighted_sum(name, view):
     assert_gradient_is_weighted_sum(make_weighter(name), view)
 
 
+@pytest.mark.parametrize("view", [v for v in VIEWS if v.name in ("toy", "three tasks")], ids=repr)
+@pytest.mark.parametrize("name", SHARED_WEIGHTED_SUM)
+def test_shared_gradient_is_that_of_the_weighted_sum(name, view):
+    assert_shared_gradient_is_weighted_sum(make_weighter(name), view)
+
+
+def on_representation(name: str):
+    return lambda num_tasks: get_weighter(name, num_tasks, jacobian="representation")
+
+
+@pytest.mark.parametrize("name", JACOBIAN)
+def test_representation_jacobian_keeps_the_promises(name):
+    """With ``jacobian="representation"`` (LibMTL's rep_grad) the same promises hold."""
+    for view in VIEWS:
+        assert_expected_structure(on_representation(name), view)
+    if WEIGHTERS[name].shared_weighted_sum_gradient:
+        assert_shared_gradient_is_weighted_sum(on_representation(name), TOY_VIEW)
+
+
 def test_registry_is_keyed_by_each_class_name():
     """No list of methods here: a weighter added by following the book is tested like the rest."""
     assert {"ew", "dwa", "atdwa"} <= set(ALL)                       # the paper's methods
     assert all(WEIGHTERS[name].name == name for name in ALL) and len(set(ALL)) == len(ALL)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", DETERMINISTIC_IN_ORDER)
 def test_task_order_does_not_matter(name):
     assert_task_order_does_not_matter(make_weighter(name))
 
@@ -164,7 +191,7 @@ def test_every_weighter_has_a_docstring():
     assert set(hyperparameters("atdwa")) == {"T0", "gamma", "window", "ddof"}
 
 
-def test_only_uw_exposes_network_parameters():
+def test_only_uw_and_imtl_l_expose_network_parameters():
     for name in ALL:
-        expected = 1 if name == "uw" else 0
+        expected = 1 if name in ("uw", "imtl_l") else 0
         assert len(get_weighter(name, 2).network_parameters()) == expected, name

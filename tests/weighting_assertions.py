@@ -140,7 +140,10 @@ def assert_expected_structure(make: Make, view: View) -> None:
         where = f"{w.name or type(w).__name__}, {view}, step {step}: {weights.tolist()}"
         assert weights.shape == (view.num_tasks,) and not weights.requires_grad, where
         assert weights.isfinite().all(), where
-        assert (weights > 0).all() if w.positive_weights else (weights >= 0).all(), where
+        if w.positive_weights:
+            assert (weights > 0).all(), where
+        elif not w.signed_weights:
+            assert (weights >= 0).all(), where
         if w.sums_to_k:
             assert_close(weights.sum().item(), float(view.num_tasks), rtol=1e-5, atol=0, msg=where)
     assert all(run.finite_gradients), f"{view}: non-finite gradients at some step"
@@ -161,6 +164,27 @@ def assert_gradient_is_weighted_sum(make: Make, view: View) -> None:
         got = p.grad if p.grad is not None else torch.zeros_like(p)
         want = g if g is not None else torch.zeros_like(p)
         assert_close(got, want, rtol=1e-5, atol=1e-7, msg=f"{view}: gradient of {name}")
+
+
+def assert_shared_gradient_is_weighted_sum(make: Make, view: View) -> None:
+    """After a step, the shared parameters' gradient is that of ``sum_k w_k L_k`` with the
+    returned weights as constants, and every other parameter's that of ``sum_k L_k`` (for
+    ``shared_weighted_sum_gradient`` methods: the gradient balancing of torchjd's aggregators,
+    over the parameters or the representation)."""
+    run = ToyRun(make, view).run()
+    reference = copy.deepcopy(run.model)
+    reference_losses = run.view_losses(reference, run.next_batch())
+    weights = run.step()
+    shared = {id(p) for p in reference.shared_parameters()}
+    params = list(reference.parameters())
+    weighted = torch.autograd.grad((weights * reference_losses).sum(), params, retain_graph=True,
+                                   allow_unused=True)
+    plain = torch.autograd.grad(reference_losses.sum(), params, allow_unused=True)
+    for (name, p), q, gw, gp in zip(run.model.named_parameters(), params, weighted, plain):
+        g = gw if id(q) in shared else gp
+        got = p.grad if p.grad is not None else torch.zeros_like(p)
+        want = g if g is not None else torch.zeros_like(p)
+        assert_close(got, want, rtol=1e-4, atol=1e-6, msg=f"{view}: gradient of {name}")
 
 
 def assert_task_order_does_not_matter(make: Make) -> None:

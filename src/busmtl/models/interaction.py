@@ -50,6 +50,7 @@ from busmtl.models.blocks import (
     UncertaintyProxyAttention,
 )
 from busmtl.models.blocks.tim import TAU
+from busmtl.models.representation import KeepsRepresentation
 from busmtl.models.ssc_resnet import (
     _last_executed_layer,
     _load_state_dict,
@@ -156,7 +157,7 @@ def check_modules(modules: Sequence[str]) -> tuple[str, ...]:
     return modules
 
 
-class InteractionNet(nn.Module):
+class InteractionNet(KeepsRepresentation):
     """Encoder, attention-gated decoder with TIM and UPA at four levels, HMSF, two heads.
 
     Args:
@@ -252,6 +253,7 @@ class InteractionNet(nn.Module):
         #: UPA's ``[B, 2]`` weights ``(w_seg, w_clf)`` of each level in the last forward pass
         #: (detached; empty without UPA), for plots like the paper's Fig. 3.
         self.last_upa_weights: list[torch.Tensor] = []
+        self.watch_representation()
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(seg_logits [B,1,H,W], cls_logits [B,num_classes])``; H, W divisible by 32."""
@@ -263,6 +265,7 @@ class InteractionNet(nn.Module):
         features = list(self.encoder(x))
         if self.hmsf is not None:
             features[1:] = [block(f) for block, f in zip(self.hmsf, features[1:])]
+        self.keep(features)  # the shared part's output (encoder + HMSF), for rep_grad
         d = features[5]
         streams, upa_weights = [], []
         for l in range(LEVELS):

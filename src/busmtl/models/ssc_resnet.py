@@ -33,6 +33,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from busmtl.models.representation import KeepsRepresentation
+
 #: Host and port probed (with a short timeout) before any download of encoder weights.
 HUB_HOST: tuple[str, int] = ("huggingface.co", 443)
 #: Seconds the connectivity probe may take; it is what bounds the "fail fast" path.
@@ -181,7 +183,7 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-class SSCResNet(nn.Module):
+class SSCResNet(KeepsRepresentation):
     """U-Net (smp) with a classification head on the deepest encoder features.
 
     Args:
@@ -241,6 +243,7 @@ class SSCResNet(nn.Module):
             if in_channels != 3:  # smp's own adaptation of the first convolution
                 self.unet.encoder.set_in_channels(in_channels, pretrained=True)
         self._last_layer = _last_executed_layer(self.unet.encoder, in_channels)
+        self.watch_representation(self.unet.encoder)  # the encoder's features, for rep_grad
         self.decoder_dropout = float(decoder_dropout)
         if self.decoder_dropout > 0:
             for block in self.unet.decoder.blocks:

@@ -36,6 +36,23 @@ def methods_table() -> pd.DataFrame:
         for name, cls in WEIGHTERS.items()])
 
 
+def families_table() -> pd.DataFrame:
+    """One row per weighter built on torchjd (registry order): display name, family (loss only
+    or gradient balancing), what it balances, its equation as its class docstring states it (the
+    paragraph up to the first blank line) and its paper."""
+    from busmtl.weighting import FAMILIES, WEIGHTERS
+
+    rows = []
+    for name, cls in WEIGHTERS.items():
+        if "torchjd" not in FAMILIES[name]:
+            continue
+        first = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+        rows.append({"method": cls.label or cls.name, "family": FAMILIES[name],
+                     "what it balances": cls.summary, "equation": first,
+                     "paper": f"{{cite}}`{cls.reference}`" if cls.reference else ""})
+    return pd.DataFrame(rows)
+
+
 def profiles_table() -> pd.DataFrame:
     """One row per profile of :data:`busmtl.config.PROFILES`: what it is for, its data, image
     size, encoder, epochs, methods and folds, and whether its runs are committed."""

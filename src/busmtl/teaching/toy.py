@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from busmtl import TASKS
+from busmtl.models.representation import KeepsRepresentation
 from busmtl.training.step import torch_settings, train_step
 from busmtl.weighting import get_weighter
 from busmtl.weighting.base import Weighter
@@ -49,7 +50,7 @@ TOY_HYPERPARAMETERS: dict[str, dict[str, int]] = {
 }
 
 
-class ToyMTL(nn.Module):
+class ToyMTL(KeepsRepresentation):
     """Shared two-layer encoder, a regression head (task 0) and a two-class head (task 1)."""
 
     def __init__(self, d_in: int = 6, d_hidden: int = 8) -> None:
@@ -58,6 +59,7 @@ class ToyMTL(nn.Module):
                                      nn.Linear(d_hidden, d_hidden), nn.Tanh())
         self.seg_head = nn.Linear(d_hidden, 1)
         self.cls_head = nn.Linear(d_hidden, 2)
+        self.watch_representation(self.encoder)
 
     def shared_parameters(self) -> Iterable[nn.Parameter]:
         """The encoder's parameters (shared by both tasks)."""

@@ -227,12 +227,16 @@ def build_model(cfg: TrainConfig, num_classes: int) -> torch.nn.Module:
 def weighter_settings(cfg: TrainConfig) -> dict[str, Any]:
     """The weighter's hyper-parameters for this run: ``cfg.weighter``, plus ``lr = cfg.lr`` for a
     weighter with its own learning rate (GradNorm) when none is given: its weights then learn at
-    the network's rate, as in Chen et al., where they are trained alongside the network."""
+    the network's rate, as in Chen et al., where they are trained alongside the network. A
+    gradient-balancing weighter's ``jacobian`` is always recorded (parameters or representation)."""
     from busmtl.weighting import hyperparameters
 
     settings = dict(cfg.weighter)
-    if "lr" in hyperparameters(cfg.method) and "lr" not in settings:
+    valid = hyperparameters(cfg.method)
+    if "lr" in valid and "lr" not in settings:
         settings["lr"] = cfg.lr
+    if "jacobian" in valid and "jacobian" not in settings:  # which Jacobian a gradient method used
+        settings["jacobian"] = valid["jacobian"]
     return settings
 
 

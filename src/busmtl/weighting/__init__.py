@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from busmtl.weighting.aggregators import AGGREGATORS
 from busmtl.weighting.atdwa import ATDWA
 from busmtl.weighting.base import Weighter
 from busmtl.weighting.dbmtl import DBMTL
@@ -22,14 +23,32 @@ from busmtl.weighting.dmf_mad import DMFMad
 from busmtl.weighting.dmf_var import DMFVar
 from busmtl.weighting.dwa import DWA
 from busmtl.weighting.ew import EW
+from busmtl.weighting.famo import FAMO
+from busmtl.weighting.gls import GLS
 from busmtl.weighting.gradnorm import GradNorm
+from busmtl.weighting.imtl_l import IMTLL
+from busmtl.weighting.rlw import RLW
+from busmtl.weighting.stch import STCH
 from busmtl.weighting.uw import UW
 
-#: Registry: name -> class, in the order the companion presents them. A new method is one new
-#: file in this folder plus its class in this tuple.
+#: Registry: name -> class, in the order the companion presents them: the seeds' methods, the
+#: loss-only methods through torchjd's scalarizers, the gradient-balancing ones through its
+#: aggregators (``aggregators.AGGREGATORS``). A new method is one new file in this folder plus
+#: its class in this tuple.
 WEIGHTERS: dict[str, type[Weighter]] = {
-    cls.name: cls for cls in (EW, DWA, ATDWA, GradNorm, UW, DBMTL, DMFVar, DMFMad, DMFBayes)
+    cls.name: cls for cls in (EW, DWA, ATDWA, GradNorm, UW, DBMTL, DMFVar, DMFMad, DMFBayes,
+                              RLW, GLS, IMTLL, FAMO, STCH, *AGGREGATORS)
 }
+
+#: The families of the registry, for the methods chapter: name -> family.
+FAMILIES: dict[str, str] = {
+    name: ("gradient balancing (torchjd)" if cls in AGGREGATORS
+           else "loss only (torchjd)" if cls in (RLW, GLS, IMTLL, FAMO, STCH)
+           else "gradient, own" if name in ("gradnorm", "dbmtl")
+           else "loss only, own")
+    for name, cls in WEIGHTERS.items()
+}
+
 
 def available() -> list[str]:
     """Registered weighter names."""
@@ -77,5 +96,5 @@ def get_weighter(name: str, num_tasks: int = 2, **hparams: Any) -> Weighter:
     return cls(num_tasks, **hparams)
 
 
-__all__ = ["WEIGHTERS", "Weighter", "available", "check_method", "get_weighter",
+__all__ = ["FAMILIES", "WEIGHTERS", "Weighter", "available", "check_method", "get_weighter",
            "hyperparameters", "label"]

@@ -30,6 +30,8 @@ class SharedModel(Protocol):
 
     def last_shared_parameters(self) -> Iterable[nn.Parameter]: ...
 
+    def shared_representation(self) -> list[torch.Tensor]: ...
+
     def parameters(self) -> Iterable[nn.Parameter]: ...
 
 
@@ -64,6 +66,16 @@ class Weighter(nn.Module, ABC):
     #: After ``backward`` the network's ``.grad`` is the gradient of ``sum_k w_k L_k`` with ``w``
     #: the returned weights (False where the method forms the gradient itself, e.g. DB-MTL).
     weighted_sum_gradient: bool = True
+    #: After ``backward`` the shared parameters' ``.grad`` is the gradient of ``sum_k w_k L_k``
+    #: and the task-specific parameters' that of ``sum_k L_k`` (the gradient-balancing methods,
+    #: which balance only the shared part).
+    shared_weighted_sum_gradient: bool = False
+    #: The weights may be negative (effective weights of an aggregator that does not weigh the
+    #: gradients, e.g. GradDrop); when False they are >= 0.
+    signed_weights: bool = False
+    #: The weights are drawn at random (RLW, GradDrop): the same seed gives the same run, but
+    #: swapping the tasks does not swap the draws.
+    stochastic: bool = False
     #: The weights stay the same when one task's loss is multiplied by a constant ``c > 0`` at
     #: every step.
     scale_invariant: bool = False
