@@ -42,14 +42,14 @@ def test_help_notebook_lists_every_parameter_without_a_warning():
     assert {"cpu_isa", "split_group", "precision", "num_threads"} <= set(defaults)
     for name, value in defaults.items():
         shown = f'"{value}"' if isinstance(value, str) else str(value)
-        assert re.search(rf"^\s*{name}: .*\(default {re.escape(shown)}\)", done.stdout, re.M), (
+        assert re.search(rf"^\s*{name}: .*\(default {re.escape(shown)}\)", done.stdout, re.MULTILINE), (
             name, done.stdout)
 
 
 def readme_papermill_command() -> list[str]:
     """The README's papermill block: its lines, continuation lines joined."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    block = next(b for b in re.findall(r"```bash\n(.*?)```", text, re.S) if "papermill " in b)
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", text, re.DOTALL) if "papermill " in b)
     return [line for line in block.replace("\\\n", " ").splitlines() if line.strip()]
 
 

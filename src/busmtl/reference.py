@@ -332,10 +332,10 @@ def record(busi_dir: Path, workdir: Path, names: list[str] | None = None,
     Only meaningful with the code that made the runs (check out their commit, or code whose
     histories equal that commit's on this platform): the fingerprint then says what that code
     gives here, and later code is checked against it."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from busmtl.artifacts import git_commit
     from busmtl.io import write_json
-
-    from concurrent.futures import ThreadPoolExecutor
 
     root = root or repo_root()
     data = read_fingerprints(root)
