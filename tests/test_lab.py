@@ -137,7 +137,7 @@ def test_the_student_notebook_as_markdown_shows_numbered_exercises_and_no_myst(t
     from busmtl.publish import repository
 
     text = jupytext.writes(_student(tmp_path), "md")
-    titles = re.findall(r"^#{1,4} Exercise (\d+): (\S.*)$", text, re.M)
+    titles = re.findall(r"^#{1,4} Exercise (\d+): (\S.*)$", text, re.MULTILINE)
     book_titles = re.findall(r"```\{exercise\} (.+)", LAB.read_text(encoding="utf-8"))
     assert [int(n) for n, _ in titles] == list(range(1, len(book_titles) + 1))
     assert [t for _, t in titles] == book_titles
