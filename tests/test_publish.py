@@ -76,9 +76,9 @@ def test_citation_cff_is_valid_and_names_the_repository():
 
 def test_every_reference_has_a_venue_doi_or_url():
     text = (ROOT / "book" / "references.bib").read_text(encoding="utf-8")
-    entries = re.findall(r"@(\w+)\{([^,]+),(.*?)\n\}", text, re.S)
+    entries = re.findall(r"@(\w+)\{([^,]+),(.*?)\n\}", text, re.DOTALL)
     assert len(entries) >= 10
     missing = [key for kind, key, body in entries
-               if not re.search(r"^\s*(doi|url|journal|booktitle)\s*=", body, re.M)]
+               if not re.search(r"^\s*(doi|url|journal|booktitle)\s*=", body, re.MULTILINE)]
     # the primary paper: no venue, DOI or URL is known to the project yet (see the report)
     assert missing == ["hariyadi2025atdwa"], missing
