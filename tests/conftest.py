@@ -43,3 +43,22 @@ def module_data_root(tmp_path_factory):
         patch.setenv("BUSMTL_DATA_ROOT", str(tmp_path_factory.getbasetemp() / "data_root"))
         patch.delenv("BUSMTL_BUSI_DIR", raising=False)
         yield
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory) -> tuple[Path, Path]:
+    """The smoke book built once per session, offline with warnings as errors, as after `make
+    test` in a fresh clone (a .pytest_cache with its README.md lies in the root): the root of
+    the copy and its HTML folder. Shared by tests/test_book.py and tests/test_browser.py."""
+    from book_fixtures import copy_book_sources
+
+    from busmtl.publish.pipeline import build_book
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BUSMTL_DATA_ROOT", str(tmp_path_factory.getbasetemp() / "data_root"))
+        patch.delenv("BUSMTL_BUSI_DIR", raising=False)
+        root = copy_book_sources(tmp_path_factory.mktemp("book") / "repo")
+        (root / ".pytest_cache").mkdir()
+        (root / ".pytest_cache" / "README.md").write_text("# pytest cache directory #\n")
+        index = build_book("smoke", root=root, progress=False)
+    return root, index.parent

@@ -12,22 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from book_fixtures import copy_book_sources
 
 from busmtl.publish.pipeline import write_toc
 from busmtl.settings import repo_root
 
 ROOT = repo_root()
-
-
-def copy_book_sources(dest: Path) -> Path:
-    """The book's sources (config, toc, chapters) without any runs or build output."""
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "_config.yml", dest / "_config.yml")
-    shutil.copy(ROOT / "_toc.yml", dest / "_toc.yml")
-    shutil.copytree(ROOT / "book", dest / "book", ignore=shutil.ignore_patterns("runs", "_generated"))
-    # the methods chapter links the weighter sources for download
-    shutil.copytree(ROOT / "src" / "busmtl" / "weighting", dest / "src" / "busmtl" / "weighting")
-    return dest
 
 
 def test_toc_lists_only_finished_run_notebooks(tmp_path):
@@ -61,19 +51,6 @@ HAVE_JUPYTER_BOOK = (shutil.which("jupyter-book") is not None
 needs_book = pytest.mark.skipif(not HAVE_JUPYTER_BOOK, reason="the 'book' extra is not installed")
 #: Folders of a machine that must never appear in a page (nor the book's own build folder).
 MACHINE_PATHS = ("/tmp/", "/work/", "/home/", "/root/", "/Users/")
-
-
-@pytest.fixture(scope="module")
-def smoke_book(tmp_path_factory, module_data_root) -> tuple[Path, Path]:
-    """The smoke book built once, offline with warnings as errors, as after `make test` in a
-    fresh clone (a .pytest_cache with its README.md lies in the root)."""
-    from busmtl.publish.pipeline import build_book
-
-    root = copy_book_sources(tmp_path_factory.mktemp("book") / "repo")
-    (root / ".pytest_cache").mkdir()
-    (root / ".pytest_cache" / "README.md").write_text("# pytest cache directory #\n")
-    index = build_book("smoke", root=root, progress=False)
-    return root, index.parent
 
 
 def article(page: Path) -> str:

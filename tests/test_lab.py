@@ -91,7 +91,7 @@ def test_solutions_pass_and_starters_fail(executed):
     nb, kinds = executed
     solutions = [c for c, k in zip(nb.cells, kinds) if k == "solution"]
     starters = [c for c, k in zip(nb.cells, kinds) if k == "starter"]
-    assert len(solutions) >= 6 and len(starters) == len(solutions)
+    assert len(solutions) >= 7 and len(starters) == len(solutions)
     for cell in solutions:
         out = _text(cell)
         assert "PASS" in out and "FAIL" not in out, (cell.source, out)
@@ -110,13 +110,153 @@ def test_lab_has_six_to_ten_exercises_each_with_a_hidden_solution():
     assert "Learning objectives" in text
 
 
-def test_the_student_notebook_has_no_solutions(tmp_path):
+def _student(tmp_path) -> nbformat.NotebookNode:
     from busmtl.teaching.lab import student_notebook
 
-    nb = nbformat.read(str(student_notebook(LAB, tmp_path / "lab.ipynb")), as_version=4)
+    return nbformat.read(str(student_notebook(LAB, tmp_path / "lab.ipynb")), as_version=4)
+
+
+def test_the_student_notebook_has_no_solutions(tmp_path):
+    nb = _student(tmp_path)
     sources = "\n".join(c.source for c in nb.cells)
     assert "{solution" not in sources and "lab.check_dwa_by_hand(my_weights)" in sources
     assert "my_weights = [None, None]" in sources            # the starter is there
     assert "my_weights = [2 * e_k" not in sources              # its solution is not
     kinds = classify(lab_notebook())
-    assert sum(c.cell_type == "code" for c in nb.cells) == sum(k in ("lab", "starter") for k in kinds)
+    shown = [c for c, k in zip(lab_notebook().cells, kinds) if k in ("lab", "starter")
+             and "remove-input" not in c.metadata.get("tags", [])]
+    # every lab and starter cell, plus the first cell that installs the project where missing
+    assert [c.source for c in nb.cells if c.cell_type == "code"][1:] == [c.source for c in shown]
+    assert "%pip install" in next(c for c in nb.cells if c.cell_type == "code").source
+    assert not any("skip-execution" in c.metadata.get("tags", []) for c in nb.cells)
+
+
+def test_the_student_notebook_as_markdown_shows_numbered_exercises_and_no_myst(tmp_path):
+    import jupytext
+
+    from busmtl.settings import repository
+
+    text = jupytext.writes(_student(tmp_path), "md")
+    titles = re.findall(r"^#{1,4} Exercise (\d+): (\S.*)$", text, re.MULTILINE)
+    book_titles = re.findall(r"```\{exercise\} (.+)", LAB.read_text(encoding="utf-8"))
+    assert [int(n) for n, _ in titles] == list(range(1, len(book_titles) + 1))
+    assert [t for _, t in titles] == book_titles
+    for raw in ("{ref}", "{cite}", "{download}", ":label:", "{exercise}", "{admonition}", "```{"):
+        assert raw not in text, raw
+    # links point to the published book of the one repository setting, never to a .md file
+    book = repository().book_url
+    assert f"]({book}book/methods.html)" in text
+    assert not re.search(r"\]\([^)]*\.md[)#]", text)
+    assert "Exercise 2" in text.split("Implement the slow-task rule", 1)[1]   # {ref} resolved
+
+
+def test_the_committed_student_notebook_is_the_generated_one(tmp_path):
+    from busmtl.settings import STUDENT_NOTEBOOK
+
+    committed = nbformat.read(str(repo_root() / STUDENT_NOTEBOOK), as_version=4)
+    fresh = _student(tmp_path)
+    assert [(c.cell_type, c.source) for c in committed.cells] == [
+        (c.cell_type, c.source) for c in fresh.cells], "run `python -m busmtl.teaching.lab` and commit it"
+
+
+def _fail_line(capsys, check, answer) -> str:
+    """What ``check(answer)`` prints; it must fail, and end with a FAIL line."""
+    assert check(answer) is False
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1].startswith("FAIL"), out
+    return out
+
+
+def _numbers(values, decimals=(1, 2, 3, 4)) -> list[str]:
+    return [f"{float(v):.{d}f}" for v in values for d in decimals]
+
+
+def test_a_wrong_answer_never_prints_the_expected_value(capsys):
+    """One wrong answer per exercise with a self-check: the FAIL line says what is wrong and
+    contains none of the values (or the formula) that would pass."""
+    from busmtl.teaching import lab
+    from busmtl.weighting import get_weighter
+
+    calm = get_weighter("dwa", num_tasks=2)
+    for epoch in ([1.0, 1.0], [1.0, 1.0]):
+        calm.epoch_end(epoch)
+    out = _fail_line(capsys, lab.check_more_weight_to_classification, calm)
+    assert "1.000" in out                      # the student's own weights, nothing else
+
+    expected = lab.dwa_weights(lab.HAND_LOSSES)
+    out = _fail_line(capsys, lab.check_dwa_by_hand, [1.2, 0.8])
+    assert not any(n in out for n in _numbers(expected, (2, 3, 4))) and "exp" not in out, out
+    assert "segmentation weight is too large" in out
+
+    out = _fail_line(capsys, lab.check_mgda_by_hand, [0.5, 0.5])
+    assert not any(n in out for n in _numbers(lab.mgda_weights(*lab.MGDA_GRADIENTS), (2, 3))), out
+
+    temperatures = [lab.max_temperature(noise=lab.NOISE, noisy_task=t) for t in ("seg", "cls")]
+    wrong_task = min(("seg", "cls"), key=lambda t: lab.max_temperature(noise=lab.NOISE, noisy_task=t))
+    out = _fail_line(capsys, lab.check_noisy_task, wrong_task)
+    assert not any(n in out for n in _numbers(temperatures)), out
+
+    scales = (0.3, 1, 3)
+    out = _fail_line(capsys, lab.check_scale, {s: 1.0 for s in scales})
+    values = [lab.max_temperature(noise=lab.NOISE, seg_scale=s) for s in scales]
+    assert not any(n in out for n in _numbers(values)), out
+
+    alphas = (0, 1.5, 3)
+    out = _fail_line(capsys, lab.check_gradnorm_alpha, {a: 1.0 for a in alphas})
+    peaks = [lab.peak_classification_weight(a) for a in alphas]
+    assert not any(n in out for n in _numbers(peaks, (2, 3, 4))), out
+
+    out = _fail_line(capsys, lab.check_weighter, _equal_weights())
+    want = lab.SlowTaskReference(2)
+    for epoch in lab.HAND_LOSSES:
+        want.epoch_end(list(epoch))
+    import torch
+
+    rule = want.backward(torch.ones(2, requires_grad=True) * 1.0, lab._Unused())
+    assert not any(n in out for n in _numbers(rule, (3, 4))), out
+
+    best = lab.closest_temperature()
+    wrong_T = 4.0 if best != 4.0 else 0.5
+    out = _fail_line(capsys, lab.check_closest_temperature, wrong_T)
+    assert f"T = {best:g} " not in out and f"T = {best:g} is closest" not in out, out
+
+
+def _equal_weights():
+    from busmtl.weighting.base import Weighter
+
+    class EqualWeights(Weighter):
+        """The starter of the weighter exercise, left as it is."""
+
+        name = "equal"
+
+        def backward(self, losses, model):
+            import torch
+
+            self._check(losses)
+            weights = torch.ones(self.num_tasks)
+            self._weighted_backward(losses, weights)
+            return weights.detach()
+
+    return EqualWeights
+
+
+@pytest.mark.parametrize("answer", [..., [..., 0.5], {0.3: ..., 1: 2.0, 3: 4.0}])
+def test_an_untouched_ellipsis_is_named_not_a_type_error(capsys, answer):
+    from busmtl.teaching import lab
+
+    check = {list: lab.check_dwa_by_hand, dict: lab.check_scale}.get(type(answer), lab.check_noisy_task)
+    assert check(answer) is False
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL") and "`...`" in out and "Error" not in out, out
+
+
+def test_mgda_weights_agree_with_the_closed_form_and_torchjd():
+    from busmtl.teaching import lab
+
+    # a pair whose minimum lies inside the segment, and one where it is an end point
+    for pair in (lab.MGDA_GRADIENTS, ((1.0, 0.0), (3.0, 0.5))):
+        closed = lab.mgda_weights(*pair)
+        assert sum(closed) == pytest.approx(1.0)
+        assert lab.torchjd_mgda_weights(pair) == pytest.approx(closed, abs=1e-3)
+    assert lab.mgda_weights(*lab.MGDA_GRADIENTS) == pytest.approx([0.25, 0.75])
+    assert lab.mgda_weights((1.0, 0.0), (3.0, 0.5)) == pytest.approx([1.0, 0.0])

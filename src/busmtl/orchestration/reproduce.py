@@ -4,15 +4,16 @@ The book prints these commands (chapter "Reproducing, extending, teaching") and 
 executes them (``tests/test_reproduce.py``), so what a reader copies is what was tested.
 
 A run is reproduced bit for bit when it is trained with the same settings, **the same number of
-CPU threads and the same precision**, on the same kind of machine with the same library
-versions. The sweep fixes the threads (``--threads``, default 1) and resolves the precision
-(``auto`` becomes ``fp32`` or ``bf16`` depending on the CPU); a command made here states both
+CPU threads, the same precision and the same instruction-set level** (``cpu_isa``), on the same
+kind of machine with the same library versions. The sweep fixes the threads (``--threads``,
+default 1), resolves the precision (``auto`` becomes ``fp32`` or ``bf16`` depending on the CPU)
+and pins the profile's ``cpu_isa`` before torch loads; a command made here states all three
 explicitly, so it gives the sweep's numbers instead of the machine's defaults.
 
 >>> from busmtl.orchestration.reproduce import planned_spec, commands
 >>> spec = planned_spec("quick", "atdwa", 0)                      # doctest: +SKIP
 >>> print(commands(spec, "runs/atdwa-fold0")["busmtl"])           # doctest: +SKIP
-busmtl train --profile quick --method atdwa --fold 0 --num-threads 1 --precision fp32 --out runs/atdwa-fold0
+busmtl train --profile quick --method atdwa --fold 0 --num-threads 1 --precision fp32 --cpu-isa native --out runs/atdwa-fold0
 
 ``python -m busmtl.orchestration.reproduce RUN_A RUN_B`` compares two run folders (:func:`compare_runs`).
 """
@@ -20,6 +21,7 @@ busmtl train --profile quick --method atdwa --fold 0 --num-threads 1 --precision
 from __future__ import annotations
 
 import json
+import posixpath
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -39,12 +41,13 @@ CLI_FLAGS: dict[str, str] = {
     "epochs": "--epochs", "image_size": "--image-size", "encoder": "--encoder",
     "batch_size": "--batch-size", "device": "--device", "seed": "--seed", "lr": "--lr",
     "augment": "--augment", "num_workers": "--num-workers", "num_threads": "--num-threads",
-    "precision": "--precision", "dropout_scope": "--dropout-scope",
+    "precision": "--precision", "dropout_scope": "--dropout-scope", "cpu_isa": "--cpu-isa",
 }
 
 #: Parameters of ``notebooks/train_fold.ipynb`` that papermill can set (``-p``).
 NOTEBOOK_PARAMETERS: frozenset[str] = frozenset({"seed", "device", "epochs", "image_size",
-                                                 "num_threads", "precision"})
+                                                 "num_threads", "precision", "cpu_isa",
+                                                 "split_group"})
 
 #: ``metrics.json`` keys that must agree bit for bit (``efficiency`` holds times: it never does).
 RESULT_KEYS: tuple[str, ...] = ("test", "val", "best_epoch", "epochs_run", "stopped_early")
@@ -53,7 +56,7 @@ RESULT_KEYS: tuple[str, ...] = ("test", "val", "best_epoch", "epochs_run", "stop
 @dataclass(frozen=True)
 class RunSpec:
     """What identifies a run's result: profile, method, fold and every setting that differs
-    from the profile's (threads and precision always included)."""
+    from the profile's (threads, precision and instruction-set level always included)."""
 
     profile: str
     method: str
@@ -69,8 +72,8 @@ class RunSpec:
 def planned_spec(profile: str, method: str, fold: int, threads: int | None = None,
                  device: str | None = None) -> RunSpec:
     """The run a sweep of ``profile`` makes for ``method`` and ``fold`` on this machine: the
-    sweep's threads (default :data:`busmtl.orchestration.sweep.DEFAULT_THREADS`) and the precision that
-    ``auto`` resolves to here."""
+    sweep's threads (default :data:`busmtl.orchestration.sweep.DEFAULT_THREADS`), the precision that
+    ``auto`` resolves to here and the profile's ``cpu_isa`` (which the sweep pins)."""
     from busmtl.orchestration.sweep import DEFAULT_THREADS
     from busmtl.training.step import resolve_precision
     from busmtl.training.trainer import resolve_device
@@ -79,6 +82,7 @@ def planned_spec(profile: str, method: str, fold: int, threads: int | None = Non
     settings: dict[str, Any] = {
         "num_threads": int(threads or DEFAULT_THREADS),
         "precision": resolve_precision(cfg.precision, resolve_device(cfg.device)),
+        "cpu_isa": cfg.cpu_isa,
     }
     if device is not None:
         settings["device"] = device
@@ -87,7 +91,8 @@ def planned_spec(profile: str, method: str, fold: int, threads: int | None = Non
 
 def recorded_spec(run_dir: str | Path) -> RunSpec:
     """The spec of an existing run, read from its ``config.json``: every recorded setting that
-    differs from its profile's default, plus its threads and precision."""
+    differs from its profile's default, plus its threads, precision and ``cpu_isa`` (runs
+    recorded before the setting existed ran at ``native``)."""
     from busmtl.training.trainer import weighter_settings
 
     recorded = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))["config"]
@@ -99,6 +104,7 @@ def recorded_spec(run_dir: str | Path) -> RunSpec:
                 and json.dumps(value, sort_keys=True) != json.dumps(base[key], sort_keys=True)}
     settings["num_threads"] = recorded.get("num_threads")
     settings["precision"] = recorded.get("precision")
+    settings["cpu_isa"] = recorded.get("cpu_isa", "native")
     if settings.get("weighter") is not None:
         # the trainer records GradNorm's learning rate even when it follows the network's
         extra = {k: v for k, v in settings["weighter"].items()
@@ -113,12 +119,27 @@ def _quote(value: Any) -> str:
     return shlex.quote(value if isinstance(value, str) else json.dumps(value))
 
 
+def _py(value: Any) -> str:
+    """``value`` as Python source with double-quoted strings, so that the shell's single quotes
+    around a ``python -c`` program need no escaping."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_py(k)}: {_py(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        items = ", ".join(_py(v) for v in value)
+        return f"({items},)" if isinstance(value, tuple) and len(value) == 1 else (
+            f"({items})" if isinstance(value, tuple) else f"[{items}]")
+    return repr(value)
+
+
 def commands(spec: RunSpec, out: str, data_dir: str | None = None) -> dict[str, str]:
     """The shell commands that train ``spec`` into the run folder ``out``.
 
     Keys: ``busmtl`` (``busmtl train``), ``papermill`` (the sweep's notebook, executed into
-    ``<out>.ipynb``) and ``python`` (the library, in one ``python -c``); a key is left out when
-    a setting of ``spec`` cannot be given that way. ``data_dir``: a prepared cache to train on
+    ``<out>.ipynb``, creating its folder first) and ``python`` (the library, in one
+    ``python -c``, pinning ``cpu_isa`` before torch loads); a key is left out when a setting of
+    ``spec`` cannot be given that way. ``data_dir``: a prepared cache to train on
     instead of the profile's default data (phantoms, or BUSI from ``BUSMTL_BUSI_DIR``).
     """
     env = "BUSMTL_BUSI_DIR=/path/to/BUSI " if spec.needs_busi and data_dir is None else ""
@@ -143,12 +164,17 @@ def commands(spec: RunSpec, out: str, data_dir: str | None = None) -> dict[str, 
 
     if all(k in NOTEBOOK_PARAMETERS for k in spec.settings):
         params = head + [(k, v) for k, v in spec.settings.items()] + [("out_dir", out)]
-        out_cmds["papermill"] = (f"{env}papermill notebooks/train_fold.ipynb {_quote(out + '.ipynb')} "
+        folder = posixpath.dirname(out)
+        mkdir = f"mkdir -p {_quote(folder)} && " if folder else ""
+        out_cmds["papermill"] = (f"{mkdir}{env}papermill notebooks/train_fold.ipynb "
+                                 f"{_quote(out + '.ipynb')} "
                                  + " ".join(f"-p {k} {_quote(v)}" for k, v in params))
 
-    kwargs = ", ".join(f"{k}={v!r}" for k, v in [*head[1:], *spec.settings.items()])
-    code = (f"from busmtl.config import make_config; from busmtl.training.trainer import train; "
-            f"train(make_config({spec.profile!r}, {kwargs}), {out!r})")
+    kwargs = ", ".join(f"{k}={_py(v)}" for k, v in [*head[1:], *spec.settings.items()])
+    isa_level = spec.settings.get("cpu_isa", "native")
+    code = (f"from busmtl.training.isa import pin; pin({_py(isa_level)}); "
+            f"from busmtl.config import make_config; from busmtl.training.trainer import train; "
+            f"train(make_config({_py(spec.profile)}, {kwargs}), {_py(out)})")
     out_cmds["python"] = f"{env}python -c {shlex.quote(code)}"
     return out_cmds
 
