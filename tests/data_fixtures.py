@@ -46,3 +46,17 @@ def tree_snapshot(root: Path) -> dict[str, tuple[str, bytes | None]]:
         str(p.relative_to(root.parent)): ("dir", None) if p.is_dir() else ("file", p.read_bytes())
         for p in paths
     }
+
+
+def refused(capsys, argv: list[str], watched: Path, *needles: str) -> str:
+    """Run ``busmtl argv``; assert exit 2, one line holding ``needles``, ``watched`` unchanged."""
+    from busmtl.cli import main
+
+    before = tree_snapshot(watched)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+    assert tree_snapshot(watched) == before
+    return err

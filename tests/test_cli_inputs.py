@@ -6,22 +6,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from data_fixtures import tree_snapshot
+from data_fixtures import refused, tree_snapshot
 
 from busmtl.cli import main
 from busmtl.cli.train import parse_weighter_params
 from busmtl.errors import UserError
-
-
-def refused(capsys, argv: list[str], watched, *needles: str) -> str:
-    before = tree_snapshot(watched)
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0, err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    assert tree_snapshot(watched) == before
-    return err
 
 
 @pytest.mark.parametrize(("value", "needles"), [

@@ -9,24 +9,12 @@ import json
 
 import numpy as np
 import pytest
-from data_fixtures import make_busi, tree_snapshot, write_png
+from data_fixtures import make_busi, refused, write_png
 
 from busmtl.cli import main
 from busmtl.data.errors import DataError
 from busmtl.data.phantoms import generate_phantoms
 from busmtl.data.prepare import load_prepared, prepare_dataset
-
-
-def refused(capsys, argv: list[str], watched, *needles: str) -> str:
-    """Run ``busmtl argv``; assert exit 2, one line holding ``needles``, ``watched`` unchanged."""
-    before = tree_snapshot(watched)
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0, err
-    for needle in needles:
-        assert needle in err, (needle, err)
-    assert tree_snapshot(watched) == before
-    return err
 
 
 @pytest.mark.parametrize("where", ["same", "inside", "around"])

@@ -22,6 +22,9 @@ Profiles
 ``busi-cpu-grouped``
     busi-cpu on the leak-free protocol: a split grouped by near-duplicate cluster
     (:mod:`busmtl.data.duplicates`) and three seeds per method and fold; committed.
+``busi-cpu-benchmark``
+    The leak-free protocol, seed 0, for every registered weighter beyond the four of
+    ``busi-cpu-grouped`` (whose seed-0 runs complete the benchmark); committed.
 ``paper``
     The primary paper's protocol: BUSI at 256 px, ImageNet-initialised ResNet-34, Adam 1e-4,
     early stopping with patience 15, batch 16 (8 for GradNorm), offline augmentation with six
@@ -185,6 +188,16 @@ BUSI_CPU_SETTINGS: dict[str, Any] = {
     "cpu_isa": "avx2",
 }
 
+#: The benchmark's methods, in the order its runs are made: the registered weighters other than
+#: the four of the leak-free reference set (whose seed-0 runs it reuses); the paper's other
+#: companions first, then the gradient methods through torchjd, then the loss-only ones.
+BENCHMARK_METHODS: tuple[str, ...] = (
+    "uw", "dbmtl", "dmf_var", "dmf_mad", "dmf_bayes",
+    "upgrad", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "aligned_mtl", "dualproj",
+    "graddrop", "gradvac", "config", "fairgrad",
+    "rlw", "gls", "imtl_l", "famo", "stch",
+)
+
 PROFILES: dict[str, Profile] = {p.name: p for p in (
     Profile(
         "smoke", "seconds per run: tiny phantoms at 32 px, 2 epochs (tests and CI)",
@@ -241,6 +254,13 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
         "3 seeds",
         {**BUSI_CPU_SETTINGS, "split_group": "duplicates"},
         methods=("ew", "gradnorm", "dwa", "atdwa"), committed=True, seeds=(0, 1, 2),
+    ),
+    Profile(
+        "busi-cpu-benchmark",
+        "the leak-free protocol (busi-cpu-grouped), seed 0, for every other registered weighter: "
+        "the benchmark of every family of loss weighting",
+        {**BUSI_CPU_SETTINGS, "split_group": "duplicates"},
+        methods=BENCHMARK_METHODS, committed=True,
     ),
     Profile(
         "paper", "the primary paper's protocol: BUSI at 256 px, ImageNet ResNet-34 (a GPU)",

@@ -1,0 +1,113 @@
+"""The benchmark of every weighter on BUSI: what each one buys (test Dice and accuracy against EW on
+the leak-free protocol, seed 0) next to what it costs (CPU time per step as a ratio to EW).
+
+The runs come from two committed profiles with the same settings: the four methods of the
+leak-free reference set (``busi-cpu-grouped``, its seed-0 runs) and every other registered
+weighter (``busi-cpu-benchmark``). The cost comes from ``busmtl bench weighting --methods all``,
+whose JSON is committed as ``book/data/bench-weighting.json``. A method without finished runs is
+listed as pending, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from busmtl.report import aggregate
+from busmtl.report.colors import LABEL_SIZE, color
+from busmtl.report.headline import crossed_bootstrap, paired_cube, short
+
+#: Where the committed cost measurement lies (relative to the repository root).
+BENCH_JSON = "book/data/bench-weighting.json"
+#: The profiles whose seed-0 runs make up the benchmark.
+PROFILES: tuple[str, ...] = ("busi-cpu-grouped", "busi-cpu-benchmark")
+
+
+def collect(runs_root: Path) -> pd.DataFrame:
+    """Seed-0 runs of every method of :data:`PROFILES`, one row per (method, fold)."""
+    frames = [aggregate.collect(runs_root, profile, seeds=[0]) for profile in PROFILES]
+    return pd.concat(frames, ignore_index=True)
+
+
+def costs(path: Path) -> dict[str, dict[str, float]]:
+    """Method -> ``cpu_time_ratio`` and ``time_ratio`` (median step, ratio to EW) from the
+    benchmark's JSON (empty when it is absent)."""
+    if not path.is_file():
+        return {}
+    report = json.loads(path.read_text(encoding="utf-8"))
+    return {r["method"]: {k: r[k] for k in ("cpu_time_ratio", "time_ratio") if k in r}
+            for r in report.get("rows", [])}
+
+
+def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """One row per method: runs finished, mean test Dice and accuracy, their differences to EW
+    (crossed bootstrap over folds and test images) and the CPU-time ratio to EW."""
+    from busmtl.weighting import available
+
+    per_image = aggregate.per_image(runs)
+    rows = []
+    for method in available():
+        group = runs[runs["method"] == method]
+        done = group[group["status"] == "done"]
+        row = {"method": short(method), "runs": f"{len(done)}/{max(len(group), 5)}"}
+        for name, column, per in (("Dice", "test_seg_dice", "seg_dice"),
+                                  ("accuracy", "test_cls_acc", "cls_correct")):
+            if len(done) == 0:
+                row[name], row[f"{name} \u2212 EW"] = "pending", "pending"
+                continue
+            row[name] = f"{done[column].mean():.3f}"
+            if method == "ew":
+                row[f"{name} \u2212 EW"] = "(baseline)"
+                continue
+            e = crossed_bootstrap(paired_cube(per_image, method, "ew", per))
+            row[f"{name} \u2212 EW"] = e.text() if e else "pending (no EW pair)"
+        ratio = cost.get(method, {}).get("cpu_time_ratio")
+        row["CPU time / EW"] = f"{ratio:.2f}" if ratio is not None else "not measured"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def tradeoff_figure(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> plt.Figure:
+    """Test Dice and accuracy (mean over the finished folds) against the CPU-time ratio to EW:
+    the trade-off a reader chooses on. Methods without runs or without a cost are left out of
+    the axes and named in the corner."""
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8), sharex=True)
+    done = runs[runs["status"] == "done"]
+    means = done.groupby("method")[["test_seg_dice", "test_cls_acc"]].mean()
+    missing = []
+    for method in dict.fromkeys(runs["method"]):
+        ratio = cost.get(method, {}).get("cpu_time_ratio")
+        if method not in means.index or ratio is None:
+            missing.append(short(method))
+            continue
+        for ax, column in zip(axes, ("test_seg_dice", "test_cls_acc")):
+            value = means.loc[method, column]
+            ax.scatter([ratio], [value], color=color(method), s=36, edgecolor="black",
+                       linewidth=0.4, zorder=2)
+            ax.annotate(short(method), (ratio, value), fontsize=LABEL_SIZE - 1,
+                        xytext=(3, 3), textcoords="offset points")
+    for ax, name in zip(axes, ("test Dice", "test accuracy")):
+        ax.axvline(1.0, color="grey", lw=0.6, ls=":")
+        ax.set_xlabel("CPU time per step / EW")
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    if missing:
+        fig.text(0.01, 0.01, "pending: " + ", ".join(missing), fontsize=LABEL_SIZE - 2,
+                 wrap=True)
+    fig.tight_layout(rect=(0, 0.08 if missing else 0, 1, 1))
+    return fig
+
+
+def pending(runs: pd.DataFrame) -> list[str]:
+    """Methods with no finished run yet."""
+    done = set(runs.loc[runs["status"] == "done", "method"])
+    return [short(m) for m in dict.fromkeys(runs["method"]) if m not in done]
+
+
+def count(runs: pd.DataFrame) -> tuple[int, int]:
+    """(finished, planned) runs of the benchmark."""
+    return int((runs["status"] == "done").sum()), len(runs)
+

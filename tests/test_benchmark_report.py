@@ -1,0 +1,32 @@
+"""The benchmark of every weighter: every registered method planned, pending ones shown."""
+
+from __future__ import annotations
+
+import json
+
+from busmtl.config import PROFILES
+from busmtl.report import benchmark
+from busmtl.weighting import available
+
+
+def test_every_registered_weighter_is_planned_once():
+    planned = [*PROFILES["busi-cpu-grouped"].methods, *PROFILES["busi-cpu-benchmark"].methods]
+    assert sorted(planned) == sorted(available())
+    same = {k: v for k, v in PROFILES["busi-cpu-benchmark"].settings.items()}
+    assert same == PROFILES["busi-cpu-grouped"].settings  # one protocol for all methods
+
+
+def test_methods_without_runs_are_pending_and_costs_are_read(tmp_path):
+    runs = benchmark.collect(tmp_path)  # no run folders at all
+    table = benchmark.table(runs, {"ew": {"cpu_time_ratio": 1.0}, "mgda": {"cpu_time_ratio": 1.7}})
+    assert len(table) == len(available())
+    assert (table["Dice"] == "pending").all() and (table["accuracy \u2212 EW"] == "pending").all()
+    by_method = table.set_index("method")
+    assert by_method.loc["MGDA", "CPU time / EW"] == "1.70"
+    assert by_method.loc["UPGrad", "CPU time / EW"] == "not measured"
+    assert benchmark.count(runs) == (0, len(runs))
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"rows": [{"method": "ew", "cpu_time_ratio": 1.0,
+                                          "time_ratio": 1.0}]}))
+    assert benchmark.costs(path) == {"ew": {"cpu_time_ratio": 1.0, "time_ratio": 1.0}}
+    assert benchmark.costs(tmp_path / "absent.json") == {}
