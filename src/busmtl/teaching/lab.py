@@ -348,8 +348,8 @@ def student_notebook(lab_md: str | Path | None = None, out: str | Path | None = 
     (default :data:`busmtl.publish.STUDENT_NOTEBOOK`): numbered exercise headings, plain
     Markdown, links to the published book of ``config`` (``_config.yml``), no solutions
     (:func:`busmtl.teaching.student_notebook.student_notebook`)."""
-    from busmtl.teaching import student_notebook as convert
     from busmtl.settings import STUDENT_NOTEBOOK, repository
+    from busmtl.teaching import student_notebook as convert
 
     root = repo_root()
     lab_md = Path(lab_md) if lab_md is not None else root / "book" / "lab.md"
