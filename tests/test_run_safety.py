@@ -245,3 +245,58 @@ def test_evaluate_never_writes_into_a_run(finished_run, tiny_data, tmp_path, cap
                  "--out", str(other)]) == 2
     assert "other files" in capsys.readouterr().err
     assert _snapshot(finished_run) == before and (other / "notes.txt").read_text() == "mine"
+
+
+# --------------------------------------------------------------------------------------------
+# whole sweeps: two at once, and a killed driver
+# --------------------------------------------------------------------------------------------
+def _sweep_command(data: Path, runs: Path, epochs: int) -> list[str]:
+    return [sys.executable, "-m", "busmtl", "sweep", "--profile", "smoke", "--methods", "ew",
+            "--folds", "0-1", "--epochs", str(epochs), "--data-dir", str(data),
+            "--runs-dir", str(runs), "--jobs", "2", "--no-progress"]
+
+
+@pytest.mark.slow
+def test_two_sweeps_at_once_train_every_run_once(tiny_data, tmp_path):
+    runs = tmp_path / "runs"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(_sweep_command(tiny_data, runs, 2), env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outputs
+    for fold in (0, 1):
+        run = runs / "smoke" / "ew" / f"fold{fold}"
+        history = (run / "history.csv").read_text().splitlines()
+        assert [line.split(",")[0] for line in history[1:]] == ["1", "2"]  # one writer
+        done = json.loads((run / "DONE").read_text())
+        assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 2
+        assert done["run_hash"]
+    assert sum("being written by" in out or "skipped" in out for out in outputs) >= 1
+
+
+@pytest.mark.slow
+def test_a_killed_driver_takes_its_workers_and_kernels_with_it(tiny_data, tmp_path):
+    import signal
+    import time
+
+    import psutil
+
+    runs = tmp_path / "runs"
+    driver = subprocess.Popen(_sweep_command(tiny_data, runs, 200),
+                              env={**os.environ, "OMP_NUM_THREADS": "1"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = runs / "smoke" / "ew" / "fold0"
+    deadline = time.time() + 180
+    while lock.holder(run) is None and time.time() < deadline:
+        time.sleep(0.5)
+    owner = lock.holder(run)
+    assert owner is not None, "the sweep never started a run"
+    worker = psutil.Process(owner["pid"])
+    time.sleep(3)  # the kernel is up and training
+    family = [worker, *worker.children(recursive=True)]
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    _gone, alive = psutil.wait_procs(family, timeout=60)
+    assert not alive, [p.cmdline() for p in alive]
+    assert lock.holder(run) is None
