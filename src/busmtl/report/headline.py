@@ -163,9 +163,14 @@ def first_sentence(grouped: dict, paper: dict, n_done: int, n_planned: int,
     clear = [e for e in estimates if e.clear]
     verdict = ("Every interval holds zero: no difference is clear." if not clear else
                f"{len(clear)} of {len(estimates)} intervals exclude zero.")
-    where = (f"On the leak-free protocol ({n_done} of {n_planned} runs finished)" if leak_free
-             else f"No leak-free run has finished yet ({n_planned} planned); on the paper's "
-                  "protocol")
+    if leak_free:
+        where = f"On the leak-free protocol ({n_done} of {n_planned} runs finished)"
+    elif n_done:
+        where = (f"On the leak-free protocol {n_done} of {n_planned} runs have finished, none "
+                 f"yet of {short(a)} beside a rival on the same fold and seed; on the paper's "
+                 "protocol")
+    else:
+        where = f"No leak-free run has finished yet ({n_planned} planned); on the paper's protocol"
     return f"{where}, " + "; ".join(parts) + f". {verdict}"
 
 
