@@ -163,6 +163,10 @@ def first_sentence(grouped: dict, paper: dict, n_done: int, n_planned: int,
     clear = [e for e in estimates if e.clear]
     verdict = ("Every interval holds zero: no difference is clear." if not clear else
                f"{len(clear)} of {len(estimates)} intervals exclude zero.")
+    cells = min(e.cells for e in estimates)
+    if cells < 3:
+        verdict += (f" These rest on {cells} run(s) per method so far: the intervals cover the "
+                    "test images, hardly the seeds and folds, and will widen as runs finish.")
     if leak_free:
         where = f"On the leak-free protocol ({n_done} of {n_planned} runs finished)"
     elif n_done:
