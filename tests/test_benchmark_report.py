@@ -30,3 +30,11 @@ def test_methods_without_runs_are_pending_and_costs_are_read(tmp_path):
                                           "time_ratio": 1.0}]}))
     assert benchmark.costs(path) == {"ew": {"cpu_time_ratio": 1.0, "time_ratio": 1.0}}
     assert benchmark.costs(tmp_path / "absent.json") == {}
+
+
+def test_the_tradeoff_figure_is_drawn_without_any_finished_run(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig = benchmark.tradeoff_figure(benchmark.collect(tmp_path), {"ew": {"cpu_time_ratio": 1.0}})
+    assert "pending" in fig.texts[0].get_text()
+    plt.close(fig)

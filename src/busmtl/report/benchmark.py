@@ -76,7 +76,9 @@ def tradeoff_figure(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pl
     the axes and named in the corner."""
     fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8), sharex=True)
     done = runs[runs["status"] == "done"]
-    means = done.groupby("method")[["test_seg_dice", "test_cls_acc"]].mean()
+    columns = ["test_seg_dice", "test_cls_acc"]
+    means = (done.groupby("method")[columns].mean() if len(done) and set(columns) <= set(done)
+             else pd.DataFrame(columns=columns))
     missing = []
     for method in dict.fromkeys(runs["method"]):
         ratio = cost.get(method, {}).get("cpu_time_ratio")

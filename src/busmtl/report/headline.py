@@ -54,6 +54,8 @@ class Estimate:
 def paired_cube(per_image: pd.DataFrame, a: str, b: str, column: str) -> np.ndarray:
     """``d[s, f, i]`` = ``column`` of ``a`` minus that of ``b`` on test image ``i`` in the run of
     seed ``s`` and fold ``f`` (NaN where either run is missing)."""
+    if per_image.empty or "method" not in per_image or column not in per_image:
+        return np.empty((0, 0, 0))
     frame = per_image[per_image["method"].isin([a, b])]
     if "seed" not in frame:
         frame = frame.assign(seed=0)

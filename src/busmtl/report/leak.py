@@ -108,6 +108,10 @@ def leak_metrics(per_image: pd.DataFrame, leak: pd.DataFrame) -> pd.DataFrame:
     fold's training images (``leaked``) and of the others, pooled over folds and seeds, with the
     numbers of image-runs. ``per_image``: rows of :func:`busmtl.report.aggregate.per_image` of
     runs on the paper's split by image."""
+    columns = ["method", "acc_leaked", "dice_leaked", "n_leaked", "acc_clean", "dice_clean",
+               "n_clean"]
+    if per_image.empty or "id" not in per_image:
+        return pd.DataFrame(columns=columns)
     paper = leak[leak["split"] == "by image"][["fold", "id", "leaked"]]
     table = per_image.merge(paper, on=["fold", "id"], how="inner")
     rows = []
