@@ -113,11 +113,13 @@ def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[lis
         owner = lock.holder(run_dir)
         if recorded is not None and r.get("run_hash") in (None, recorded):
             state, detail = "done", ""
-        elif owner is not None:
-            state, detail = "running", f"{lock.describe(owner)}; log {r.get('log')}"
         elif job and job in queue:
             state = "running" if queue[job] in slurm_queue.RUNNING_STATES else "queued"
             detail = f"job {job} ({queue[job]}), log {r.get('log')}"
+            if owner is not None:
+                detail += f"; writer {lock.describe(owner)}"
+        elif owner is not None:
+            state, detail = "running", f"{lock.describe(owner)}; log {r.get('log')}"
         elif r.get("status") == "failed":
             state, detail = "failed", f"{r.get('error')}; log {r.get('log')}"
         elif r.get("status") in ("running", "queued") and executor == "local" and driver_alive:
