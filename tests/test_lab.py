@@ -17,7 +17,7 @@ pytest.importorskip("myst_nb")
 from myst_nb.core.read import read_myst_markdown_notebook
 
 LAB = repo_root() / "book" / "lab.md"
-#: The limit of the issue: a laptop with two cores runs every cell of the lab in under a minute.
+#: The lab's time budget: a laptop with two cores runs every cell of the lab in under a minute.
 CELL_LIMIT_S = 60.0
 
 

@@ -170,7 +170,7 @@ class Profile:
     seeds: tuple[int, ...] = (0,)
 
 
-#: The busi-cpu profile's settings; its two companions (the seed systems of issue 14) differ from
+#: The busi-cpu profile's settings; its two companions (the two other systems of the source papers) differ from
 #: them in one setting each, so their runs compare with the busi-cpu runs fold by fold.
 BUSI_CPU_SETTINGS: dict[str, Any] = {
     "dataset": "busi",

@@ -66,7 +66,7 @@ TARGETS: dict[str, dict[str, float]] = {
     "gradnorm": {"time": 1.5, "memory": 1.25},
     "dbmtl": {"time": 1.5},
 }
-#: Budgets of issue 22 for the families (two tasks, SSC-ResNet, 96 px, batch 16, one thread):
+#: Overhead budgets of the method families (two tasks, SSC-ResNet, 96 px, batch 16, one thread):
 #: loss-only methods <= 1.05x EW; gradient balancing over the shared parameters <= 2.0x, over
 #: the shared representation <= 1.3x.
 LOSS_ONLY_TIME = 1.05

@@ -74,13 +74,7 @@ def git_dirty() -> bool | None:
 
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``), or what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return isa.cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def provenance(device: torch.device, precision: str, channels_last: bool,

@@ -49,15 +49,20 @@ def check_name(cpu_isa: str) -> str:
     return cpu_isa
 
 
-def cpu_flags() -> set[str]:
-    """The CPU's feature flags (``/proc/cpuinfo``; empty where it cannot be read)."""
+def cpuinfo_field(name: str) -> str | None:
+    """The first ``name`` line of ``/proc/cpuinfo`` (``None`` where it cannot be read)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
+            if line.split(":", 1)[0].strip() == name:
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return set()
+    return None
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (``/proc/cpuinfo``; empty where it cannot be read)."""
+    return set((cpuinfo_field("flags") or "").split())
 
 
 def cpu_vendor() -> str:
@@ -66,13 +71,7 @@ def cpu_vendor() -> str:
     Pinning the level is not all: at the same level, Intel's and AMD's CPUs take different code
     paths in MKL and oneDNN (blocking chosen by the vendor and cache sizes), so bit-identical
     results also need the same vendor (:func:`platform_key`)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("vendor_id"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
+    return cpuinfo_field("vendor_id") or "unknown"
 
 
 def platform_key(cpu_isa: str) -> str:
