@@ -86,3 +86,83 @@ def test_an_empty_cache_is_a_clear_error(trained, tmp_path):
         evaluate_run(run, empty, tmp_path / "out")
     assert "--out <new folder>" in str(exc.value)
     assert not (tmp_path / "out").exists()
+
+
+def _train_and_val(data_dir) -> set[str]:
+    fold = json.loads((data_dir / "splits.json").read_text())["folds"][0]
+    return set(fold["train"]) | set(fold["val"])
+
+
+def test_evaluating_on_the_training_cache_warns_and_names_the_cases(trained, tiny_data, tmp_path,
+                                                                    capsys):
+    from busmtl.cli import main
+
+    run, _ = trained
+    assert main(["evaluate", "--run", str(run), "--data-dir", str(tiny_data),
+                 "--out", str(tmp_path / "ext")]) == 0
+    err = capsys.readouterr().err
+    overlap = json.loads((tmp_path / "ext" / "metrics.json").read_text())["training_overlap"]
+    assert overlap["checked"] and _train_and_val(tiny_data) <= set(overlap["ids"])
+    assert f"{overlap['cases']} of 36 cases" in err and "trained on" in err
+
+
+def test_near_copies_in_another_cache_are_found(trained, tiny_data, tmp_path):
+    """A cache prepared from part of the same source, resized before preparing (other files,
+    another dataset identity), still holds the run's training images: found by content."""
+    import shutil
+
+    import cv2
+
+    from busmtl.data.prepare import prepare_dataset
+
+    run, _ = trained
+    raw = tmp_path / "raw"
+    shutil.copytree(tiny_data.parent / "raw", raw)
+    images = sorted(p for p in raw.glob("*/*.png") if "_mask" not in p.name)
+    for i, image in enumerate(images):
+        files = [image, *image.parent.glob(f"{image.stem}_mask*.png")]
+        if i % 3 == 0:   # leave out a third of the cases
+            for path in files:
+                path.unlink()
+            continue
+        for path in files:
+            nearest = "_mask" in path.name   # masks stay 0/255
+            resized = cv2.resize(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), (56, 56),
+                                 interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_AREA)
+            cv2.imwrite(str(path), resized)
+    subset = prepare_dataset(raw, tmp_path / "subset", size=32, progress=False)
+    overlap = evaluate_run(run, subset, tmp_path / "ext")["training_overlap"]
+    kept = {row.split(",")[0] for row in (subset / "index.csv").read_text().splitlines()[1:]}
+    assert overlap["checked"] and overlap["training_cache"] == str(tiny_data)
+    assert kept & _train_and_val(tiny_data) <= set(overlap["ids"])
+    assert len(kept) == 24 and overlap["warning"].startswith("warning: ")
+
+
+def test_an_unseen_cache_gives_no_warning(trained, tmp_path):
+    from busmtl.data.phantoms import generate_phantoms
+    from busmtl.data.prepare import prepare_dataset
+
+    run, _ = trained
+    raw = generate_phantoms(tmp_path / "raw", n=12, seed=7, size=64, progress=False)
+    other = prepare_dataset(raw, tmp_path / "other", size=32, progress=False)
+    overlap = evaluate_run(run, other, tmp_path / "ext")["training_overlap"]
+    assert overlap["checked"] and overlap["cases"] == 0 and overlap["warning"] is None
+
+
+def test_a_missing_training_cache_is_said(trained, tmp_path):
+    from busmtl.data.phantoms import generate_phantoms
+    from busmtl.data.prepare import prepare_dataset
+
+    run, _ = trained
+    moved = tmp_path / "run"
+    moved.mkdir()
+    for name in ("model.pt", "config.json"):
+        (moved / name).write_bytes((run / name).read_bytes())
+    config = json.loads((moved / "config.json").read_text())
+    config["config"]["data_dir"] = str(tmp_path / "gone")
+    (moved / "config.json").write_text(json.dumps(config))
+    raw = generate_phantoms(tmp_path / "raw", n=12, seed=7, size=64, progress=False)
+    other = prepare_dataset(raw, tmp_path / "other", size=32, progress=False)
+    overlap = evaluate_run(moved, other, tmp_path / "ext")["training_overlap"]
+    assert not overlap["checked"] and "could not check" in overlap["warning"]
+    assert str(tmp_path / "gone") in overlap["warning"]

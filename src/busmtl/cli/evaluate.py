@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +29,9 @@ def run(args: argparse.Namespace) -> int:
 
     metrics = evaluate_run(args.run, args.data_dir, args.out, device=args.device,
                            num_threads=args.num_threads)
+    warning = metrics["training_overlap"]["warning"]
+    if warning:
+        print(warning, file=sys.stderr)
     test = metrics["test"]
     print(f"{metrics['cases']} cases: " + ", ".join(f"{k} {v:.3f}" for k, v in test.items()))
     print(f"scores: {args.out}")

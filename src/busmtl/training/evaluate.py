@@ -7,13 +7,20 @@ BUS-BRA-in-BUSI-layout --size S``), with the same metrics as the run's own test 
 folder receives ``metrics.json`` (``{"test": M, "source_run": ..., "dataset": ...}``),
 ``per_image.csv``, ``predictions.npz`` (the fixed sample) and ``config.json`` with the
 provenance of the evaluation.
+
+An external score means something only on images the model has not seen. Before scoring,
+:func:`training_overlap` looks for the run's training images (its fold's train and validation
+sets) in the cache, as exact or near copies by the duplicate measure of
+:mod:`busmtl.data.duplicates` (thumbnail correlation at or above its threshold); the count is
+recorded in ``metrics.json`` under ``training_overlap`` and ``busmtl evaluate`` warns about it.
 """
 
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -23,6 +30,9 @@ from busmtl.data.errors import DataError
 from busmtl.io import write_json
 from busmtl.training import artifacts
 from busmtl.training.step import resolve_precision, torch_settings
+
+if TYPE_CHECKING:
+    from busmtl.data.prepare import PreparedData
 
 
 def _run_config(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
@@ -54,10 +64,84 @@ def check_output(run_dir: Path, out: Path) -> None:
         raise UserError(f"--out {out} is a folder with other files: give a new or empty folder")
 
 
+@dataclass(frozen=True)
+class Overlap:
+    """The cases of an evaluation cache that the run trained on (or near copies of them)."""
+
+    checked: bool  #: False when the run's training cache is not on this machine
+    copies: tuple[str, ...]  #: ids of the evaluation cases that copy a training image
+    threshold: float  #: the thumbnail correlation at and above which two images are copies
+    training_cache: str  #: the cache the run trained on, as recorded in its config
+
+    def as_dict(self, data_dir: str | Path, cases: int) -> dict[str, Any]:
+        """The record in ``metrics.json``, with the warning line (None when clean)."""
+        return {"checked": self.checked, "cases": len(self.copies), "ids": list(self.copies),
+                "threshold": self.threshold, "training_cache": self.training_cache,
+                "warning": self.warning(data_dir, cases)}
+
+    def warning(self, data_dir: str | Path, cases: int) -> str | None:
+        """One line for the user, or None when the cache is clean."""
+        if not self.checked:
+            return (f"warning: could not check whether {data_dir} holds the run's training "
+                    f"images: its training cache {self.training_cache} is not on this machine")
+        if not self.copies:
+            return None
+        return (f"warning: {len(self.copies)} of {cases} cases in {data_dir} are images the run "
+                f"trained on, or near copies of them (thumbnail correlation >= "
+                f"{self.threshold:.2f}): their scores measure memory, not generalisation; "
+                "evaluate on a dataset the run has not seen (the ids are in metrics.json)")
+
+
+def training_overlap(cfg: TrainConfig, recorded: dict[str, Any], data: PreparedData,
+                     data_dir: Path) -> Overlap:
+    """Which cases of ``data`` (a loaded evaluation cache in ``data_dir``) are the run's training
+    images (train and validation of its fold) or near copies of them.
+
+    The run's training cache is its recorded ``data_dir``, or the evaluation cache itself when
+    both have the same ``data_identity``. Copies are found with the duplicate measure (Pearson
+    correlation of standardised thumbnails ``>= DEFAULT_THRESHOLD``), so a re-encoded or resized
+    copy counts as well as the same file.
+    """
+    import numpy as np
+
+    from busmtl.data.duplicates import DEFAULT_THRESHOLD, thumbnails
+    from busmtl.data.prepare import dataset_identity, load_prepared
+    from busmtl.data.splits import load_splits
+    from busmtl.training.trainer import splits_path
+
+    identity = recorded.get("data_identity")
+    candidates = [data_dir] + ([Path(cfg.data_dir).expanduser()] if cfg.data_dir else [])
+    source = next((c for c in candidates if _identity_or_none(c, dataset_identity) == identity),
+                  None)
+    recorded_cache = str(cfg.data_dir or "the profile's default dataset")
+    if source is None:
+        return Overlap(False, (), DEFAULT_THRESHOLD, recorded_cache)
+    train = load_prepared(source) if source != data_dir else data
+    try:
+        fold = load_splits(splits_path(cfg, source), source).fold(int(cfg.fold))
+    except (DataError, ValueError, IndexError):
+        return Overlap(False, (), DEFAULT_THRESHOLD, recorded_cache)
+    position = {case: i for i, case in enumerate(train.ids)}
+    seen = [position[i] for i in (*fold.train, *fold.val) if i in position]
+    trained_on = thumbnails([train.images[i] for i in seen])
+    evaluated = thumbnails(list(data.images))
+    best = (evaluated @ trained_on.T / evaluated.shape[1]).max(axis=1, initial=-1.0)
+    copies = tuple(data.ids[i] for i in np.flatnonzero(best >= DEFAULT_THRESHOLD))
+    return Overlap(True, copies, DEFAULT_THRESHOLD, recorded_cache)
+
+
+def _identity_or_none(folder: Path, identity: Any) -> str | None:
+    try:
+        return identity(folder)
+    except (DataError, OSError):
+        return None
+
+
 def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
                  device: str | None = None, num_threads: int | None = None) -> dict[str, Any]:
     """Evaluate ``run_dir``'s ``model.pt`` on every case of the prepared cache ``data_dir``;
-    write ``out_dir`` and return its ``metrics.json`` content.
+    write ``out_dir`` and return its ``metrics.json`` content (``training_overlap``: the cases
+    the run trained on, see :func:`training_overlap`).
 
     Raises :class:`DataError` when the run has no model, when the cache is missing or when its
     image size differs from the size the model was trained at.
@@ -98,6 +182,7 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
     if int(data.labels.max(initial=0)) >= num_classes:
         raise DataError(f"{data_dir} has labels up to {int(data.labels.max())} but the model "
                         f"classifies {num_classes} classes (benign/malignant): leave out 'normal'")
+    overlap = training_overlap(cfg, recorded, data, data_dir)
     out.mkdir(parents=True, exist_ok=True)
     artifacts.clear(out)
     threads = num_threads or cfg.num_threads
@@ -121,7 +206,8 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
         dataset.ids, result.labels, result.mask_true, result.mask_prob, result.cls_prob))
     metrics = {"test": result.metrics(), "source_run": str(run_dir),
                "best_epoch": checkpoint.get("epoch"), "dataset": str(data_dir),
-               "cases": len(dataset)}
+               "cases": len(dataset),
+               "training_overlap": overlap.as_dict(data_dir, len(dataset))}
     write_json(out / "metrics.json", metrics)
     artifacts.write_done(out, None)
     return metrics
