@@ -12,12 +12,20 @@ segmentation-models-pytorch's ``DiceLoss`` in binary mode, as the committed refe
 
 from __future__ import annotations
 
-import torch
-from segmentation_models_pytorch.losses import DiceLoss
+from functools import cache
 
-_DICE = DiceLoss(mode="binary", from_logits=True)
+import torch
+from torch import nn
+
+
+@cache
+def _dice() -> nn.Module:
+    # imported on first use: the toy problem and the weighters need the losses, not the networks
+    from segmentation_models_pytorch.losses import DiceLoss
+
+    return DiceLoss(mode="binary", from_logits=True)
 
 
 def dice_loss(mask_logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Soft Dice loss ``1 - 2 sum(p y) / (sum(p) + sum(y))`` pooled over the batch (0 if no ``y``)."""
-    return _DICE(mask_logits, mask)
+    return _dice()(mask_logits, mask)

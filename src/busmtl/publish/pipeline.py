@@ -3,9 +3,10 @@
 Steps: (1) the profile's dataset is generated/prepared and split once, when missing; (2) the
 sweep runs (resuming: finished runs are skipped; failed ones are reported and shown as missing
 in the tables); (3) a table of contents with the run notebooks present is written to
-``book/_generated/`` (the appendix groups them by method); (4) ``jupyter-book build`` runs
-offline with warnings as errors; the report chapters are executed by myst-nb during the build so
-they always reflect the runs present, the run notebooks are not re-executed.
+``book/_generated/`` (the appendix groups them by method); (4) the report chapters are executed,
+side by side, into the build's cache (:mod:`busmtl.publish.execute`; emptied first, so they
+always reflect the runs present), and ``jupyter-book build`` renders them offline with warnings
+as errors; the run notebooks are not re-executed.
 
 A **committed** profile (``busi-cpu``: the reference runs in ``book/runs/busi-cpu``) skips steps
 1-2: its runs are shown as committed, with their provenance, and are never re-trained here (a
@@ -147,7 +148,16 @@ def jupyter_book_executable() -> str:
 
 
 def build_html(root: Path, toc: Path, env: dict[str, str]) -> Path:
-    """``jupyter-book build`` (offline, ``-W --keep-going``); raise when it fails."""
+    """The chapters executed in parallel into the cache, then ``jupyter-book build`` (offline,
+    ``-W --keep-going``); raise when it fails."""
+    from busmtl.publish.execute import chapter_notebooks, execute_chapters
+
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    chapters = chapter_notebooks(root, yaml.safe_load(toc.read_text(encoding="utf-8")))
+    start = time.perf_counter()
+    executed = execute_chapters(root, chapters, env, int(config["execute"]["timeout"]))
+    print(f"{executed} of {len(chapters)} chapters executed in parallel "
+          f"({time.perf_counter() - start:.0f} s)")
     # --all: the chapters read the runs, which Sphinx does not track; without it a build after
     # new runs would keep the pages (and numbers) of the previous build
     cmd = [jupyter_book_executable(), "build", str(root), "--toc", str(toc), "-W", "--keep-going",

@@ -20,7 +20,7 @@ from busmtl.report.colors import (
     TITLE_SIZE,
     TRUTH_STYLE,
 )
-from busmtl.training.artifacts import read_config, read_history, read_metrics  # noqa: F401 (re-exported)
+from busmtl.runs.files import read_config, read_history, read_metrics  # noqa: F401 (re-exported)
 
 TASK_NAMES = {"seg": "segmentation", "cls": "classification"}
 #: Settings that name a place on the machine that ran: shown by their last two parts only.

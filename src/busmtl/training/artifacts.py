@@ -18,7 +18,6 @@ Everything here is small enough to commit (tens of kB per run at 96 px), except 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
 import subprocess
@@ -31,6 +30,13 @@ import torch
 
 from busmtl import TASKS, __version__
 from busmtl.io import atomic_path, write_json
+from busmtl.runs.files import (  # noqa: F401 (the readers of what this module writes)
+    read_config,
+    read_history,
+    read_json,
+    read_metrics,
+    read_per_image,
+)
 from busmtl.settings import repo_root
 from busmtl.training import isa
 from busmtl.training.metrics import per_image_segmentation
@@ -226,30 +232,3 @@ def write_done(out: Path, run_hash: str | None) -> Path:
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "busmtl_version": __version__,
     })
-
-
-# --------------------------------------------------------------------------------------------
-# reading
-# --------------------------------------------------------------------------------------------
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def read_config(run_dir: str | Path) -> dict[str, Any]:
-    """``config.json`` of a run folder."""
-    return read_json(Path(run_dir) / "config.json")
-
-
-def read_history(run_dir: str | Path) -> pd.DataFrame:
-    """``history.csv`` of a run folder."""
-    return pd.read_csv(Path(run_dir) / "history.csv")
-
-
-def read_metrics(run_dir: str | Path) -> dict[str, Any]:
-    """``metrics.json`` of a run folder."""
-    return read_json(Path(run_dir) / "metrics.json")
-
-
-def read_per_image(run_dir: str | Path) -> pd.DataFrame:
-    """``per_image.csv`` of a run folder."""
-    return pd.read_csv(Path(run_dir) / "per_image.csv")
