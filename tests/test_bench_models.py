@@ -47,3 +47,22 @@ def test_bench_models_times_each_precision_against_fp32_in_one_run(tmp_path, cap
     assert bf16["precision_ratio"] == bf16["cpu_ms_median"] / rows["ssc_resnet"]["cpu_ms_median"]
     assert "interaction/tim" in rows and "interaction/tim [bf16]" not in rows  # untimed variant
     assert "vs fp32" in capsys.readouterr().out
+
+
+def test_a_step_with_a_non_finite_loss_is_counted_and_not_timed():
+    """A diverging step stops before its backward pass: the benchmark reports it instead of
+    failing, and does not time it as if it were a full step."""
+    import torch
+
+    from busmtl.bench.models import step_times
+    from busmtl.models import build
+
+    model = build("ssc_resnet", encoder="resnet18", encoder_weights=None,
+                  decoder_channels=(16, 8, 8, 8, 8))
+    image = torch.randn(2, 3, 32, 32)
+    image[0, 0, 0, 0] = float("nan")   # every forward pass gives NaN losses
+    mask = torch.zeros(2, 1, 32, 32)
+    wall, cpu, non_finite = step_times(model, image, mask, torch.tensor([0, 1]), steps=2,
+                                       warmup=1)
+    assert non_finite == 3 and wall == [] and cpu == []
+    assert all(torch.isfinite(p).all() for p in model.parameters())

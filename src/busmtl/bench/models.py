@@ -25,6 +25,7 @@ Only the ratios measured in one run are meant to be compared.
 from __future__ import annotations
 
 import argparse
+import copy
 import platform
 import statistics
 import time
@@ -87,28 +88,37 @@ def count(model: torch.nn.Module) -> int:
 
 def step_times(model: torch.nn.Module, image: torch.Tensor, mask: torch.Tensor,
                labels: torch.Tensor, steps: int, warmup: int,
-               precision: str = "fp32") -> tuple[list[float], list[float]]:
+               precision: str = "fp32") -> tuple[list[float], list[float], int]:
     """Wall-clock and CPU milliseconds of ``steps`` training steps after ``warmup`` untimed
-    ones. The CPU time (``time.process_time``) counts only this process's work, so on a machine
+    ones, and how many steps gave a non-finite loss (stopped before the backward pass, so not
+    timed; the model is left as it was and the next step tries again). The CPU time (``time.process_time``) counts only this process's work, so on a machine
     shared with other jobs it stays close to what the step costs; with one thread it is the
-    step's cost, with several it is their sum."""
-    from busmtl.training.step import Batch, network_losses, train_step
+    step's cost, with several it is their sum.
+
+    Every call trains a copy of ``model``, so each round starts from the same weights: the
+    repeated steps on one batch never drift far enough to overflow (bf16 did, after some 20)."""
+    from busmtl.training.step import Batch, NonFiniteLossError, network_losses, train_step
     from busmtl.weighting import get_weighter
 
+    model = copy.deepcopy(model)
     model.train()
     weighter = get_weighter("ew", 2)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     batch = Batch(image, mask, labels)
     device = torch.device("cpu")
-    wall, cpu = [], []
+    wall, cpu, non_finite = [], [], 0
     for i in range(warmup + steps):
         start, start_cpu = time.perf_counter(), time.process_time()
-        train_step(model, weighter, optimizer,
-                   lambda: network_losses(model, batch, device, precision))
+        try:
+            train_step(model, weighter, optimizer,
+                       lambda: network_losses(model, batch, device, precision))
+        except NonFiniteLossError:
+            non_finite += 1
+            continue
         if i >= warmup:
             wall.append(1000.0 * (time.perf_counter() - start))
             cpu.append(1000.0 * (time.process_time() - start_cpu))
-    return wall, cpu
+    return wall, cpu, non_finite
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -137,12 +147,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         keys = [(n, p) for n in timed for p in precisions]
         times: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
         cpu_times: dict[tuple[str, str], list[float]] = {k: [] for k in keys}
+        non_finite: dict[tuple[str, str], int] = dict.fromkeys(keys, 0)
         for _ in range(max(int(args.repeats), 1)):  # interleaved: every key once per round
             for name, precision in keys:
-                wall, cpu = step_times(models[name], image, mask, labels, args.steps, args.warmup,
-                                       precision)
+                wall, cpu, bad = step_times(models[name], image, mask, labels, args.steps,
+                                            args.warmup, precision)
                 times[(name, precision)] += wall
                 cpu_times[(name, precision)] += cpu
+                non_finite[(name, precision)] += bad
     finally:
         torch.set_num_threads(old_threads)
     base_params = count(models["ssc_resnet"])
@@ -162,7 +174,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             if precision != "fp32":
                 out["network"] = f"{name} [{precision}]"
             key = (name, precision)
-            if key in times:
+            if times.get(key) and cpu_times[(name, "fp32")]:
                 fp32_cpu = statistics.median(cpu_times[(name, "fp32")])
                 out.update(step_ms=times[key], step_ms_median=statistics.median(times[key]),
                            step_ms_max=max(times[key]),
@@ -170,7 +182,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                            cpu_ms=cpu_times[key],
                            cpu_ms_median=statistics.median(cpu_times[key]),
                            cpu_ratio=statistics.median(cpu_times[key]) / base_cpu,
-                           precision_ratio=statistics.median(cpu_times[key]) / fp32_cpu)
+                           precision_ratio=statistics.median(cpu_times[key]) / fp32_cpu,
+                           non_finite_steps=non_finite[key])
             rows.append(out)
     return {
         "settings": {"image_size": size, "batch_size": b, "encoder": args.encoder,
@@ -204,6 +217,10 @@ def table(report: dict[str, Any]) -> str:
                 f"{r['cpu_ms_median']:>10.0f}{r['cpu_ratio']:>8.2f}"
                 f"{r['precision_ratio']:>9.2f}") if timed else "")
         )
+    for r in report["rows"]:
+        if r.get("non_finite_steps"):
+            lines.append(f"{r['network']}: {r['non_finite_steps']} step(s) gave a non-finite loss "
+                         "(not timed)")
     s = report["settings"]
     lines.append(f"({s['encoder']}, decoder {s['decoder_channels']}, {s['image_size']} px, batch "
                  f"{s['batch_size']}, {s['threads']} thread(s), {', '.join(s['precisions'])}, "
