@@ -17,7 +17,7 @@ timed steps (after ``warmup`` untimed ones), and the peak memory:
 * CPU: the peak resident set size (``ru_maxrss``) of the process. Every method therefore runs in
   a fresh subprocess (``--single METHOD``, which prints one JSON line), so that its peak is its
   own. This peak includes the Python interpreter, torch and the model (a constant few hundred
-  MB), which dilutes the ratios; ``step_memory_mb`` (peak minus the resident/allocated memory
+  MiB), which dilutes the ratios; ``step_memory_mb`` (peak minus the resident/allocated memory
   just before the first step) isolates what the training steps add.
 
 All methods use the same batch size (the paper trains GradNorm with batch 8 and the others with
@@ -284,7 +284,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     """A plain-text table of the rows returned by :func:`ratios`: wall and CPU median-step
     ratios to ew with their min-max over the rounds, memory, and the target."""
     head = (
-        f"{'method':<12} {'median ms':>10} {'max ms':>9} {'step MB':>8} {'time x':>7} "
+        f"{'method':<12} {'median ms':>10} {'max ms':>9} {'step MiB':>8} {'time x':>7} "
         f"{'rounds':>10} {'cpu x':>6} {'rounds':>10} {'mem x':>6} {'stepmem x':>9}  target"
     )
     lines = [head, "-" * len(head)]
@@ -372,7 +372,7 @@ def run(args: argparse.Namespace) -> int:
           "rounds: min-max of the per-round ratios (rounds interleaved: ew, dwa, ..., ew, ...).")
     if device == "cpu":
         print("CPU memory: peak RSS of a fresh process per method (includes torch and the model); "
-              "'step MB' = peak minus the RSS before the first step.")
+              "'step MiB' = peak minus the RSS before the first step.")
     write_json(args.out, {"title": title, "settings": settings, "environment": environment,
                           "targets": TARGETS, "loss_only_time": LOSS_ONLY_TIME,
                           "jacobian_time": JACOBIAN_TIME, "rows": table})

@@ -32,14 +32,50 @@ def collect(runs_root: Path) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def costs(path: Path) -> dict[str, dict[str, float]]:
-    """Method -> ``cpu_time_ratio`` and ``time_ratio`` (median step, ratio to EW) from the
-    benchmark's JSON (empty when it is absent)."""
+#: What :func:`costs` keeps of each method's row of the benchmark's JSON.
+COST_KEYS: tuple[str, ...] = ("cpu_time_ratio", "cpu_time_ratio_rounds", "time_ratio",
+                              "step_memory_ratio")
+
+
+def costs(path: Path) -> dict[str, dict]:
+    """Method -> ``cpu_time_ratio`` (median CPU time of a step, pooled over the rounds, ratio to
+    EW), ``cpu_time_ratio_rounds`` (the same ratio in each interleaved round), ``time_ratio``
+    (wall clock) and ``step_memory_ratio`` from the benchmark's JSON (empty when it is
+    absent)."""
     if not path.is_file():
         return {}
     report = json.loads(path.read_text(encoding="utf-8"))
-    return {r["method"]: {k: r[k] for k in ("cpu_time_ratio", "time_ratio") if k in r}
-            for r in report.get("rows", [])}
+    return {r["method"]: {k: r[k] for k in COST_KEYS if k in r} for r in report.get("rows", [])}
+
+
+def ratio_text(entry: dict | None) -> str:
+    """``1.09 (1.02-1.14)``: the pooled CPU-time ratio with its range over the rounds."""
+    if not entry or entry.get("cpu_time_ratio") is None:
+        return "not measured"
+    text = f"{entry['cpu_time_ratio']:.2f}"
+    rounds = entry.get("cpu_time_ratio_rounds") or []
+    if len(rounds) > 1:
+        text += f" ({min(rounds):.2f}\u2013{max(rounds):.2f})"
+    return text
+
+
+def cost_table(methods: list[str], cost: dict[str, dict]) -> pd.DataFrame:
+    """The cost of ``methods`` from the benchmark: CPU time of a training step as a ratio to EW
+    (pooled median, range over the interleaved rounds, number of rounds) and the memory a step
+    adds, as a ratio to EW."""
+    rows = []
+    for method in methods:
+        entry = cost.get(method, {})
+        rounds = entry.get("cpu_time_ratio_rounds") or []
+        memory = entry.get("step_memory_ratio")
+        rows.append({"method": short(method),
+                     "CPU time per step / EW": ratio_text(entry).split(" (")[0],
+                     "range over rounds": (f"{min(rounds):.2f}\u2013{max(rounds):.2f}"
+                                           if len(rounds) > 1 else "\u2013"),
+                     "rounds": len(rounds) or "\u2013",
+                     "memory added by a step / EW": (f"{memory:.2f}" if memory is not None
+                                                     else "not measured")})
+    return pd.DataFrame(rows)
 
 
 def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame:
@@ -64,8 +100,7 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame
                 continue
             e = crossed_bootstrap(paired_cube(per_image, method, "ew", per))
             row[f"{name} \u2212 EW"] = e.text() if e else "pending (no EW pair)"
-        ratio = cost.get(method, {}).get("cpu_time_ratio")
-        row["CPU time / EW"] = f"{ratio:.2f}" if ratio is not None else "not measured"
+        row["CPU time / EW"] = ratio_text(cost.get(method))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -130,8 +130,8 @@ def table1(runs: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
 
 
 EFFICIENCY = {
-    "step_memory_mb": "Memory added by training (MB)",
-    "peak_memory_mb": "Peak memory (MB)",
+    "step_memory_mb": "Memory added by training (MiB)",
+    "peak_memory_mb": "Peak memory (MiB)",
     "step_time_ms_max": "Longest step (ms)",
     "step_time_ms_median": "Median step (ms)",
     "epoch_time_s_max": "Longest epoch (s)",
