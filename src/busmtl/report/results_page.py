@@ -1,0 +1,382 @@
+"""The results chapter's content: every glued value, table and figure of ``book/results.md``.
+
+:class:`ResultsPage` reads the runs of one build once (the profile and the runs folder come from
+the environment the book pipeline sets: ``BUSMTL_BOOK_PROFILE``, ``BUSMTL_BOOK_RUNS``); each of
+its methods returns the glue values of one section of the chapter as ``{name: value}``, where a
+value is a number, a sentence, a MyST table or a figure. The chapter's cells only glue them, so
+every rule (which pairs are compared, when a classifier counts as collapsed, what a missing run
+shows) is decided here, once, and tested without building the book.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from busmtl.config import PROFILES, make_config
+from busmtl.report import aggregate, benchmark, figures, headline, stats, summary, systems, tables
+from busmtl.report.colors import label
+from busmtl.report.paper_values import INTERACTION_PAPER
+from busmtl.report.protocol import deviations_table
+
+#: The leak-free reference profile, whose answer leads the chapter.
+LEAK_FREE: str = "busi-cpu-grouped"
+#: The reference profile on the paper's split by image.
+PAPER_PROTOCOL: str = "busi-cpu"
+#: The method pairs of the paired table (first minus second), shown where both have runs.
+PAIRS: tuple[tuple[str, str], ...] = (("atdwa", "dwa"), ("atdwa", "ew"), ("dwa", "ew"))
+#: The methods of the fold and per-image figures.
+FOCUS: tuple[str, ...] = ("ew", "dwa", "atdwa")
+
+Values = dict[str, Any]
+
+
+def placeholder(text: str = "no finished runs") -> plt.Figure:
+    """A small figure saying why there is nothing to draw."""
+    fig, ax = plt.subplots(figsize=(4, 1))
+    ax.axis("off")
+    ax.text(0, 0.5, text)
+    return fig
+
+
+@dataclass
+class ResultsPage:
+    """The runs of one build and what the results chapter shows of them."""
+
+    profile: str
+    runs_root: Path
+    runs: pd.DataFrame = field(init=False)
+    done: pd.DataFrame = field(init=False)
+    per_image: pd.DataFrame = field(init=False)
+    hist: pd.DataFrame = field(init=False)
+    settings: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.runs = aggregate.collect(self.runs_root, self.profile)
+        self.done = self.runs[self.runs["status"] == "done"]
+        self.per_image = aggregate.per_image(self.runs)
+        self.hist = aggregate.histories(self.runs)
+        self.settings = PROFILES[self.profile].settings
+
+    @classmethod
+    def from_environment(cls, default_profile: str = PAPER_PROTOCOL) -> ResultsPage:
+        """The page of the build the book pipeline started (or of the committed runs)."""
+        from busmtl.orchestration.sweep import default_runs_root
+
+        profile = os.environ.get("BUSMTL_BOOK_PROFILE", default_profile)
+        return cls(profile, Path(os.environ.get("BUSMTL_BOOK_RUNS") or default_runs_root()))
+
+    # ---------------------------------------------------------------------------------------
+    def first(self, column: str, default: Any = "unknown") -> Any:
+        """The first finished run's value of ``column`` (they share it), else ``default``."""
+        values = (self.done[column].dropna() if column in self.done
+                  else pd.Series(dtype=object))
+        return values.iloc[0] if len(values) else default
+
+    @property
+    def methods(self) -> list[str]:
+        """The profile's methods, in run order."""
+        return list(dict.fromkeys(self.runs["method"]))
+
+    @property
+    def finished_methods(self) -> set[str]:
+        return set(self.done["method"])
+
+    @property
+    def on_busi(self) -> bool:
+        return self.settings.get("dataset") == "busi"
+
+    # ---------------------------------------------------------------------------------------
+    def overview(self) -> Values:
+        """The build's settings, provenance, run counts and the one-line answer."""
+        verdict, details = summary.answer(self.runs, self.per_image)
+        sizes = self.per_image.groupby(["method", "fold"]).size() if len(self.per_image) else []
+        return {
+            "profile": self.profile,
+            "data_name": "BUSI" if self.on_busi else "the phantoms",
+            "size": int(self.settings.get("prepare_size", 0)),
+            "epochs": int(self.settings.get("epochs", 0)),
+            "encoder": str(self.settings.get("encoder", "?")).replace("resnet", "ResNet-"),
+            "answer": verdict,
+            "answer_details": details,
+            "n_done": len(self.done),
+            "n_expected": len(self.runs),
+            "n_folds": int(self.runs["fold"].nunique()) if len(self.runs) else 0,
+            "methods_done": ", ".join(label(m) for m in dict.fromkeys(self.done["method"]))
+            or "none",
+            "commit": str(self.first("git_commit"))[:10],
+            "torch": str(self.first("torch_version")),
+            "cpu": str(self.first("cpu")),
+            "threads": str(int(self.first("threads", 0))),
+            "precision": str(self.first("precision")),
+            "n_test": int(max(sizes)) if len(sizes) else 0,
+        }
+
+    def headline(self) -> Values:
+        """The answer on the leak-free protocol, the paper protocol's beside it, and the seeds."""
+        lf_runs = aggregate.collect(self.runs_root, LEAK_FREE)
+        lf_done = lf_runs[lf_runs["status"] == "done"]
+        lf_est = headline.comparisons(aggregate.per_image(lf_runs)) if len(lf_done) else {}
+        pp_runs = (self.runs if self.profile == PAPER_PROTOCOL
+                   else aggregate.collect(self.runs_root, PAPER_PROTOCOL))
+        pp_est = headline.comparisons(aggregate.per_image(pp_runs))
+        return {
+            "headline": headline.first_sentence(lf_est, pp_est, len(lf_done), len(lf_runs)),
+            "tab_headline": tables.myst_table(
+                headline.headline_table(lf_est, pp_est),
+                "ATDWA against DWA and EW: the paper's reported difference, and ours on the "
+                "leak-free protocol and on the paper's split by image (mean per-image difference "
+                "with its 95 % interval over seeds, folds and test images; 'pending': no "
+                "finished pair of runs yet).", "tab-headline", index=False),
+            "budgets": headline.budgets_line(LEAK_FREE),
+            "seed_line": headline.seed_line(lf_runs, lf_est),
+            "lf_pending": int((lf_runs["status"] != "done").sum()),
+            "tab_leak_free": tables.myst_table(
+                headline.method_table(lf_runs),
+                "Leak-free protocol (`busi-cpu-grouped`): test Dice and accuracy per method, "
+                "mean ± standard deviation over the finished seeds x folds (n/N while runs are "
+                "pending).", "tab-leak-free", index=False),
+        }
+
+    def costs(self) -> dict[str, dict]:
+        """The committed weighting benchmark's cost of every method (:func:`benchmark.costs`)."""
+        from busmtl.settings import repo_root
+
+        return benchmark.costs(repo_root() / benchmark.BENCH_JSON)
+
+    def benchmark(self) -> Values:
+        """Every registered weighter on the leak-free protocol, and its cost."""
+        bench_runs = benchmark.collect(self.runs_root)
+        cost = self.costs()
+        done, planned = benchmark.count(bench_runs)
+        fig = benchmark.tradeoff_figure(bench_runs, cost)
+        plt.close(fig)
+        return {
+            "bench_done": done,
+            "bench_planned": planned,
+            "bench_pending": ", ".join(benchmark.pending(bench_runs)) or "none",
+            "tab_benchmark": tables.myst_table(
+                benchmark.table(bench_runs, cost),
+                "Every registered weighter on the leak-free protocol (seed 0, five folds): test "
+                "Dice and accuracy (mean over the finished folds), the difference to EW with its "
+                "95 % interval over folds and test images, and the CPU time of a training step "
+                "as a ratio to EW with its range over rounds (`busmtl bench weighting --methods "
+                "all`, one run, interleaved rounds).", "tab-benchmark", index=False),
+            "fig_tradeoff": fig,
+        }
+
+    def completeness(self) -> Values:
+        """Runs finished per method, collapsed classifiers, methods without runs, majority."""
+        complete = aggregate.completeness(self.runs).set_index("method")
+        complete.index = [label(m) for m in complete.index]
+        complete.index.name = "method"
+        collapsed = self.done[self.done["collapsed"]]
+        share = f"{aggregate.COLLAPSE_SHARE:.0%}"
+        if len(collapsed):
+            listing = ", ".join(f"{label(m)} fold {f}"
+                                for m, f in zip(collapsed["method"], collapsed["fold"]))
+            collapse = (f"{len(collapsed)} run(s) have a collapsed classifier (one class "
+                        f"predicted for at least {share} of the test images): {listing}. Their "
+                        f"classification numbers are marked {tables.COLLAPSED_MARK} in the tables "
+                        "and say little about the method.")
+        else:
+            collapse = (f"No run has a collapsed classifier: none predicts one class for "
+                        f"{share} or more of the test images.")
+        from busmtl.weighting import available
+
+        not_run = [label(m) for m in available() if m not in self.finished_methods]
+        return {
+            "tab_runs": tables.myst_table(complete, "Finished runs per method (of the folds "
+                                          "planned).", "tab-runs"),
+            "collapse_text": collapse,
+            "not_run_text": (f"The other registered methods ({', '.join(not_run)}) have no "
+                             "finished run in this profile, so they appear in no table of this "
+                             "page." if not_run else ""),
+            "majority": float(self.first("majority_share", np.nan)),
+            "acc_min": float(self.done["test_cls_acc"].min()) if len(self.done) else np.nan,
+        }
+
+    def main_tables(self) -> Values:
+        """Table II analogue (segmentation, classification), bold rule, GradNorm's batches."""
+        t2 = tables.table2(self.runs)
+        seg_cols, cls_cols = list(t2.columns[:6]), list(t2.columns[6:])
+        bold = [m for m in (tables.clear_best(self.runs, metric) for metric in
+                            ("seg_dice", "seg_iou", "cls_acc", "cls_f1")) if m]
+        return {
+            "tab_t2_seg": tables.myst_table(
+                t2[seg_cols], "Segmentation on the held-out test set: mean ± standard deviation "
+                "over folds.", "tab-t2-seg"),
+            "tab_t2_cls": tables.myst_table(
+                t2[cls_cols], "Classification on the held-out test set: mean ± standard "
+                f"deviation over folds ({tables.COLLAPSED_MARK}k: k runs with a collapsed "
+                "classifier).", "tab-t2-cls"),
+            "bold_text": ("No value is bold: in no column does the highest mean beat every "
+                          "other method clearly over the folds." if not bold else
+                          "A bold value is clearly best in its column (its paired difference "
+                          "with every other method over the folds excludes zero)."),
+            "gradnorm_steps": self.gradnorm_steps(),
+        }
+
+    def gradnorm_steps(self) -> str:
+        """A sentence on GradNorm's smaller batch (more steps per epoch), or ''."""
+        if "batch_size" not in self.done:
+            return ""
+        batches = self.done.groupby("method")["batch_size"].first()
+        if not {"gradnorm", "ew"} <= set(batches.index):
+            return ""
+        ratio = float(batches["ew"]) / float(batches["gradnorm"])
+        if ratio == 1.0:
+            return ""
+        times = {2.0: "twice as many"}.get(ratio, f"{ratio:.1f} times as many")
+        return (f"GradNorm trains with batch {int(batches['gradnorm'])} against "
+                f"{int(batches['ew'])} for the others (as in the paper), so it takes {times} "
+                "optimizer steps per epoch: part of any difference between GradNorm and the "
+                "other methods comes from those extra steps, not from its weights.")
+
+    def paired(self) -> Values:
+        """Paired differences of :data:`PAIRS`, and the fold and per-image figures."""
+        pairs = [(a, b) for a, b in PAIRS if {a, b} <= self.finished_methods]
+        comparison = stats.comparison_table(self.runs, self.per_image, pairs)
+        if comparison.empty:
+            comparison = pd.DataFrame({"comparison": ["no pair of finished methods"]})
+        focus = [m for m in FOCUS if m in self.finished_methods]
+        return {
+            "tab_paired": tables.myst_table(
+                comparison.set_index("comparison"),
+                "Paired differences (first method minus second) of test Dice and accuracy, with "
+                "95 % intervals over folds (t distribution) and over test images (bootstrap, "
+                "10,000 resamples).", "tab-paired"),
+            "fig_folds": (figures.fold_comparison_figure(self.runs, focus) if focus
+                          else placeholder()),
+            "fig_images": (figures.per_image_figure(self.per_image, focus) if focus
+                           else placeholder()),
+        }
+
+    def versus_paper(self) -> Values:
+        """This build's means beside the paper's Table II, and the Table I analogue."""
+        t2p = tables.table2_vs_paper(self.runs)
+        return {
+            "tab_vs_paper": tables.myst_table(
+                t2p.iloc[:, :6], "Segmentation: this build's means beside the primary paper's "
+                "Table II (BUSI at 256 px, ImageNet ResNet-34, early stopping), and their "
+                "difference (ours minus paper).", "tab-vs-paper"),
+            "tab_vs_paper_cls": tables.myst_table(
+                t2p.iloc[:, 6:], "Classification: this build's means beside the primary paper's "
+                "Table II, and their difference (ours minus paper).", "tab-vs-paper-cls"),
+            "tab_t1": tables.myst_table(
+                tables.table1(self.runs), "Earlier BUSI multi-task models as cited by the "
+                "primary paper (NA: not reported), the paper's ATDWA and this build's ATDWA.",
+                "tab-t1"),
+        }
+
+    def cost(self) -> Values:
+        """Table III analogue from the runs, its CPU-time ratios from the benchmark, the
+        paper's Table III."""
+        kind = str(self.first("memory_kind", "cpu_peak_rss"))
+        return {
+            "tab_t3": tables.myst_table(
+                tables.table3(self.runs), "Cost per method, mean over folds, with ratios to "
+                "equal weighting. Memory added by training: peak minus the memory in use before "
+                "the first step.", "tab-t3"),
+            "tab_t3_paper": tables.myst_table(
+                tables.table3_paper(), "The primary paper's Table III (GPU), with ratios "
+                "computed from its values.", "tab-t3-paper"),
+            "tab_t3_cpu": tables.myst_table(
+                benchmark.cost_table(self.methods, self.costs()),
+                "The CPU time of one training step as a ratio to EW, from the weighting "
+                "benchmark (`busmtl bench weighting --methods all`: every method timed in one "
+                "run, in interleaved rounds): the median over all timed steps, the range of the "
+                "per-round ratios, and the memory one step adds.", "tab-t3-cpu", index=False),
+            "memory_kind": ("the peak resident memory of the run's process"
+                            if kind == "cpu_peak_rss"
+                            else "the peak memory allocated by PyTorch on the GPU"),
+        }
+
+    def curves(self) -> Values:
+        """Fig. 3 analogues: weights, temperature and losses per epoch."""
+        if self.hist.empty:
+            fig = placeholder()
+            return dict.fromkeys(("fig_weights", "fig_temperature", "fig_losses"), fig)
+        return {"fig_weights": figures.weights_figure(self.hist),
+                "fig_temperature": figures.temperature_figure(self.hist),
+                "fig_losses": figures.loss_figure(self.hist)}
+
+    def qualitative(self) -> Values:
+        """Fig. 4 analogue: test images with every method's mask, and the images' credit."""
+        return {
+            "fig_qualitative": (figures.qualitative_figure(self.runs, fold=0, per_class=2)
+                                if len(self.done) else placeholder()),
+            "image_credit": ("BUSI images: Al-Dhabyani et al. (2020), CC BY 4.0." if self.on_busi
+                             else "Synthetic phantoms generated by busmtl."),
+        }
+
+    def versus_ew(self) -> Values:
+        """Every method against equal weighting, over folds (paired t-test)."""
+        vs_ew = stats.paired_vs_baseline(self.runs)
+        matrix = stats.paired_matrix(vs_ew)
+        if matrix.empty:
+            note = "equal weighting or another method has no finished run"
+            matrix = pd.DataFrame({"note": [note]})
+        return {
+            "tab_vs_ew": tables.myst_table(
+                matrix, "Mean paired difference to equal weighting over folds, with the paired "
+                "t-test p-value; bold with a direction where p < 0.05.", "tab-vs-ew"),
+            "n_clear": (int(vs_ew["verdict"].isin(["better", "worse"]).sum()) if len(vs_ew)
+                        else 0),
+            "n_tests": len(vs_ew),
+        }
+
+    def systems(self) -> Values:
+        """The interaction network and CB-Dice beside the reference runs of the same methods."""
+        sys_runs, sys_per_image = systems.collect(self.runs_root)
+        n_int, n_int_planned = systems.finished(sys_runs, "busi-cpu-interaction")
+        n_cb, n_cb_planned = systems.finished(sys_runs, "busi-cpu-cbdice")
+        contrast = systems.contrast_table(sys_runs, sys_per_image)
+        return {
+            "n_int": n_int, "n_int_planned": n_int_planned,
+            "n_cb": n_cb, "n_cb_planned": n_cb_planned,
+            "tab_systems": tables.myst_table(
+                systems.systems_table(sys_runs),
+                "The interaction network and DMF-var with CB-Dice beside the reference runs of "
+                "the same methods: test Dice, IoU and accuracy (mean ± sd over the folds "
+                "finished, of those planned).", "tab-systems"),
+            "tab_contrast": tables.myst_table(
+                contrast.set_index("comparison"),
+                "Paired differences (companion minus reference run of the same method and "
+                "fold), with 95 % intervals over folds and over test images, as in the paired "
+                "table above.", "tab-contrast"),
+            "systems_verdict": systems.verdict_text(contrast),
+            "cb_fade": self.cb_fade(sys_runs),
+            "int_paper_iou": f"{INTERACTION_PAPER['seg_iou']:.3f}",
+            "int_paper_acc": f"{INTERACTION_PAPER['cls_acc']:.3f}",
+        }
+
+    @staticmethod
+    def cb_fade(sys_runs: pd.DataFrame) -> str:
+        """When CB-Dice's factor gamma(t) has faded (below 1 % of gamma0 over a whole epoch,
+        in every run), or '' without CB-Dice runs."""
+        config = make_config("busi-cpu-cbdice", method="dmf_var")
+        hist = aggregate.histories(sys_runs[sys_runs["profile"] == "busi-cpu-cbdice"])
+        if not len(hist):
+            return ""
+        fade = hist[hist["aux_gamma"] < 0.01 * config.aux_gamma0].groupby("fold")["epoch"].min()
+        if not len(fade):
+            return ""
+        return (f"In these runs the factor's mean over an epoch fell below 1 % of its start by "
+                f"epoch {int(fade.max())} of {config.epochs}: CB-Dice shapes only the first "
+                "epochs, as the decay of eq. 2 makes it.")
+
+    def deviations(self) -> Values:
+        """The paper's protocol beside this profile's settings."""
+        precision = str(self.first("precision", None)) if len(self.done) else None
+        return {"tab_deviations": tables.myst_table(
+            deviations_table(self.profile, precision),
+            f"The primary paper's protocol beside the {self.profile} profile. 'choice' marks "
+            "values the paper does not give; 'deviation' marks values the paper gives and this "
+            "profile changes.", "tab-deviations", prose=True)}
