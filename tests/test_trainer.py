@@ -73,17 +73,20 @@ def test_identical_settings_give_identical_test_metrics(tiny_data, tmp_path):
 
 
 def test_nan_loss_fails_clearly_and_keeps_the_partial_log(tiny_data, tmp_path, monkeypatch):
-    real = trainer.L.task_losses
+    import dataclasses
+
+    real = trainer.L.LossSetup.compute
     calls = {"n": 0}
 
-    def poisoned(*args):
+    def poisoned(self, *args):
         calls["n"] += 1
-        losses = real(*args)
+        values = real(self, *args)
         if calls["n"] > 6:  # past epoch 1 (3 training steps + 1 validation batch)
-            return torch.stack([losses[0], losses[1] * float("nan")])
-        return losses
+            bad = torch.stack([values.tasks[0], values.tasks[1] * float("nan")])
+            return dataclasses.replace(values, tasks=bad, terms=bad)
+        return values
 
-    monkeypatch.setattr(trainer.L, "task_losses", poisoned)
+    monkeypatch.setattr(trainer.L.LossSetup, "compute", poisoned)
     with pytest.raises(trainer.NonFiniteLossError, match=r"cls.*epoch 2|epoch 2.*cls"):
         trainer.train(cfg(tiny_data, "dwa", epochs=3), tmp_path / "nan")
     history = pd.read_csv(tmp_path / "nan" / "history.csv")

@@ -136,16 +136,14 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
 
     The losses are the task losses ``[L_seg, L_cls]`` of ``loss_setup`` (default: the project's
     Dice + BCE and CE); an auxiliary loss is not part of them."""
+    setup = loss_setup or L.LossSetup()
     model.eval()
     total, count = torch.zeros(len(TASKS), dtype=torch.float64), 0
     masks, probs, cls_probs, labels_all = [], [], [], []
     for image, mask, label in loader:
         batch = Batch(image, mask, label).to(device, channels_last)
         seg_logits, cls_logits = network_outputs(model, batch, device, precision)
-        if loss_setup is None or loss_setup.is_default:
-            losses = L.task_losses(seg_logits, cls_logits, batch.mask, batch.label)
-        else:
-            losses = loss_setup.compute(seg_logits, cls_logits, batch.mask, batch.label).tasks
+        losses = setup.compute(seg_logits, cls_logits, batch.mask, batch.label).tasks
         total += losses.detach().double().cpu() * len(batch)
         count += len(batch)
         probs.append(torch.round(255 * torch.sigmoid(seg_logits[:, 0])).to(torch.uint8).cpu())
@@ -350,19 +348,18 @@ class _EpochSums:
                    torch.zeros(t, dtype=torch.float64), torch.zeros(t, dtype=torch.float64),
                    dict.fromkeys(setup.loss_names, 0.0))
 
-    def add(self, terms: torch.Tensor, weights: torch.Tensor, n: int,
-            values: L.LossValues | None = None, gamma: float = 0.0) -> None:
-        """One step of ``n`` images (``values``: the named losses' record of the step)."""
+    def add(self, terms: torch.Tensor, weights: torch.Tensor, n: int, values: L.LossValues,
+            gamma: float = 0.0) -> None:
+        """One step of ``n`` images (``values``: the losses' record of the step)."""
         self.terms += terms.double().cpu() * n
         self.weights += weights.double().cpu()
-        if values is not None:
-            self.tasks += values.tasks.detach().double().cpu() * n
-            self.task_weights += self.setup.task_weights(weights.double().cpu())
-            for name, value in values.named.items():
-                self.named[name] += float(value.detach()) * n
-            if values.aux is not None:
-                self.gamma += gamma
-                self.aux += float(values.aux.detach()) * n
+        self.tasks += values.tasks.detach().double().cpu() * n
+        self.task_weights += self.setup.task_weights(weights.double().cpu())
+        for name, value in values.named.items():
+            self.named[name] += float(value.detach()) * n
+        if values.aux is not None:
+            self.gamma += gamma
+            self.aux += float(values.aux.detach()) * n
         self.seen += n
 
     def result(self, times: list[float]) -> EpochResult:
@@ -375,12 +372,6 @@ class _EpochSums:
             self.task_weights / steps, {k: v / self.seen for k, v in self.named.items()},
             self.gamma / steps if has_aux else None, self.aux / self.seen if has_aux else None,
         )
-
-
-def batch_losses(s: Session, batch: Batch) -> torch.Tensor:
-    """``[L_seg, L_cls]`` of the session's model on ``batch`` (forward pass in its precision)."""
-    seg_logits, cls_logits = network_outputs(s.model, batch, s.device, s.precision)
-    return L.task_losses(seg_logits, cls_logits, batch.mask, batch.label)
 
 
 def batch_terms(s: Session, batch: Batch, gamma: float,
@@ -398,9 +389,10 @@ def batch_terms(s: Session, batch: Batch, gamma: float,
 def train_epoch(s: Session, epoch: int, show_progress: bool = False) -> EpochResult:
     """One pass over the training set with :func:`busmtl.training.step.train_step`.
 
-    With the default losses the weighter sees ``[L_seg, L_cls]`` (Dice + BCE, CE:
-    :func:`batch_losses`); with named losses it sees the K terms of ``s.loss_setup`` and the
-    decaying auxiliary term is added outside the weighting (:func:`batch_terms`)."""
+    The weighter sees the K terms of ``s.loss_setup`` (:func:`batch_terms`): with the default
+    losses ``[L_seg, L_cls]`` (Dice + BCE, CE), computed with the same operations in the same
+    order as the committed reference runs; a decaying auxiliary term, where there is one, is
+    added outside the weighting."""
     cfg, setup = s.cfg, s.loss_setup
     if hasattr(s.datasets["train"], "set_epoch"):
         s.datasets["train"].set_epoch(epoch)
@@ -414,22 +406,16 @@ def train_epoch(s: Session, epoch: int, show_progress: bool = False) -> EpochRes
         s.steps.start()
         batch = Batch(image, mask, label).to(s.device, cfg.channels_last)
         record: dict[str, L.LossValues] = {}
-        gamma = 0.0
-        if setup.is_default:
-            compute = partial(batch_losses, s, batch)
-        else:
-            gamma = setup.aux_gamma(s.global_step, epoch - 1)
-            compute = partial(batch_terms, s, batch, gamma, record)
+        gamma = setup.aux_gamma(s.global_step, epoch - 1)
         terms, weights = train_step(
-            s.model, s.weighter, s.optimizer, compute,
-            where=f"epoch {epoch}, step {step} (training)", hint=hint,
-            names=None if setup.is_default else setup.term_names,
+            s.model, s.weighter, s.optimizer, partial(batch_terms, s, batch, gamma, record),
+            where=f"epoch {epoch}, step {step} (training)", hint=hint, names=setup.term_names,
         )
         times.append(s.steps.stop())
         s.global_step += 1
-        values = record.get("values")
+        values = record["values"]
         sums.add(terms, weights, len(batch), values, gamma)
-        tasks = terms if values is None else values.tasks.detach()
+        tasks = values.tasks.detach()
         bar.set_postfix(seg=f"{float(tasks[0]):.3f}", cls=f"{float(tasks[1]):.3f}")
     bar.close()
     return sums.result(times)
