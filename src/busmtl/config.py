@@ -284,6 +284,67 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
 )}
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(TrainConfig))
+
+#: One line of help per setting: ``busmtl train`` offers every setting with a line here as a
+#: flag ``--<name-with-dashes>`` (generated from the field and its type by
+#: :mod:`busmtl.cli.setting_flags`), so a new field needs one line here to become a flag; the
+#: others (the method, the profile, hashes, dictionaries) have their own flags or none.
+SETTING_HELP: dict[str, str] = {
+    "fold": "fold index (default 0)",
+    "seed": "seed of the model's initialisation, the data order and the augmentation",
+    "device": "auto, cpu, cuda or cuda:N",
+    "data_dir": "prepared cache (busmtl data prepare)",
+    "splits": "split file (default: the cache's file for --split-group)",
+    "split_group": "none (split by image) or duplicates (near-duplicates stay on one side)",
+    "dataset": "what the sweep prepares when --data-dir is not given: auto, phantoms or busi",
+    "phantoms_n": "number of phantom cases generated when no dataset is given",
+    "prepare_size": "side of the prepared cache written when no dataset is given",
+    "image_size": "resize images on load to S x S (default: the cache's size)",
+    "in_channels": "input channels of the network",
+    "augment": "online (one variant per read), offline (copies) or none",
+    "offline_copies": "copies per image with --augment offline",
+    "num_workers": "DataLoader worker processes",
+    "model": "ssc_resnet (default) or interaction (decoder-interaction network)",
+    "interaction_modules": "modules of the interaction network, comma-separated from "
+    "attention_gates,hmsf,tim,upa (default: all; 'none' for none)",
+    "encoder": "encoder name (e.g. resnet18, resnet34)",
+    "encoder_weights": "pretrained encoder weights, e.g. imagenet (needs them on disk; "
+    "default none: random initialisation)",
+    "decoder_channels": "five comma-separated decoder widths, e.g. 128,64,32,16,16",
+    "dropout": "dropout probability",
+    "dropout_scope": "dropout in the classification head only, or also after every decoder block",
+    "seg_losses": "segmentation losses summed into L_seg, comma-separated, each optionally "
+    "name:factor (default dice,bce), e.g. focal_tversky,boundary:0.25,texture:0.15",
+    "cls_loss": "ce (default) or focal_ce",
+    "loss_terms": "what the weighter weighs: the two task losses (tasks) or every named loss "
+    "(losses)",
+    "aux_loss": "auxiliary segmentation loss added outside the weighting, scaled by "
+    "gamma0 exp(-tau t) (DMF eq. 2), e.g. cb_dice (default: none)",
+    "aux_gamma0": "gamma0 of the auxiliary loss (default 1)",
+    "aux_tau": "tau of the auxiliary loss (default 0.05)",
+    "aux_schedule": "t of the auxiliary loss counts optimizer steps (step) or epochs (epoch)",
+    "epochs": "maximum number of epochs",
+    "batch_size": "batch size (all methods)",
+    "lr": "Adam learning rate",
+    "weight_decay": "Adam weight decay",
+    "lr_factor": "ReduceLROnPlateau factor",
+    "lr_patience": "ReduceLROnPlateau patience (epochs)",
+    "early_stopping_patience": "epochs without a better validation loss before stopping",
+    "precision": "forward-pass precision (auto: bf16 where the CPU has it natively)",
+    "cpu_isa": "CPU instruction-set level (avx2 gives the same numbers on every x86-64 CPU with "
+    "AVX2)",
+    "channels_last": "NHWC memory layout (default: on)",
+    "num_threads": "torch intra-op threads (the sweep uses 1; results depend on it)",
+    "save_model": "write model.pt (the best checkpoint)",
+    "progress": "progress bars (default: when stderr is a terminal)",
+}
+#: The words a setting may take, where they are a fixed few (checked by argparse for the flags).
+SETTING_CHOICES: dict[str, tuple[str, ...]] = {
+    "precision": PRECISIONS, "cpu_isa": CPU_ISAS, "split_group": SPLIT_GROUPS,
+    "augment": ("online", "offline", "none"), "dataset": ("auto", "phantoms", "busi"),
+    "dropout_scope": ("head", "network"), "loss_terms": ("tasks", "losses"),
+    "aux_schedule": ("step", "epoch"),
+}
 #: Settings that hold a list of names (given as a tuple, a list or one comma-separated string).
 NAME_LISTS: tuple[str, ...] = ("interaction_modules", "seg_losses")
 #: ``TrainConfig.interaction_modules`` by default: every module of the interaction network on.
@@ -347,12 +408,12 @@ def validate(cfg: TrainConfig) -> None:
         (cfg.batch_size >= 1, f"batch_size must be >= 1, got {cfg.batch_size}"),
         (cfg.fold >= 0, f"fold must be >= 0, got {cfg.fold}"),
         (cfg.lr > 0, f"lr must be > 0, got {cfg.lr}"),
-        (cfg.augment in ("online", "offline", "none"), f"augment must be online, offline or none, got {cfg.augment!r}"),
+        (cfg.augment in SETTING_CHOICES["augment"], f"augment must be online, offline or none, got {cfg.augment!r}"),
         (cfg.offline_copies >= 0, f"offline_copies must be >= 0, got {cfg.offline_copies}"),
-        (cfg.dataset in ("auto", "phantoms", "busi"), f"dataset must be auto, phantoms or busi, got {cfg.dataset!r}"),
+        (cfg.dataset in SETTING_CHOICES["dataset"], f"dataset must be auto, phantoms or busi, got {cfg.dataset!r}"),
         (cfg.image_size is None or cfg.image_size >= 32, f"image_size must be >= 32, got {cfg.image_size}"),
         (0.0 <= cfg.dropout < 1.0, f"dropout must be in [0, 1), got {cfg.dropout}"),
-        (cfg.dropout_scope in ("head", "network"), f"dropout_scope must be head or network, got {cfg.dropout_scope!r}"),
+        (cfg.dropout_scope in SETTING_CHOICES["dropout_scope"], f"dropout_scope must be head or network, got {cfg.dropout_scope!r}"),
         (cfg.cpu_isa in CPU_ISAS, f"cpu_isa must be one of {', '.join(CPU_ISAS)}, got {cfg.cpu_isa!r}"),
         (cfg.split_group in SPLIT_GROUPS, f"split_group must be one of {', '.join(SPLIT_GROUPS)}, got {cfg.split_group!r}"),
         (cfg.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, got {cfg.precision!r}"),
@@ -405,15 +466,18 @@ def parse_settings(items: list[str] | None) -> dict[str, Any]:
         if key not in hints:
             raise ValueError(f"--set {item!r}: unknown setting {key!r}; valid settings: "
                              f"{', '.join(FIELD_NAMES)}")
-        out[key] = _typed(key, text.strip(), hints[key])
+        out[key] = read_setting(key, text.strip())
     return out
 
 
-def _typed(key: str, text: str, hint: Any) -> Any:
-    """``text`` as a value of type ``hint`` (``--set`` values)."""
+def read_setting(key: str, text: str, flag: str | None = None) -> Any:
+    """``text`` as a value of the setting ``key``, read by its :class:`TrainConfig` field's type:
+    ``--set key=text``, or ``flag text`` for a flag of ``busmtl train`` (``none`` for an optional
+    field is ``None``; lists are comma-separated). ValueError naming the value and an example."""
     import math
     import typing
 
+    hint = typing.get_type_hints(TrainConfig)[key]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
     optional = type(None) in typing.get_args(hint)
     if optional and text.lower() in ("none", "null", ""):
@@ -440,8 +504,10 @@ def _typed(key: str, text: str, hint: Any) -> Any:
                 raise ValueError
             return value
     except (ValueError, json.JSONDecodeError):
-        raise ValueError(f"--set {key}={text!r}: expected {getattr(base, '__name__', base)} for "
-                         f"{key} (e.g. --set {key}={_example(base)})") from None
+        given, example = ((f"--set {key}={text!r}", f"--set {key}={_example(base)}") if flag is None
+                          else (f"{flag} {text!r}", f"{flag} {_example(base)}"))
+        raise ValueError(f"{given}: expected {getattr(base, '__name__', base)} for {key} "
+                         f"(e.g. {example})") from None
     return text
 
 

@@ -2,6 +2,8 @@
 
 Settings come from a profile (``--profile``, default ``quick``); every flag that is given
 overrides it (:func:`busmtl.config.make_config`; an absent flag is ``None`` = keep the profile).
+The setting flags are generated from :class:`busmtl.config.TrainConfig`
+(:mod:`busmtl.cli.setting_flags`); ``--set key=value`` reaches any setting.
 Weighter hyper-parameters: ``--weighter-param key=value`` (repeatable; values are read as JSON
 when possible, e.g. ``alpha=1.5``, else kept as text).
 
@@ -17,6 +19,7 @@ import math
 import sys
 from typing import Any
 
+from busmtl.cli.setting_flags import add_setting_flags, given_settings
 from busmtl.errors import UserError
 
 
@@ -79,73 +82,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "config.json, history.csv, metrics.json, predictions.npz (and model.pt) and DONE.",
     )
     p.add_argument("--method", required=True, help="weighting method (e.g. ew, uw, gradnorm, atdwa)")
-    p.add_argument("--fold", type=int, default=None, help="fold index (default 0)")
-    p.add_argument("--data-dir", default=None, help="prepared cache (busmtl data prepare)")
-    p.add_argument("--splits", default=None, help="splits.json (default <data-dir>/splits.json)")
     p.add_argument("--out", required=True, help="run folder to write")
     p.add_argument("--profile", default="quick", help="settings profile: smoke, quick, busi-cpu or paper")
-    p.add_argument("--epochs", type=int, default=None, help="maximum number of epochs")
-    p.add_argument("--image-size", type=int, default=None, help="resize images on load to S x S")
-    p.add_argument("--encoder", default=None, help="encoder name (e.g. resnet18, resnet34)")
-    p.add_argument("--batch-size", type=int, default=None, help="batch size (all methods)")
-    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate")
-    p.add_argument("--augment", choices=("online", "offline", "none"), default=None)
-    p.add_argument("--num-workers", type=int, default=None, help="DataLoader worker processes")
-    p.add_argument("--num-threads", type=int, default=None,
-                   help="torch intra-op threads (the sweep uses 1; results depend on it)")
-    p.add_argument("--cpu-isa", choices=("native", "avx2", "avx512"), default=None,
-                   help="CPU instruction-set level (default: the profile's; avx2 gives the same "
-                   "numbers on every x86-64 CPU with AVX2)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default=None,
-                   help="forward-pass precision (auto: bf16 where the CPU has it natively)")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="NHWC memory layout (default: on)")
-    p.add_argument("--dropout-scope", choices=("head", "network"), default=None,
-                   help="dropout in the classification head only, or also after every decoder block")
-    models = p.add_argument_group("network (busmtl.models)")
-    models.add_argument("--model", default=None,
-                        help="ssc_resnet (default) or interaction (decoder-interaction network)")
-    switches = models.add_mutually_exclusive_group()
-    switches.add_argument("--interaction-modules", default=None, metavar="LIST",
-                          help="modules of the interaction network, comma-separated from "
-                          "attention_gates,hmsf,tim,upa (default: all; 'none' for none)")
-    switches.add_argument("--ablation", default=None, metavar="VARIANT",
+    settings = p.add_argument_group(
+        "settings (busmtl.config.TrainConfig; an absent flag keeps the profile's value)")
+    add_setting_flags(settings)
+    settings.add_argument("--ablation", default=None, metavar="VARIANT",
                           help="a row of the interaction paper's Table 2: baseline, hmsf, tim, "
                           "tim_upa or full (sets --interaction-modules)")
-    losses = p.add_argument_group("losses (busmtl.losses)")
-    losses.add_argument("--seg-losses", default=None, metavar="LIST",
-                        help="segmentation losses summed into L_seg, comma-separated, each "
-                        "optionally name:factor (default dice,bce), e.g. "
-                        "focal_tversky,boundary:0.25,texture:0.15")
-    losses.add_argument("--cls-loss", default=None, help="ce (default) or focal_ce")
-    losses.add_argument("--loss-terms", choices=("tasks", "losses"), default=None,
-                        help="what the weighter weighs: the two task losses (default) or every "
-                        "named loss")
-    losses.add_argument("--aux-loss", default=None,
-                        help="auxiliary segmentation loss added outside the weighting, scaled by "
-                        "gamma0 exp(-tau t) (DMF eq. 2), e.g. cb_dice (default: none)")
-    losses.add_argument("--aux-gamma0", type=float, default=None, help="gamma0 (default 1)")
-    losses.add_argument("--aux-tau", type=float, default=None, help="tau (default 0.05)")
-    losses.add_argument("--aux-schedule", choices=("step", "epoch"), default=None,
-                        help="t counts optimizer steps (default) or epochs")
+    settings.add_argument("--weighter-param", action="append", metavar="KEY=VALUE",
+                          help="weighter hyper-parameter (repeatable)")
     p.add_argument("--set", action="append", default=None, metavar="KEY=VALUE", dest="settings",
-                   help="any other setting of busmtl.config.TrainConfig, e.g. --set dropout=0.5 "
-                   "(repeatable; flags above win)")
+                   help="any setting of busmtl.config.TrainConfig, e.g. --set dropout=0.5 "
+                   "(repeatable; flags win)")
     p.add_argument("--force", action="store_true",
                    help="replace a finished run in --out (written beside it, swapped at the end)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.add_argument("--no-save-model", action="store_true", help="do not write model.pt")
-    p.add_argument("--weighter-param", action="append", metavar="KEY=VALUE",
-                   help="weighter hyper-parameter (repeatable)")
     p.set_defaults(func=run)
 
 
-def interaction_modules(args: argparse.Namespace) -> str | tuple[str, ...] | None:
+def interaction_modules(args: argparse.Namespace) -> tuple[str, ...] | None:
     """``--interaction-modules`` as given, or the modules of the ``--ablation`` variant."""
     if args.ablation is None:
         return args.interaction_modules
+    if args.interaction_modules is not None:
+        raise UserError("give --ablation or --interaction-modules, not both")
     from busmtl.models.interaction import modules_for
 
     try:
@@ -184,27 +144,15 @@ def run(args: argparse.Namespace) -> int:
     check_device(args.device)
     check_out_folder(args.out)
     cpu_isa = pin_isa(args)
-    from busmtl.config import make_config, parse_settings
+    from busmtl.config import SETTING_HELP, make_config, parse_settings
     from busmtl.training.trainer import NonFiniteLossError, train
 
-    given = parse_settings(args.settings)
-    flags = dict(  # noqa: C408 - keyword form reads like the flags
-        method=args.method, fold=args.fold, data_dir=args.data_dir, splits=args.splits,
-        epochs=args.epochs, image_size=args.image_size, encoder=args.encoder,
-        batch_size=args.batch_size, device=args.device, seed=args.seed, lr=args.lr,
-        augment=args.augment, num_workers=args.num_workers, num_threads=args.num_threads,
-        precision=args.precision, channels_last=args.channels_last, cpu_isa=cpu_isa,
-        dropout_scope=args.dropout_scope,
-        progress=False if args.no_progress else None,
-        save_model=False if args.no_save_model else None,
-        weighter=parse_weighter_params(args.weighter_param, args.method),
-        model=args.model, interaction_modules=interaction_modules(args),
-        seg_losses=args.seg_losses, cls_loss=args.cls_loss, loss_terms=args.loss_terms,
-        aux_loss=None if (args.aux_loss or "").lower() == "none" else args.aux_loss,
-        aux_gamma0=args.aux_gamma0, aux_tau=args.aux_tau, aux_schedule=args.aux_schedule,
-    )
-    cfg = make_config(args.profile, **{**given, **{k: v for k, v in flags.items()
-                                                   if v is not None}})
+    flags = given_settings(args, tuple(SETTING_HELP))
+    flags.update(method=args.method, cpu_isa=cpu_isa,
+                 weighter=parse_weighter_params(args.weighter_param, args.method),
+                 interaction_modules=interaction_modules(args))
+    cfg = make_config(args.profile, **{**parse_settings(args.settings),
+                                       **{k: v for k, v in flags.items() if v is not None}})
     try:
         result = train(cfg, args.out, replace=args.force)
     except NonFiniteLossError as exc:
