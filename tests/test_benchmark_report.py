@@ -44,13 +44,15 @@ def test_cost_ratios_carry_their_spread_over_rounds():
     cost = {"ew": {"cpu_time_ratio": 1.0, "cpu_time_ratio_rounds": [1.0, 1.0]},
             "dwa": {"cpu_time_ratio": 1.086, "cpu_time_ratio_rounds": [1.018, 1.141],
                     "step_memory_ratio": 0.954},
+            "atdwa": {"cpu_time_ratio": 0.93, "cpu_time_ratio_rounds": [0.96, 1.01]},
             "uw": {"cpu_time_ratio": 0.97}}
-    assert benchmark.ratio_text(cost["dwa"]) == "1.09 (1.02\u20131.14)"
+    assert benchmark.ratio_text(cost["dwa"]) == "1.09 (rounds 1.02, 1.14)"
     assert benchmark.ratio_text(cost["uw"]) == "0.97"
     assert benchmark.ratio_text(None) == "not measured"
-    frame = benchmark.cost_table(["ew", "dwa", "uw", "gradnorm"], cost)
-    rows = frame.set_index("method")
-    assert rows.loc["DWA", "CPU time per step / EW"] == "1.09"
-    assert rows.loc["DWA", "range over rounds"] == "1.02\u20131.14" and rows.loc["DWA", "rounds"] == 2
+    rows = benchmark.cost_table(["ew", "dwa", "atdwa", "uw", "gradnorm"], cost).set_index("method")
+    assert rows.loc["DWA", "CPU time per step / EW, pooled"] == "1.09"
+    assert rows.loc["DWA", "in each round"] == "1.02, 1.14"
+    assert rows.loc["ATDWA", "in each round"] == "0.96, 1.01"   # pooled 0.93 lies outside
     assert rows.loc["DWA", "memory added by a step / EW"] == "0.95"
-    assert rows.loc["GradNorm", "CPU time per step / EW"] == "not measured"
+    assert rows.loc["UW", "in each round"] == "\u2013"
+    assert rows.loc["GradNorm", "CPU time per step / EW, pooled"] == "not measured"
