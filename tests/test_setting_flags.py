@@ -32,7 +32,9 @@ def test_flags_are_typed_by_their_field_and_reach_the_config():
                                 "--image-size", "none", "--precision", "fp32"])
     given = given_settings(args, tuple(SETTING_HELP))
     assert given == {"epochs": 3, "lr": 0.01, "decoder_channels": ("16", "8", "8", "8", "8"),
-                     "save_model": False, "seg_losses": ("dice", "iou"), "precision": "fp32"}
+                     "save_model": False, "seg_losses": ("dice", "iou"), "precision": "fp32",
+                     "image_size": None}   # `none` is a value, not an absent flag
+    given.pop("image_size")
     cfg = make_config("smoke", method="ew", **given)
     assert cfg.decoder_channels == (16, 8, 8, 8, 8) and cfg.save_model is False
     assert cfg.seg_losses == ("dice", "iou") and cfg.lr == 0.01
@@ -59,3 +61,24 @@ def test_flag_names_follow_the_fields():
     assert flag("num_threads") == "--num-threads"
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     assert {flag(n)[2:].replace("-", "_") for n in SETTING_HELP} <= fields
+
+
+def test_none_clears_a_profile_setting_on_the_command_line(tiny_data, tmp_path, monkeypatch):
+    """`--aux-loss none` on a profile with an auxiliary loss trains without it."""
+    from busmtl.cli import main
+    from busmtl.config import make_config as real_make_config
+
+    seen = {}
+
+    def capture(cfg, out, replace=False):
+        seen["cfg"] = cfg
+        raise SystemExit(0)
+
+    monkeypatch.setattr("busmtl.training.trainer.train", capture)
+    monkeypatch.setenv("BUSMTL_NO_REEXEC", "1")
+    assert real_make_config("busi-cpu-cbdice", method="dmf_var").aux_loss == "cb_dice"
+    with pytest.raises(SystemExit):
+        main(["train", "--method", "dmf_var", "--profile", "busi-cpu-cbdice", "--data-dir",
+              str(tiny_data), "--aux-loss", "none", "--cpu-isa", "native",
+              "--out", str(tmp_path / "run")])
+    assert seen["cfg"].aux_loss is None and seen["cfg"].profile == "busi-cpu-cbdice"

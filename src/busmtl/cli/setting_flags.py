@@ -3,8 +3,8 @@
 Every setting with a help line in :data:`busmtl.config.SETTING_HELP` becomes a flag
 ``--<name-with-dashes>``: booleans as ``--x/--no-x``, numbers typed, lists comma-separated,
 words with a fixed few values as choices (:data:`busmtl.config.SETTING_CHOICES`). A flag's text is
-read by the same rule as ``--set key=value`` (:func:`busmtl.config.read_setting`), and an absent
-flag is ``None``: the profile's value stays. A new field of ``TrainConfig`` with a help line is a
+read by the same rule as ``--set key=value`` (:func:`busmtl.config.read_setting`: ``none`` sets an
+optional setting to ``None``), and an absent flag is :data:`ABSENT`: the profile's value stays. A new field of ``TrainConfig`` with a help line is a
 flag of ``busmtl train`` without touching the command.
 """
 
@@ -16,6 +16,16 @@ from collections.abc import Callable
 from typing import Any
 
 from busmtl.config import SETTING_CHOICES, SETTING_HELP, TrainConfig, read_setting
+
+
+class _Absent:
+    """The value of a flag that was not given (``None`` is a value: ``--aux-loss none``)."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
 
 
 def flag(name: str) -> str:
@@ -46,7 +56,7 @@ def add_setting_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
     hints = typing.get_type_hints(TrainConfig)
     names = tuple(SETTING_HELP) if names is None else names
     for name in names:
-        kwargs: dict[str, Any] = {"dest": name, "default": None, "help": SETTING_HELP[name]}
+        kwargs: dict[str, Any] = {"dest": name, "default": ABSENT, "help": SETTING_HELP[name]}
         base = _base(hints[name])
         if base is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
@@ -61,5 +71,5 @@ def add_setting_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
 
 
 def given_settings(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
-    """The settings among ``names`` whose flag was given."""
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    """The settings among ``names`` whose flag was given, ``none`` included (as ``None``)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not ABSENT}

@@ -14,6 +14,7 @@ missing data, bad setting).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -102,9 +103,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def interaction_modules(args: argparse.Namespace) -> tuple[str, ...] | None:
     """``--interaction-modules`` as given, or the modules of the ``--ablation`` variant."""
+    given = given_settings(args, ("interaction_modules",)).get("interaction_modules")
     if args.ablation is None:
-        return args.interaction_modules
-    if args.interaction_modules is not None:
+        return given
+    if given is not None:
         raise UserError("give --ablation or --interaction-modules, not both")
     from busmtl.models.interaction import modules_for
 
@@ -124,7 +126,8 @@ def pin_isa(args: argparse.Namespace) -> str:
     from busmtl.training import isa
 
     level = profile_setting(args.profile, "cpu_isa",
-                            args.cpu_isa or parse_settings(args.settings).get("cpu_isa"))
+                            given_settings(args, ("cpu_isa",)).get("cpu_isa")
+                            or parse_settings(args.settings).get("cpu_isa"))
     wanted = isa.env_for(level)
     if all(os.environ.get(k) == v for k, v in wanted.items()):
         return level
@@ -141,18 +144,23 @@ def pin_isa(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from busmtl.cli.arguments import check_device, check_out_folder
 
-    check_device(args.device)
+    check_device(given_settings(args, ("device",)).get("device"))
     check_out_folder(args.out)
     cpu_isa = pin_isa(args)
-    from busmtl.config import SETTING_HELP, make_config, parse_settings
+    from busmtl.config import SETTING_HELP, make_config, parse_settings, validate
     from busmtl.training.trainer import NonFiniteLossError, train
 
-    flags = given_settings(args, tuple(SETTING_HELP))
-    flags.update(method=args.method, cpu_isa=cpu_isa,
-                 weighter=parse_weighter_params(args.weighter_param, args.method),
-                 interaction_modules=interaction_modules(args))
-    cfg = make_config(args.profile, **{**parse_settings(args.settings),
-                                       **{k: v for k, v in flags.items() if v is not None}})
+    # what the user wrote (None where they wrote `none`), then what is derived from it
+    written = {**parse_settings(args.settings), **given_settings(args, tuple(SETTING_HELP))}
+    derived = {"method": args.method, "cpu_isa": cpu_isa,
+               "weighter": parse_weighter_params(args.weighter_param, args.method),
+               "interaction_modules": interaction_modules(args)}
+    values = {**written, **{k: v for k, v in derived.items() if v is not None}}
+    cfg = make_config(args.profile, **{k: v for k, v in values.items() if v is not None})
+    cleared = {k: None for k, v in values.items() if v is None}
+    if cleared:  # `--aux-loss none`, `--image-size none`: None over the profile's value
+        cfg = dataclasses.replace(cfg, **cleared)
+        validate(cfg)
     try:
         result = train(cfg, args.out, replace=args.force)
     except NonFiniteLossError as exc:
