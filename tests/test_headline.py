@@ -56,6 +56,19 @@ def test_seed_spread_is_the_mean_over_methods_and_folds_of_the_sd_over_seeds():
     assert headline.seed_spread(runs, "test_seg_dice") == pytest.approx(expected)
 
 
+
+def test_the_seed_line_says_how_many_method_fold_pairs_it_rests_on():
+    runs = pd.DataFrame({
+        "method": ["ew"] * 4 + ["dwa"] * 2, "fold": [0, 0, 1, 1, 0, 0],
+        "seed": [0, 1, 0, 1, 0, 1], "status": ["done"] * 6,
+        "test_seg_dice": [0.60, 0.64, 0.70, 0.70, 0.50, 0.56],
+        "test_cls_acc": [0.8, 0.8, 0.7, 0.7, 0.75, 0.77]})
+    assert "averaged over the 3 (method, fold) pairs" in headline.seed_line(runs, {})
+    one = runs.iloc[:3]   # ew fold 0 has two seeds, ew fold 1 one
+    assert "from the one method and fold" in headline.seed_line(one, {})
+    assert headline.seed_line(runs.iloc[[0, 2, 4]], {}).startswith("Seed-to-seed variation "
+                                                                  "cannot be measured yet")
+
 def test_the_first_sentence_gives_direction_size_and_interval():
     e = headline.Estimate(-0.013, -0.046, 0.018, 5, 129)
     f = headline.Estimate(0.030, 0.010, 0.050, 5, 129)

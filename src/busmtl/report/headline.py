@@ -203,9 +203,15 @@ def seed_line(grouped_runs: pd.DataFrame, grouped: dict) -> str:
                 "finished seeds.")
     diffs = [abs(e.value) for e in grouped.values() if e]
     biggest = f" The largest method difference above is {max(diffs):.3f}." if diffs else ""
+    done = grouped_runs[grouped_runs["status"] == "done"]
+    seeds = done.groupby(["method", "fold"])["seed"].nunique()
+    pairs = int((seeds >= 2).sum())
+    where = ("from the one method and fold with two or more finished seeds so far, a rough "
+             "first measure" if pairs == 1 else
+             f"averaged over the {pairs} (method, fold) pairs with two or more finished seeds")
     return (f"Re-running one method on one fold with another seed moves its test Dice by "
-            f"{dice:.3f} and its accuracy by {acc:.3f} (standard deviation over seeds, averaged "
-            f"over methods and folds).{biggest}")
+            f"{dice:.3f} and its accuracy by {acc:.3f} (standard deviation over seeds, "
+            f"{where}).{biggest}")
 
 
 def method_table(runs: pd.DataFrame) -> pd.DataFrame:
