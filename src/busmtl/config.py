@@ -338,6 +338,11 @@ SETTING_HELP: dict[str, str] = {
     "save_model": "write model.pt (the best checkpoint)",
     "progress": "progress bars (default: when stderr is a terminal)",
 }
+def setting_flag(name: str) -> str:
+    """The ``busmtl train`` flag of the setting ``name``: ``num_threads`` -> ``--num-threads``."""
+    return "--" + name.replace("_", "-")
+
+
 #: The words a setting may take, where they are a fixed few (checked by argparse for the flags).
 SETTING_CHOICES: dict[str, tuple[str, ...]] = {
     "precision": PRECISIONS, "cpu_isa": CPU_ISAS, "split_group": SPLIT_GROUPS,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from busmtl.config import SETTING_CHOICES, SETTING_HELP, TrainConfig, read_setting
+from busmtl.config import setting_flag as flag
 
 
 class _Absent:
@@ -26,11 +27,6 @@ class _Absent:
 
 
 ABSENT = _Absent()
-
-
-def flag(name: str) -> str:
-    """``num_threads`` -> ``--num-threads``."""
-    return "--" + name.replace("_", "-")
 
 
 def _reader(name: str) -> Callable[[str], Any]:
@@ -73,3 +69,9 @@ def add_setting_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup,
 def given_settings(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Any]:
     """The settings among ``names`` whose flag was given, ``none`` included (as ``None``)."""
     return {name: getattr(args, name) for name in names if getattr(args, name) is not ABSENT}
+
+
+def given_setting(args: argparse.Namespace, name: str) -> Any:
+    """The value of the setting ``name``'s flag, or ``None`` when it was not given."""
+    value = getattr(args, name)
+    return None if value is ABSENT else value

@@ -20,7 +20,7 @@ import math
 import sys
 from typing import Any
 
-from busmtl.cli.setting_flags import add_setting_flags, given_settings
+from busmtl.cli.setting_flags import add_setting_flags, given_setting, given_settings
 from busmtl.errors import UserError
 
 
@@ -103,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def interaction_modules(args: argparse.Namespace) -> tuple[str, ...] | None:
     """``--interaction-modules`` as given, or the modules of the ``--ablation`` variant."""
-    given = given_settings(args, ("interaction_modules",)).get("interaction_modules")
+    given = given_setting(args, "interaction_modules")
     if args.ablation is None:
         return given
     if given is not None:
@@ -126,7 +126,7 @@ def pin_isa(args: argparse.Namespace) -> str:
     from busmtl.training import isa
 
     level = profile_setting(args.profile, "cpu_isa",
-                            given_settings(args, ("cpu_isa",)).get("cpu_isa")
+                            given_setting(args, "cpu_isa")
                             or parse_settings(args.settings).get("cpu_isa"))
     wanted = isa.env_for(level)
     if all(os.environ.get(k) == v for k, v in wanted.items()):
@@ -144,7 +144,7 @@ def pin_isa(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     from busmtl.cli.arguments import check_device, check_out_folder
 
-    check_device(given_settings(args, ("device",)).get("device"))
+    check_device(given_setting(args, "device"))
     check_out_folder(args.out)
     cpu_isa = pin_isa(args)
     from busmtl.config import SETTING_HELP, make_config, parse_settings, validate

@@ -55,10 +55,14 @@ def ratio_text(entry: dict | None) -> str:
     if not entry or entry.get("cpu_time_ratio") is None:
         return "not measured"
     text = f"{entry['cpu_time_ratio']:.2f}"
-    rounds = entry.get("cpu_time_ratio_rounds") or []
-    if len(rounds) > 1:
-        text += f" (rounds {', '.join(f'{r:.2f}' for r in rounds)})"
+    if len(entry.get("cpu_time_ratio_rounds") or []) > 1:
+        text += f" (rounds {_rounds(entry)})"
     return text
+
+
+def _rounds(entry: dict) -> str:
+    """The CPU-time ratio of each round, ``0.96, 1.01`` (empty without rounds)."""
+    return ", ".join(f"{r:.2f}" for r in entry.get("cpu_time_ratio_rounds") or [])
 
 
 def cost_table(methods: list[str], cost: dict[str, dict]) -> pd.DataFrame:
@@ -68,13 +72,12 @@ def cost_table(methods: list[str], cost: dict[str, dict]) -> pd.DataFrame:
     rows = []
     for method in methods:
         entry = cost.get(method, {})
-        rounds = entry.get("cpu_time_ratio_rounds") or []
         memory = entry.get("step_memory_ratio")
         pooled = entry.get("cpu_time_ratio")
         rows.append({"method": short(method),
                      "CPU time per step / EW, pooled": (f"{pooled:.2f}" if pooled is not None
                                                         else "not measured"),
-                     "in each round": ", ".join(f"{r:.2f}" for r in rounds) or "\u2013",
+                     "in each round": _rounds(entry) or "\u2013",
                      "memory added by a step / EW": (f"{memory:.2f}" if memory is not None
                                                      else "not measured")})
     return pd.DataFrame(rows)

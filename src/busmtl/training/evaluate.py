@@ -105,14 +105,13 @@ def training_overlap(cfg: TrainConfig, recorded: dict[str, Any], data: PreparedD
     import numpy as np
 
     from busmtl.data.duplicates import DEFAULT_THRESHOLD, thumbnails
-    from busmtl.data.prepare import dataset_identity, load_prepared
+    from busmtl.data.prepare import load_prepared
     from busmtl.data.splits import load_splits
     from busmtl.training.trainer import splits_path
 
     identity = recorded.get("data_identity")
     candidates = [data_dir] + ([Path(cfg.data_dir).expanduser()] if cfg.data_dir else [])
-    source = next((c for c in candidates if _identity_or_none(c, dataset_identity) == identity),
-                  None)
+    source = next((c for c in candidates if _identity_or_none(c) == identity), None)
     recorded_cache = str(cfg.data_dir or "the profile's default dataset")
     if source is None:
         return Overlap(False, (), DEFAULT_THRESHOLD, recorded_cache)
@@ -130,9 +129,12 @@ def training_overlap(cfg: TrainConfig, recorded: dict[str, Any], data: PreparedD
     return Overlap(True, copies, DEFAULT_THRESHOLD, recorded_cache)
 
 
-def _identity_or_none(folder: Path, identity: Any) -> str | None:
+def _identity_or_none(folder: Path) -> str | None:
+    """The cache's ``data_identity``, or None when ``folder`` is not a prepared cache."""
+    from busmtl.data.prepare import dataset_identity
+
     try:
-        return identity(folder)
+        return dataset_identity(folder)
     except (DataError, OSError):
         return None
 
