@@ -140,11 +140,11 @@ def test_lab_page_has_exercises_with_hidden_solutions_that_pass(smoke_book):
 def test_reproducing_page_prints_the_commands_the_tests_execute(smoke_book):
     import html as html_lib
 
-    from busmtl.orchestration.reproduce import commands, planned_spec
+    from busmtl.orchestration.reproduce import commands, planned_recipe
 
     _, html = smoke_book
     page = html_lib.unescape(article(html / "book" / "reproducing.html"))
-    quick = commands(planned_spec("quick", "atdwa", 0), "runs/atdwa-fold0")
+    quick = commands(planned_recipe("quick", "atdwa", 0), "runs/atdwa-fold0")
     for kind in ("busmtl", "papermill"):
         assert " ".join(quick[kind].split()) in " ".join(page.split()), kind
 

@@ -43,8 +43,7 @@ time.sleep(1)
 def placed_notebook(tmp_path) -> Path:
     nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                "language": "python"}})
-    params = new_code_cell("method = 'ew'\nfold = 0\nprofile = 'smoke'\ndata_dir = None\n"
-                           "out_dir = 'x'\nnum_threads = None\nrun_hash = None",
+    params = new_code_cell("spec = None\nout_dir = 'x'\nforce = False\nrun_hash = None",
                            metadata={"tags": ["parameters"]})
     nb.cells = [params, new_code_cell(PLACED_SOURCE)]
     path = tmp_path / "placed.ipynb"

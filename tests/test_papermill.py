@@ -68,9 +68,9 @@ def test_readme_papermill_command_creates_its_output_folder_and_passes_known_par
 
 def test_printed_commands_carry_the_precision_and_isa_the_sweep_uses():
     from busmtl.config import make_config
-    from busmtl.orchestration.reproduce import commands, planned_spec
+    from busmtl.orchestration.reproduce import commands, planned_recipe
 
-    spec = planned_spec("busi-cpu", "atdwa", 0)
+    spec = planned_recipe("busi-cpu", "atdwa", 0)
     level = make_config("busi-cpu", method="atdwa").cpu_isa
     assert spec.settings["cpu_isa"] == level == "avx2"
     precision = spec.settings["precision"]

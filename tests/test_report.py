@@ -84,7 +84,7 @@ def runs_root(tmp_path: Path) -> Path:
             run_dir = tmp_path / PROFILE / method / f"fold{fold}"
             status = "done"
             if method == "atdwa" and fold == 3:
-                status = "missing"          # killed before DONE: a folder with no marker
+                status = "pending"          # killed before DONE: a folder with no marker
                 run_dir.mkdir(parents=True)
             elif method == "dwa" and fold == 4:
                 status = "failed"
@@ -103,7 +103,7 @@ def runs(runs_root: Path) -> pd.DataFrame:
 def test_collect_lists_every_expected_run_with_its_status(runs):
     assert len(runs) == 15
     status = runs.set_index(["method", "fold"])["status"]
-    assert status["atdwa", 3] == "missing"
+    assert status["atdwa", 3] == "pending"
     assert status["dwa", 4] == "failed"
     assert (status.drop([("atdwa", 3), ("dwa", 4)]) == "done").all()
     assert runs.loc[(runs["method"] == "ew") & (runs["fold"] == 2), "test_seg_dice"].item() == pytest.approx(0.72)
@@ -112,7 +112,7 @@ def test_collect_lists_every_expected_run_with_its_status(runs):
 def test_completeness_names_the_missing_folds(runs):
     table = aggregate.completeness(runs).set_index("method")
     assert table.loc["ew", "done"] == 5 and table.loc["ew", "missing"] == ""
-    assert table.loc["atdwa", "done"] == 4 and table.loc["atdwa", "missing"] == "fold 3 (missing)"
+    assert table.loc["atdwa", "done"] == 4 and table.loc["atdwa", "missing"] == "fold 3 (pending)"
     assert table.loc["dwa", "missing"] == "fold 4 (failed)"
 
 

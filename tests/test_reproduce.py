@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from busmtl.errors import UserError
-from busmtl.orchestration.reproduce import commands, compare_runs, planned_spec, recorded_spec
+from busmtl.orchestration.reproduce import commands, compare_runs, planned_recipe, recorded_recipe
 from busmtl.orchestration.sweep import run_sweep
 from busmtl.settings import repo_root
 
@@ -44,7 +44,7 @@ def sweep_run(tmp_path_factory, module_data_root) -> Path:
 def hand_runs(sweep_run, tmp_path_factory, module_data_root) -> dict[str, Path]:
     """Every printed command, executed in a shell from the repository root."""
     out_root = tmp_path_factory.mktemp("by-hand")
-    spec = planned_spec(PROFILE, METHOD, FOLD)
+    spec = planned_recipe(PROFILE, METHOD, FOLD)
     made = {}
     for kind, command in commands(spec, str(out_root / "run")).items():
         out = out_root / kind
@@ -57,7 +57,7 @@ def hand_runs(sweep_run, tmp_path_factory, module_data_root) -> dict[str, Path]:
 
 
 def test_the_book_prints_all_three_forms():
-    assert set(commands(planned_spec(PROFILE, METHOD, FOLD), "runs/x")) == {
+    assert set(commands(planned_recipe(PROFILE, METHOD, FOLD), "runs/x")) == {
         "busmtl", "papermill", "python"}
 
 
@@ -68,7 +68,7 @@ def test_each_printed_command_gives_the_sweep_run_bit_for_bit(hand_runs, sweep_r
 
 def test_the_commands_read_from_a_run_folder_are_the_planned_ones(sweep_run):
     """The chapter prints a committed run's commands from its config.json: the same ones."""
-    assert recorded_spec(sweep_run) == planned_spec(PROFILE, METHOD, FOLD)
+    assert recorded_recipe(sweep_run) == planned_recipe(PROFILE, METHOD, FOLD)
 
 
 def _layout(run: Path, root: Path) -> Path:

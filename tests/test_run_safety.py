@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from busmtl.config import make_config
 from busmtl.errors import UserError
 from busmtl.runs import layout, lock, protect
 from busmtl.runs.layout import RunKey
@@ -126,7 +127,8 @@ def test_a_sweep_refuses_to_overwrite_committed_runs(repo, monkeypatch, tmp_path
 
     monkeypatch.setattr(protect, "repo_root", lambda: repo)
     monkeypatch.setattr(sweep, "portable", lambda path, base=None: str(path))
-    run = sweep.Run("ew", 0, Path("nb.ipynb"), (repo / "book/runs/p/ew/fold0").resolve(), {}, "h")
+    run = sweep.Run("ew", 0, Path("nb.ipynb"), (repo / "book/runs/p/ew/fold0").resolve(), {}, "h",
+                    config=make_config("smoke"))
     data = tmp_path_factory.mktemp("d")
     with pytest.raises(UserError, match="committed to the repository.*--retrain-committed"):
         sweep.refuse_committed([run], data, retrain=False)
@@ -162,7 +164,7 @@ def test_a_sweep_plans_every_seed_in_its_own_folder(tiny_data, tmp_path):
                       notebook=sweep.default_notebook(), seeds=[0, 2])
     assert [(r.seed, r.fold, r.run_dir.name) for r in runs] == [
         (0, 0, "fold0"), (0, 1, "fold1"), (2, 0, "fold0-seed2"), (2, 1, "fold1-seed2")]
-    assert runs[2].parameters["seed"] == 2 and runs[2].config.seed == 2
+    assert runs[2].parameters["spec"]["seed"] == 2 and runs[2].config.seed == 2
     assert len({r.run_hash for r in runs}) == 4
     assert sweep.parse_seeds("0-2", "smoke") == [0, 1, 2]
     assert sweep.parse_seeds(None, "busi-cpu-grouped") == [0, 1, 2]

@@ -6,6 +6,7 @@ so that they take seconds; one test executes the real ``notebooks/train_fold.ipy
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -26,12 +27,10 @@ import json, os, time
 from pathlib import Path
 out = Path(out_dir)
 out.mkdir(parents=True, exist_ok=True)
-(out / "params.json").write_text(json.dumps({"method": method, "fold": fold, "epochs": epochs,
-                                             "num_threads": num_threads,
-                                             "omp": os.environ.get("OMP_NUM_THREADS")}))
-if method == "dwa":
+(out / "params.json").write_text(json.dumps({**spec, "omp": os.environ.get("OMP_NUM_THREADS")}))
+if spec["method"] == "dwa":
     raise RuntimeError("deliberate failure for the test")
-if fold == 1 and os.environ.get("BUSMTL_TEST_SLOW"):
+if spec["fold"] == 1 and os.environ.get("BUSMTL_TEST_SLOW"):
     time.sleep(60)
 (out / "DONE").write_text(json.dumps({"run_hash": run_hash}))
 '''
@@ -41,8 +40,7 @@ if fold == 1 and os.environ.get("BUSMTL_TEST_SLOW"):
 def fake_notebook(tmp_path) -> Path:
     nb = new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                "language": "python"}})
-    params = new_code_cell("method = 'ew'\nfold = 0\nprofile = 'smoke'\ndata_dir = None\n"
-                           "out_dir = 'x'\nepochs = None\nnum_threads = None\nrun_hash = None",
+    params = new_code_cell("spec = None\nout_dir = 'x'\nforce = False\nrun_hash = None",
                            metadata={"tags": ["parameters"]})
     nb.cells = [params, new_code_cell(FAKE_SOURCE)]
     path = tmp_path / "fake.ipynb"
@@ -66,14 +64,21 @@ def test_parse_methods_and_folds():
         sweep.parse_folds("a-b", "quick")
 
 
-def test_hash_follows_parameters_notebook_and_data_not_execution(tmp_path, fake_notebook, tiny_data):
-    base = {"method": "ew", "fold": 0, "profile": "smoke", "data_dir": str(tiny_data), "out_dir": "a"}
+def test_hash_follows_the_spec_notebook_and_data_not_where_it_runs(tmp_path, fake_notebook,
+                                                                    tiny_data):
+    from busmtl.config import make_config
+
+    base = make_config("smoke", method="ew", fold=0, data_dir=str(tiny_data))
     h = notebook_hash.run_hash(base, fake_notebook)
-    assert h == notebook_hash.run_hash({**base, "out_dir": "b", "progress": False}, fake_notebook)
+    moved = dataclasses.replace(base, data_dir=str(tmp_path / "elsewhere"), progress=True)
+    assert h == notebook_hash.run_hash(moved, fake_notebook, data_dir=tiny_data)
     # CPU results depend on the thread count: a run with other threads is another run
-    assert h != notebook_hash.run_hash({**base, "num_threads": 3}, fake_notebook)
-    assert h != notebook_hash.run_hash({**base, "fold": 1}, fake_notebook)
-    assert h != notebook_hash.run_hash({**base, "epochs": 5}, fake_notebook)
+    assert h != notebook_hash.run_hash(dataclasses.replace(base, num_threads=3), fake_notebook)
+    assert h != notebook_hash.run_hash(dataclasses.replace(base, fold=1), fake_notebook)
+    assert h != notebook_hash.run_hash(dataclasses.replace(base, epochs=5), fake_notebook)
+    # the split file the run reads is part of the data
+    grouped = dataclasses.replace(base, split_group="duplicates")
+    assert h != notebook_hash.run_hash(grouped, fake_notebook)
     executed = nbformat.read(fake_notebook, as_version=4)
     executed.cells[1].outputs = [nbformat.v4.new_output("stream", text="hello")]
     executed.cells[1].execution_count = 7
@@ -94,7 +99,10 @@ def test_parameters_are_injected_and_recorded(fake_notebook, tiny_data, tmp_path
     assert recorded["num_threads"] == sweep.DEFAULT_THREADS and recorded["omp"] == str(sweep.DEFAULT_THREADS)
     executed = nbformat.read(run.notebook, as_version=4)
     injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
-    assert injected and "fold = 1" in injected[0].source and run.run_hash in injected[0].source
+    assert injected and '"fold": 1' in injected[0].source and run.run_hash in injected[0].source
+    assert "remove-cell" in injected[0].metadata["tags"], "the spec dict stays out of the book"
+    # the one setting parameter is the resolved specification: no "auto" left in it
+    assert recorded["precision"] in ("fp32", "bf16") and recorded["device"] in ("cpu", "cuda")
     saved = json.loads((tmp_path / "runs/smoke/sweep_summary.json").read_text())
     assert saved["counts"] == {"done": 1, "skipped": 0, "failed": 0}
 
@@ -129,7 +137,11 @@ def test_resume_skips_finished_runs_and_reruns_the_rest(fake_notebook, tiny_data
     again = sweep_fake(fake_notebook, tiny_data, tmp_path)
     assert again.counts() == {"done": 1, "skipped": 3, "failed": 0}
     assert keep.stat().st_mtime_ns == mtime, "a finished run was touched"
-    changed = sweep_fake(fake_notebook, tiny_data, tmp_path, epochs=2)  # new parameters: new hashes
+    from busmtl.config import make_config
+
+    same = make_config("smoke").epochs  # the profile's value, given explicitly: the same runs
+    assert sweep_fake(fake_notebook, tiny_data, tmp_path, epochs=same).counts()["skipped"] == 4
+    changed = sweep_fake(fake_notebook, tiny_data, tmp_path, epochs=same + 1)  # new settings
     assert changed.counts()["done"] == 4
 
 

@@ -396,6 +396,13 @@ def make_config(profile: str = "quick", **overrides: Any) -> TrainConfig:
     if "batch_size" in given and "batch_size_overrides" not in given:
         values["batch_size_overrides"] = {}
     values.update(given)
+    return config_from_values(values)
+
+
+def config_from_values(values: dict[str, Any]) -> TrainConfig:
+    """The :class:`TrainConfig` of ``values`` taken as they are (lists become the tuples of the
+    fields; a setting not given takes its default), validated."""
+    values = dict(values)
     if "decoder_channels" in values:
         values["decoder_channels"] = tuple(int(c) for c in values["decoder_channels"])
     for name in NAME_LISTS:

@@ -1,16 +1,17 @@
-"""One planned run of a sweep (:class:`Run`) and the parsing of what a sweep plans: methods, folds
-and seeds. The sweep (:mod:`~busmtl.orchestration.sweep`) makes the plan and the executors
+"""One planned run of a sweep (:class:`Run`), the resolution of its settings into its
+specification (:func:`resolve`) and the parsing of what a sweep plans: methods, folds and seeds. The sweep (:mod:`~busmtl.orchestration.sweep`) makes the plan and the executors
 (:mod:`~busmtl.orchestration.executors`) carry it out; both read this module, neither the other.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from busmtl.config import PROFILES, TrainConfig
+from busmtl.config import PROFILES, TrainConfig, validate
 from busmtl.runs.layout import RunKey
 
 
@@ -66,6 +67,27 @@ def parse_seeds(text: str | None, profile: str) -> list[int]:
         raise ValueError(f"--seeds {text!r}: {reason}") from None
 
 
+def resolve(config: TrainConfig, device: str | None = None) -> TrainConfig:
+    """A copy of ``config`` with its device and precision decided: the run's specification
+    (:mod:`busmtl.runs.spec`).
+
+    ``device``: where the run will train when that is not this machine (a cluster's GPU
+    node); otherwise ``config.device`` is resolved here (``"auto"``: ``cuda`` when available,
+    else ``cpu``). ``precision="auto"`` becomes ``bf16`` or ``fp32`` for that device
+    (:func:`busmtl.training.step.resolve_precision`). Validates the result.
+    """
+    from busmtl.training.step import resolve_precision
+    from busmtl.training.trainer import resolve_device
+
+    cfg = copy.deepcopy(config)
+    target = device if device not in (None, "auto") else str(resolve_device(cfg.device))
+    if cfg.device == "auto":
+        cfg.device = target
+    cfg.precision = resolve_precision(cfg.precision, target)
+    validate(cfg)
+    return cfg
+
+
 @dataclass
 class Run:
     """One method x fold x seed of a sweep."""
@@ -74,13 +96,13 @@ class Run:
     fold: int
     notebook: Path  # the executed notebook
     run_dir: Path
-    parameters: dict[str, Any]
+    parameters: dict[str, Any]  # papermill's: spec (the settings), out_dir, force, run_hash
     run_hash: str
-    status: str = "pending"  # pending | skipped | queued | running | done | failed
+    config: TrainConfig  # the resolved specification (busmtl.runs.spec), as in ``spec``
+    status: str = "pending"  # a busmtl.runs.state.Status value, or "skipped" (done before this sweep)
     error: str | None = None
     seconds: float = 0.0
     train_seconds: float = 0.0
-    config: TrainConfig | None = None  # the settings the notebook will build from ``parameters``
     log: Path | None = None  # the worker's log (the SLURM job's log)
     job_id: str | None = None  # SLURM job id (``<array>_<index>``)
     placement: str | None = None  # CUDA_VISIBLE_DEVICES of a run placed on a GPU
@@ -98,9 +120,9 @@ class Run:
 
         name = label(self.method)
         cfg = self.config
-        if cfg is not None and cfg.model != "ssc_resnet":
+        if cfg.model != "ssc_resnet":
             name = f"{name.split(' (')[0]} ({cfg.model})"
-        if cfg is not None and cfg.aux_loss:
+        if cfg.aux_loss:
             name += f" + {cfg.aux_loss}"
         return f"{name}, fold {self.fold}" + (f", seed {self.seed}" if self.seed else "")
 

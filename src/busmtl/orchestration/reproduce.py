@@ -10,9 +10,9 @@ default 1), resolves the precision (``auto`` becomes ``fp32`` or ``bf16`` depend
 and pins the profile's ``cpu_isa`` before torch loads; a command made here states all three
 explicitly, so it gives the sweep's numbers instead of the machine's defaults.
 
->>> from busmtl.orchestration.reproduce import planned_spec, commands
->>> spec = planned_spec("quick", "atdwa", 0)                      # doctest: +SKIP
->>> print(commands(spec, "runs/atdwa-fold0")["busmtl"])           # doctest: +SKIP
+>>> from busmtl.orchestration.reproduce import planned_recipe, commands
+>>> made = planned_recipe("quick", "atdwa", 0)                    # doctest: +SKIP
+>>> print(commands(made, "runs/atdwa-fold0")["busmtl"])           # doctest: +SKIP
 busmtl train --profile quick --method atdwa --fold 0 --num-threads 1 --precision fp32 --cpu-isa native --out runs/atdwa-fold0
 
 ``python -m busmtl.orchestration.reproduce RUN_A RUN_B`` compares two run folders (:func:`compare_runs`).
@@ -30,7 +30,9 @@ from typing import Any
 
 import pandas as pd
 
-from busmtl.config import SETTING_HELP, make_config, setting_flag
+from busmtl.config import SETTING_HELP, TrainConfig, make_config, setting_flag
+from busmtl.orchestration.plan import resolve
+from busmtl.runs import spec
 
 #: Settings that never change a result (or are given another way): not part of a command.
 NOT_RESULT: frozenset[str] = frozenset({"method", "fold", "profile", "data_dir", "splits",
@@ -51,9 +53,10 @@ RESULT_KEYS: tuple[str, ...] = ("test", "val", "best_epoch", "epochs_run", "stop
 
 
 @dataclass(frozen=True)
-class RunSpec:
-    """What identifies a run's result: profile, method, fold and every setting that differs
-    from the profile's (threads, precision and instruction-set level always included)."""
+class Recipe:
+    """What a command needs to re-make a run: profile, method, fold and every setting of the
+    run's specification (:mod:`busmtl.runs.spec`) that differs from the profile's, with the
+    threads, precision and instruction-set level always stated."""
 
     profile: str
     method: str
@@ -66,50 +69,50 @@ class RunSpec:
         return make_config(self.profile, method=self.method).dataset == "busi"
 
 
-def planned_spec(profile: str, method: str, fold: int, threads: int | None = None,
-                 device: str | None = None) -> RunSpec:
+def recipe(config: TrainConfig) -> Recipe:
+    """The recipe of a run specification: its settings that differ from its profile's default
+    (the device left out: :func:`planned_recipe` names it when asked), plus its threads,
+    precision and ``cpu_isa``."""
+    from busmtl.training.trainer import weighter_settings
+
+    default = make_config(config.profile, method=config.method, fold=config.fold)
+    base = default.to_dict()
+    base["weighter"] = weighter_settings(default)
+    mine = config.to_dict()
+    settings = {key: value for key, value in mine.items()
+                if key not in NOT_RESULT and key != "device"
+                and json.dumps(value, sort_keys=True) != json.dumps(base[key], sort_keys=True)}
+    settings["num_threads"] = config.num_threads
+    settings["precision"] = config.precision
+    settings["cpu_isa"] = config.cpu_isa
+    if "weighter" in settings:
+        # the trainer records GradNorm's learning rate even when it follows the network's
+        extra = {k: v for k, v in settings["weighter"].items() if base["weighter"].get(k) != v}
+        settings["weighter"] = extra
+        if not extra:
+            del settings["weighter"]
+    return Recipe(config.profile, config.method, int(config.fold), settings)
+
+
+def planned_recipe(profile: str, method: str, fold: int, threads: int | None = None,
+                   device: str | None = None) -> Recipe:
     """The run a sweep of ``profile`` makes for ``method`` and ``fold`` on this machine: the
     sweep's threads (default :data:`busmtl.orchestration.sweep.DEFAULT_THREADS`), the precision that
     ``auto`` resolves to here and the profile's ``cpu_isa`` (which the sweep pins)."""
     from busmtl.orchestration.sweep import DEFAULT_THREADS
-    from busmtl.training.step import resolve_precision
-    from busmtl.training.trainer import resolve_device
 
-    cfg = make_config(profile, method=method, fold=fold, device=device)
-    settings: dict[str, Any] = {
-        "num_threads": int(threads or DEFAULT_THREADS),
-        "precision": resolve_precision(cfg.precision, resolve_device(cfg.device)),
-        "cpu_isa": cfg.cpu_isa,
-    }
+    config = make_config(profile, method=method, fold=fold, device=device,
+                         num_threads=int(threads or DEFAULT_THREADS))
+    made = recipe(resolve(config))
     if device is not None:
-        settings["device"] = device
-    return RunSpec(profile, method, int(fold), settings)
+        made.settings["device"] = device
+    return made
 
 
-def recorded_spec(run_dir: str | Path) -> RunSpec:
-    """The spec of an existing run, read from its ``config.json``: every recorded setting that
-    differs from its profile's default, plus its threads, precision and ``cpu_isa`` (runs
-    recorded before the setting existed ran at ``native``)."""
-    from busmtl.training.trainer import weighter_settings
-
-    recorded = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))["config"]
-    default = make_config(recorded["profile"], method=recorded["method"], fold=recorded["fold"])
-    base = default.to_dict()
-    base["weighter"] = weighter_settings(default)
-    settings = {key: value for key, value in recorded.items()
-                if key not in NOT_RESULT and key in base
-                and json.dumps(value, sort_keys=True) != json.dumps(base[key], sort_keys=True)}
-    settings["num_threads"] = recorded.get("num_threads")
-    settings["precision"] = recorded.get("precision")
-    settings["cpu_isa"] = recorded.get("cpu_isa", "native")
-    if settings.get("weighter") is not None:
-        # the trainer records GradNorm's learning rate even when it follows the network's
-        extra = {k: v for k, v in settings["weighter"].items()
-                 if base["weighter"].get(k) != v}
-        settings["weighter"] = extra
-        if not extra:
-            del settings["weighter"]
-    return RunSpec(recorded["profile"], recorded["method"], int(recorded["fold"]), settings)
+def recorded_recipe(run_dir: str | Path) -> Recipe:
+    """The recipe of an existing run, read from its ``config.json`` (runs recorded before
+    ``cpu_isa`` existed ran at ``native``)."""
+    return recipe(spec.recorded(run_dir))
 
 
 def _quote(value: Any) -> str:
@@ -130,24 +133,24 @@ def _py(value: Any) -> str:
     return repr(value)
 
 
-def commands(spec: RunSpec, out: str, data_dir: str | None = None) -> dict[str, str]:
-    """The shell commands that train ``spec`` into the run folder ``out``.
+def commands(r: Recipe, out: str, data_dir: str | None = None) -> dict[str, str]:
+    """The shell commands that train ``r`` into the run folder ``out``.
 
     Keys: ``busmtl`` (``busmtl train``), ``papermill`` (the sweep's notebook, executed into
     ``<out>.ipynb``, creating its folder first) and ``python`` (the library, in one
     ``python -c``, pinning ``cpu_isa`` before torch loads); a key is left out when a setting of
-    ``spec`` cannot be given that way. ``data_dir``: a prepared cache to train on
+    ``r`` cannot be given that way. ``data_dir``: a prepared cache to train on
     instead of the profile's default data (phantoms, or BUSI from ``BUSMTL_BUSI_DIR``).
     """
-    env = "BUSMTL_BUSI_DIR=/path/to/BUSI " if spec.needs_busi and data_dir is None else ""
-    head = [("profile", spec.profile), ("method", spec.method), ("fold", spec.fold)]
+    env = "BUSMTL_BUSI_DIR=/path/to/BUSI " if r.needs_busi and data_dir is None else ""
+    head = [("profile", r.profile), ("method", r.method), ("fold", r.fold)]
     if data_dir is not None:
         head.append(("data_dir", data_dir))
     out_cmds: dict[str, str] = {}
 
     flags = [f"--{k.replace('_', '-')} {_quote(v)}" for k, v in head]
     cli_ok = True
-    for key, value in spec.settings.items():
+    for key, value in r.settings.items():
         if key == "weighter":
             flags += [f"--weighter-param {_quote(f'{k}={json.dumps(v)}')}" for k, v in value.items()]
         elif isinstance(value, bool) and key in CLI_FLAGS:
@@ -161,19 +164,19 @@ def commands(spec: RunSpec, out: str, data_dir: str | None = None) -> dict[str, 
     if cli_ok:
         out_cmds["busmtl"] = f"{env}busmtl train " + " ".join(flags) + f" --out {_quote(out)}"
 
-    if all(k in NOTEBOOK_PARAMETERS for k in spec.settings):
-        params = head + [(k, v) for k, v in spec.settings.items()] + [("out_dir", out)]
+    if all(k in NOTEBOOK_PARAMETERS for k in r.settings):
+        params = head + [(k, v) for k, v in r.settings.items()] + [("out_dir", out)]
         folder = posixpath.dirname(out)
         mkdir = f"mkdir -p {_quote(folder)} && " if folder else ""
         out_cmds["papermill"] = (f"{mkdir}{env}papermill notebooks/train_fold.ipynb "
                                  f"{_quote(out + '.ipynb')} "
                                  + " ".join(f"-p {k} {_quote(v)}" for k, v in params))
 
-    kwargs = ", ".join(f"{k}={_py(v)}" for k, v in [*head[1:], *spec.settings.items()])
-    isa_level = spec.settings.get("cpu_isa", "native")
+    kwargs = ", ".join(f"{k}={_py(v)}" for k, v in [*head[1:], *r.settings.items()])
+    isa_level = r.settings.get("cpu_isa", "native")
     code = (f"from busmtl.training.isa import pin; pin({_py(isa_level)}); "
             f"from busmtl.config import make_config; from busmtl.training.trainer import train; "
-            f"train(make_config({_py(spec.profile)}, {kwargs}), {_py(out)})")
+            f"train(make_config({_py(r.profile)}, {kwargs}), {_py(out)})")
     out_cmds["python"] = f"{env}python -c {shlex.quote(code)}"
     return out_cmds
 

@@ -18,16 +18,17 @@ from typing import Any
 
 from busmtl.runs import layout, lock
 from busmtl.runs.layout import RunKey
+from busmtl.runs.state import Status
 
 #: The states shown, in the order of the counts line.
-STATES: tuple[str, ...] = ("done", "running", "queued", "failed", "pending")
+STATES: tuple[str, ...] = tuple(s.value for s in Status)
 
 
 @dataclass
 class RunState:
     method: str
     fold: int
-    state: str  # one of STATES
+    state: str  # a Status value
     detail: str = ""
     seed: int = 0
 
@@ -112,20 +113,21 @@ def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[lis
         job = r.get("job_id")
         owner = lock.holder(run_dir)
         if recorded is not None and r.get("run_hash") in (None, recorded):
-            state, detail = "done", ""
+            state, detail = Status.DONE.value, ""
         elif job and job in queue:
-            state = "running" if queue[job] in slurm_queue.RUNNING_STATES else "queued"
+            state = (Status.RUNNING if queue[job] in slurm_queue.RUNNING_STATES
+                     else Status.QUEUED).value
             detail = f"job {job} ({queue[job]}), log {r.get('log')}"
             if owner is not None:
                 detail += f"; writer {lock.describe(owner)}"
         elif owner is not None:
-            state, detail = "running", f"{lock.describe(owner)}; log {r.get('log')}"
+            state, detail = Status.RUNNING.value, f"{lock.describe(owner)}; log {r.get('log')}"
         elif r.get("status") == "failed":
-            state, detail = "failed", f"{r.get('error')}; log {r.get('log')}"
+            state, detail = Status.FAILED.value, f"{r.get('error')}; log {r.get('log')}"
         elif r.get("status") in ("running", "queued") and executor == "local" and driver_alive:
-            state, detail = "running", f"log {r.get('log')}"
+            state, detail = Status.RUNNING.value, f"log {r.get('log')}"
         else:
-            state, detail = "pending", ("finished with other parameters or code"
+            state, detail = Status.PENDING.value, ("finished with other parameters or code"
                                         if recorded is not None else "")
             if lock.is_stale(run_dir):
                 detail = (detail + "; " if detail else "") + "stale lock (its writer has ended; " \

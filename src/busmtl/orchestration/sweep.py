@@ -38,9 +38,9 @@ from busmtl.config import PROFILES, make_config
 from busmtl.io import write_json
 from busmtl.orchestration.executors import Executor, SweepContext, make_executor
 from busmtl.orchestration.executors.base import KERNEL_NAME  # noqa: F401 - re-exported
-from busmtl.orchestration.plan import Run, parse_folds, parse_methods, parse_seeds
+from busmtl.orchestration.plan import Run, parse_folds, parse_methods, parse_seeds, resolve
 from busmtl.runs import hashing as notebook_hash
-from busmtl.runs import layout, lock, protect
+from busmtl.runs import layout, lock, protect, spec
 from busmtl.runs.layout import RunKey
 from busmtl.settings import repo_root
 
@@ -140,44 +140,34 @@ def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
          runs_root: Path, notebook: Path, overrides: dict[str, Any] | None = None,
          precision_device: str | None = None, base: Path | None = None,
          seeds: list[int] | None = None, settings: dict[str, Any] | None = None) -> list[Run]:
-    """The runs of a sweep with their parameters and hashes (nothing is executed).
+    """The runs of a sweep with their specifications and hashes (nothing is executed).
 
-    ``precision="auto"`` is resolved here for the run's device (``precision_device`` when the
-    runs train elsewhere, e.g. on a cluster's GPU nodes), so the hash records the precision the
-    run will actually use (results differ between fp32 and bf16). ``settings``: further
-    settings of every run (``--set model=interaction``), handed to the notebook as one dict and
-    part of the hash, so a variant of a profile needs no profile of its own."""
-    from busmtl.training.step import resolve_precision
-    from busmtl.training.trainer import resolve_device
-
+    Each run's settings are resolved here, once (:func:`busmtl.orchestration.plan.resolve`): the
+    profile's defaults, ``settings`` (``--set model=interaction``) and ``overrides`` (``None``
+    values ignored), the device and ``precision="auto"`` for the device the run trains on
+    (``precision_device`` when the runs train elsewhere, e.g. on a cluster's GPU nodes). The
+    resolved specification is what the run hash covers and the one setting parameter the
+    notebook receives (``spec``), so a variant of a profile needs no profile of its own and
+    the hash records the precision the run will actually use."""
     library = notebook_hash.library_hash()
     runs = []
     seeds = [None] if seeds is None else seeds
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
     # seed by seed, fold by fold, so that an interrupted sweep leaves complete folds of the
     # first seeds (every method compared)
     for seed, fold, method in ((s, f, m) for s in seeds for f in folds for m in methods):
         key = RunKey(method, fold, int(seed or 0))
         run_dir = layout.run_dir(runs_root, profile, key).resolve()
+        config = resolve(make_config(profile, **{  # validates early
+            **(settings or {}), **given, "method": method, "fold": fold,
+            "seed": None if seed is None else int(seed),
+            "data_dir": portable(data_dir, base)}), precision_device)
+        digest = notebook_hash.run_hash(config, notebook, data_dir=data_dir, library=library)
         # force: the sweep re-makes its own stale runs (committed ones are refused before)
-        params: dict[str, Any] = {"method": method, "fold": fold, "profile": profile,
-                                  "data_dir": portable(data_dir, base),
-                                  "out_dir": portable(run_dir, base), "force": True}
-        params.update({k: v for k, v in (overrides or {}).items() if v is not None})
-        if seed is not None:
-            params["seed"] = int(seed)
-        if settings:
-            params["settings"] = dict(settings)
-        given = {k: v for k, v in params.items()
-                 if k not in ("profile", "out_dir", "settings", "force")}
-        config = make_config(profile, **{**(settings or {}), **given})  # validates early
-        if "precision" not in params:
-            target = precision_device or resolve_device(config.device)
-            params["precision"] = resolve_precision(config.precision, target)
-            config.precision = params["precision"]
-        digest = notebook_hash.run_hash(params, notebook, library=library)
+        params = {"spec": spec.to_parameter(config), "out_dir": portable(run_dir, base),
+                  "force": True, "run_hash": digest}
         runs.append(Run(method, fold, layout.notebook_path(runs_root, profile, key).resolve(),
-                        run_dir, {**params, "run_hash": digest}, digest, config=config,
-                        seed=key.seed))
+                        run_dir, params, digest, config=config, seed=key.seed))
     return runs
 
 
@@ -195,19 +185,21 @@ def hand_made_differences(r: Run, data_dir: Path) -> dict[str, tuple[Any, Any]] 
     import torch
 
     from busmtl.data.prepare import dataset_identity
-    from busmtl.training.trainer import weighter_settings
+    from busmtl.training.trainer import resolve_device, weighter_settings
 
     try:
         done = json.loads((r.run_dir / "DONE").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if done.get("run_hash") is not None or r.config is None:
+    if done.get("run_hash") is not None:
         return None
     try:
         recorded = json.loads((r.run_dir / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {"config.json": ("missing or unreadable", "present")}
-    mine = recorded.get("config", {})
+    mine = dict(recorded.get("config", {}))
+    if mine.get("device") == "auto":  # runs recorded before the trainer resolved the device
+        mine["device"] = str(resolve_device("auto"))
     planned = r.config.to_dict()
     planned["weighter"] = weighter_settings(r.config)
     diff: dict[str, tuple[Any, Any]] = {

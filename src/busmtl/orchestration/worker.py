@@ -65,8 +65,10 @@ def first_error_line(notebook: str | Path) -> str | None:
 
 def retitle(notebook: str | Path, title: str | None, root: str | Path | None = None) -> None:
     """Give the executed notebook its own heading (``# <title>`` replaces the first line of the
-    first Markdown cell) and make papermill's recorded paths relative to ``root``, so that the
-    book's run pages are titled by method and fold and show no folder of the machine."""
+    first Markdown cell), hide papermill's injected parameters from the book (the ``spec``
+    dict, which the notebook shows as a table of settings) and make papermill's recorded paths
+    relative to ``root``, so that the book's run pages are titled by method and fold and show no
+    folder of the machine."""
     path = Path(notebook)
     if not path.is_file():
         return
@@ -77,6 +79,10 @@ def retitle(notebook: str | Path, title: str | None, root: str | Path | None = N
                 lines = cell.source.splitlines()
                 cell.source = "\n".join([f"# {title}", *lines[1:]])
                 break
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
     meta = nb.metadata.get("papermill", {})
     if root is not None:
         for key in ("input_path", "output_path"):

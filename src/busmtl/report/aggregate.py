@@ -1,9 +1,9 @@
 """Collect the run folders of a sweep (:mod:`busmtl.runs.layout`) into tables.
 
-Every expected method x fold x seed appears, with ``status`` ``done`` (``DONE`` and
-``metrics.json`` present), ``failed`` (the sweep recorded a failure), ``running`` (a process
-holds the run's lock) or ``missing`` (not run yet): unfinished runs are shown as such, never
-silently dropped.
+Every expected method x fold x seed appears, with its ``status``
+(:func:`busmtl.runs.state.folder_status`): ``done`` (``DONE`` and ``metrics.json`` present),
+``failed`` (the sweep recorded a failure), ``running`` (a process holds the run's lock) or
+``pending`` (not run yet): unfinished runs are shown as such, never silently dropped.
 
 A run whose classifier predicts one class for at least :data:`COLLAPSE_SHARE` of the test images
 is flagged ``collapsed``: its accuracy is then close to the share of the majority class and says
@@ -21,8 +21,9 @@ import pandas as pd
 
 from busmtl.config import PROFILES
 from busmtl.report.paper_values import METRICS
-from busmtl.runs import layout, lock
+from busmtl.runs import layout
 from busmtl.runs.layout import RunKey
+from busmtl.runs.state import folder_status
 
 #: A classifier that predicts one class for this share of the test set (or more) has collapsed.
 COLLAPSE_SHARE: float = 0.95
@@ -53,14 +54,6 @@ def expected_runs(runs_root: Path, profile: str,
     return list(dict.fromkeys(methods)), sorted(set(folds)), sorted(set(seeds))
 
 
-def _status(run_dir: Path, failed: set[RunKey], key: RunKey) -> str:
-    if (run_dir / "DONE").is_file() and (run_dir / "metrics.json").is_file():
-        return "done"
-    if lock.holder(run_dir) is not None:
-        return "running"
-    return "failed" if key in failed else "missing"
-
-
 def collect(runs_root: str | Path, profile: str, methods: list[str] | None = None,
             folds: list[int] | None = None, seeds: list[int] | None = None) -> pd.DataFrame:
     """One row per expected (method, fold, seed): ``status``, ``test_<metric>``,
@@ -81,7 +74,7 @@ def collect(runs_root: str | Path, profile: str, methods: list[str] | None = Non
         row: dict[str, Any] = {"method": method, "fold": fold, "seed": seed,
                                "run_dir": str(run_dir),
                                "notebook": str(layout.notebook_path(root, profile, key)),
-                               "status": _status(run_dir, failed, key)}
+                               "status": folder_status(run_dir, key in failed).value}
         if row["status"] == "done":
             m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
             row.update({f"test_{k}": m["test"].get(k, np.nan) for k in METRICS})
@@ -161,7 +154,7 @@ def predictions(run_dir: str | Path) -> dict[str, np.ndarray]:
 
 
 def completeness(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per method: runs done / expected, and the runs that are missing, running or failed."""
+    """Per method: runs done / expected, and the runs that are pending, running or failed."""
     out = []
     seeded = "seed" in runs and runs["seed"].nunique() > 1
     for method, group in runs.groupby("method", sort=False):

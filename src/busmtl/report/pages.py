@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from busmtl.report.colors import label
+from busmtl.runs.state import Status, folder_status
 
 #: The BUSI counts the primary paper uses (benign + malignant, normals left out) and its test set.
 BUSI_PAPER: dict[str, int] = {"benign": 437, "malignant": 210, "test": 129}
@@ -78,12 +79,11 @@ def profiles_table() -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run folder of a sweep: ``status`` is ``done``, ``failed``, ``running`` or
-    ``incomplete``."""
+    """One run folder of a sweep and its :class:`~busmtl.runs.state.Status`."""
 
     method: str
     fold: int
-    status: str
+    status: Status
     run_dir: Path
     metrics: dict[str, Any] | None
     seed: int = 0
@@ -92,7 +92,7 @@ class RunRecord:
 def run_records(runs_root: str | Path, profile: str) -> list[RunRecord]:
     """Every run folder under ``<runs_root>/<profile>`` plus the runs the sweep summary lists
     as failed, in registry order of the methods, then seed and fold order."""
-    from busmtl.runs import layout, lock
+    from busmtl.runs import layout
     from busmtl.runs.layout import RunKey
     from busmtl.weighting import available
 
@@ -114,14 +114,9 @@ def run_records(runs_root: str | Path, profile: str) -> list[RunRecord]:
     records = []
     for key, run_dir in sorted(found.items(), key=lambda kv: (
             order.get(kv[0].method, len(order)), kv[0].method, kv[0].seed, kv[0].fold)):
-        metrics = None
-        if (run_dir / "DONE").is_file() and (run_dir / "metrics.json").is_file():
-            status = "done"
-            metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-        elif lock.holder(run_dir) is not None:
-            status = "running"
-        else:
-            status = "failed" if key in failed else "incomplete"
+        status = folder_status(run_dir, failed=key in failed)
+        metrics = (json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+                   if status == Status.DONE else None)
         records.append(RunRecord(key.method, key.fold, status, run_dir, metrics, key.seed))
     return records
 
@@ -136,7 +131,7 @@ def runs_table(records: list[RunRecord], pages: dict[tuple[str, int], str] | Non
         test = (r.metrics or {}).get("test", {})
         page = pages.get((r.method, r.fold))
         rows.append({
-            "method": label(r.method), "fold": r.fold, "status": r.status,
+            "method": label(r.method), "fold": r.fold, "status": r.status.value,
             "test Dice": f"{test['seg_dice']:.3f}" if "seg_dice" in test else "",
             "test accuracy": f"{test['cls_acc']:.3f}" if "cls_acc" in test else "",
             "best epoch": (r.metrics or {}).get("best_epoch", ""),

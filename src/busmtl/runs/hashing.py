@@ -2,36 +2,35 @@
 
 A run is identified by what could change its result:
 
-* its parameters (method, fold, profile, data folder, overrides, ...), minus the ones that only
-  say *where* or *how fast* it runs (:data:`EXECUTION_ONLY`);
+* its specification (:mod:`busmtl.runs.spec`): every setting after the profile's defaults,
+  the overrides, the device and the precision are resolved, minus the ones that only say
+  *where* it reads and writes (:data:`busmtl.runs.spec.WHERE_ONLY`);
 * the notebook's source: the cells' sources only, so executing a notebook (which adds outputs
   and execution counts) does not change its hash;
 * the library: ``busmtl.__version__`` plus a hash of the files listed in
   :data:`TRAINING_SOURCES`, the ones that can change a result (model, weighting, losses,
   metrics, data, the training step and loop, the settings, the run artifacts). The command line,
   the sweep driver, the report and the benchmarks are not in it: editing them never re-trains;
-* the data: the bytes of ``splits.json`` and ``index.csv`` of the prepared cache, when present.
+* the data: the bytes of the prepared cache's ``index.csv`` and of the split file the run
+  reads (``splits.json``, or ``splits-grouped.json`` for a split by duplicate groups).
 
 The sweep passes the hash to the notebook (parameter ``run_hash``), the trainer records it in
 the run folder's ``DONE`` marker, and a later sweep skips the run only when the recorded hash
-equals the one it computes.
+equals the one it computes. (The thread count is part of the specification: on a CPU, the
+order of floating-point sums depends on it, and over a few epochs two thread counts give
+visibly different metrics; the sweep therefore fixes it per run.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import nbformat
 
-#: Parameters that do not change a run's result and so are left out of its hash: the output
-#: folder, progress bars and the permission to replace a stale run. (The thread count is *not* one of them: on a CPU, the order of
-#: floating-point sums depends on it, and over a few epochs two thread counts give visibly
-#: different metrics; the sweep therefore fixes it per run, see ``busmtl.orchestration.sweep``.)
-EXECUTION_ONLY: frozenset[str] = frozenset({"out_dir", "progress", "run_hash", "force"})
+from busmtl.config import TrainConfig
+from busmtl.runs import spec
 
 #: The package's files and folders (relative to ``src/busmtl``) whose source can change a run's
 #: result. An explicit list, so that a new module is outside the hash until someone decides it
@@ -41,8 +40,9 @@ TRAINING_SOURCES: tuple[str, ...] = (
     "models", "weighting", "data", "losses", "training", "config.py",
 )
 
-#: Files of a prepared cache whose bytes identify the data and the folds.
-DATA_FILES: tuple[str, ...] = ("splits.json", "index.csv")
+#: The file of a prepared cache whose bytes identify its images (the folds are identified by
+#: the split file a run reads, see :func:`data_hash`).
+INDEX_FILE: str = "index.csv"
 
 
 def _sha256(parts: list[bytes]) -> str:
@@ -89,36 +89,44 @@ def library_hash(package: Path | None = None) -> str:
     return _sha256(parts)
 
 
-def data_hash(data_dir: str | Path | None) -> str | None:
-    """Hash of the prepared cache's small identity files, or ``None`` without a data folder."""
+def data_hash(data_dir: str | Path | None, splits: str | Path | None = None) -> str | None:
+    """Hash of the prepared cache's ``index.csv`` and of the split file ``splits`` (default:
+    ``<data_dir>/splits.json``); ``None`` without a data folder."""
     if data_dir is None:
         return None
     folder = Path(data_dir)
     parts = []
-    for name in DATA_FILES:
-        path = folder / name
+    for name, path in ((INDEX_FILE, folder / INDEX_FILE),
+                       ("splits", Path(splits) if splits else folder / "splits.json")):
         parts.append(name.encode())
         parts.append(path.read_bytes() if path.is_file() else b"<missing>")
     return _sha256(parts)
 
 
 def run_hash(
-    parameters: Mapping[str, Any],
+    config: TrainConfig,
     notebook: str | Path,
     *,
+    data_dir: str | Path | None = None,
     library: str | None = None,
 ) -> str:
-    """The run hash (24 hex digits) of ``parameters`` executed with ``notebook``.
+    """The run hash (24 hex digits) of the resolved specification ``config`` executed with
+    ``notebook`` on the prepared cache ``data_dir`` (default: ``config.data_dir``).
 
     ``library`` is :func:`library_hash` (computed when not given; pass it in when hashing many
     runs at once).
     """
-    params = {k: v for k, v in parameters.items() if k not in EXECUTION_ONLY}
+    from busmtl.data.splits import split_file
+
+    folder = Path(data_dir) if data_dir is not None else (
+        Path(config.data_dir) if config.data_dir else None)
+    splits = Path(config.splits) if config.splits else (
+        folder / split_file(config.split_group) if folder is not None else None)
     record = {
-        "parameters": params,
+        "spec": spec.identity(config),
         "notebook": notebook_source_hash(notebook),
         "library": library if library is not None else library_hash(),
-        "data": data_hash(params.get("data_dir")),
+        "data": data_hash(folder, splits),
     }
     blob = json.dumps(record, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:24]

@@ -587,6 +587,7 @@ def train(config: TrainConfig, out_dir: str | Path, replace: bool = False) -> di
     data_dir = _data_dir(cfg)
     cfg.data_dir = str(data_dir)  # recorded in config.json as resolved
     device = resolve_device(cfg.device)
+    cfg.device = str(device)  # recorded in config.json as resolved, like the precision
     cfg.precision = resolve_precision(cfg.precision, device)
     if device.type == "cpu":
         isa.check(cfg.cpu_isa)

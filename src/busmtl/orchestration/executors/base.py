@@ -91,9 +91,9 @@ def write_job(run: Run, folder: Path, context: SweepContext,
     job_file = folder / f"{job_name(run)}.job.json"
     result_file = folder / f"{job_name(run)}.result.json"
     result_file.unlink(missing_ok=True)
-    threads = str(int(run.parameters["num_threads"]))
+    threads = str(int(run.config.num_threads or 1))
     # the instruction-set level reaches the kernel before it imports torch
-    isa_env = env_for(run.config.cpu_isa) if run.config is not None else {}
+    isa_env = env_for(run.config.cpu_isa)
     job = {"input": str(context.notebook), "output": str(run.notebook),
            "parameters": dict(run.parameters), "kernel_name": KERNEL_NAME,
            "cwd": str(context.base or repo_root()), "retries": context.retries, "result": str(result_file),

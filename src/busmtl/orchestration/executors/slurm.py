@@ -126,7 +126,7 @@ class SlurmExecutor(Executor):
     def execute(self, runs: list[Run], context: SweepContext, report: Report) -> None:
         folder = context.profile_dir / LOG_FOLDER
         job_files = [write_job(r, folder, context) for r in runs]
-        threads = int(runs[0].parameters["num_threads"]) if runs else 1
+        threads = int(runs[0].config.num_threads or 1) if runs else 1
         try:
             jobs = self._submitit(folder, context, threads).map_array(
                 run_job, [str(f) for f in job_files])
