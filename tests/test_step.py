@@ -36,6 +36,9 @@ def test_auto_precision_is_bf16_only_where_native(monkeypatch):
     assert step.resolve_precision("auto", "cpu") == "bf16"
     assert step.resolve_precision("auto", "cuda") == "fp32"  # GPUs keep the paper's fp32
     assert step.resolve_precision("fp32", "cpu") == "fp32"
+    # the decoder-interaction network gains nothing from bf16 and trained unstably with it
+    assert step.resolve_precision("auto", "cpu", "interaction") == "fp32"
+    assert step.resolve_precision("bf16", "cpu", "interaction") == "bf16"  # asked for: given
     with pytest.raises(ValueError, match="precision must be auto, fp32 or bf16, got 'fp16'"):
         step.resolve_precision("fp16", "cpu")
 

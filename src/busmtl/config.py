@@ -330,7 +330,7 @@ SETTING_HELP: dict[str, str] = {
     "lr_factor": "ReduceLROnPlateau factor",
     "lr_patience": "ReduceLROnPlateau patience (epochs)",
     "early_stopping_patience": "epochs without a better validation loss before stopping",
-    "precision": "forward-pass precision (auto: bf16 where the CPU has it natively)",
+    "precision": "forward-pass precision (auto: bf16 where the CPU has it natively, for SSC-ResNet)",
     "cpu_isa": "CPU instruction-set level (avx2 gives the same numbers on every x86-64 CPU with "
     "AVX2)",
     "channels_last": "NHWC memory layout (default: on)",

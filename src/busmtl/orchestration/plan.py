@@ -83,7 +83,7 @@ def resolve(config: TrainConfig, device: str | None = None) -> TrainConfig:
     target = device if device not in (None, "auto") else str(resolve_device(cfg.device))
     if cfg.device == "auto":
         cfg.device = target
-    cfg.precision = resolve_precision(cfg.precision, target)
+    cfg.precision = resolve_precision(cfg.precision, target, cfg.model)
     validate(cfg)
     return cfg
 

@@ -176,7 +176,7 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
             f"--source <its folder> --size {trained_size} --out <new folder>`)"
         )
     dev = resolve_device(device or cfg.device)
-    precision = resolve_precision(cfg.precision, dev)
+    precision = resolve_precision(cfg.precision, dev, cfg.model)
     state = checkpoint["state_dict"]
     head = next((k for k in ("unet.classification_head.3.weight", "cls_head.4.weight")
                  if k in state), None)  # SSC-ResNet's or the interaction network's last layer

@@ -588,7 +588,7 @@ def train(config: TrainConfig, out_dir: str | Path, replace: bool = False) -> di
     cfg.data_dir = str(data_dir)  # recorded in config.json as resolved
     device = resolve_device(cfg.device)
     cfg.device = str(device)  # recorded in config.json as resolved, like the precision
-    cfg.precision = resolve_precision(cfg.precision, device)
+    cfg.precision = resolve_precision(cfg.precision, device, cfg.model)
     if device.type == "cpu":
         isa.check(cfg.cpu_isa)
     check_inputs(cfg, data_dir)
