@@ -111,15 +111,15 @@ def test_collect_lists_every_expected_run_with_its_status(runs):
 
 def test_completeness_names_the_missing_folds(runs):
     table = aggregate.completeness(runs).set_index("method")
-    assert table.loc["ew", "done"] == 5 and table.loc["ew", "missing"] == ""
-    assert table.loc["atdwa", "done"] == 4 and table.loc["atdwa", "missing"] == "fold 3 (pending)"
-    assert table.loc["dwa", "missing"] == "fold 4 (failed)"
+    assert table.loc["ew", "done"] == 5 and table.loc["ew", "not finished"] == ""
+    assert table.loc["atdwa", "done"] == 4 and table.loc["atdwa", "not finished"] == "fold 3 (pending)"
+    assert table.loc["dwa", "not finished"] == "fold 4 (failed)"
 
 
 def test_a_method_with_no_run_at_all_still_appears(runs_root):
     runs = aggregate.collect(runs_root, PROFILE, methods=["ew", "gradnorm"], folds=list(FOLDS))
     t2 = tables.table2(runs)
-    assert (t2.loc["GradNorm"] == tables.MISSING).all()
+    assert (t2.loc["GradNorm"] == tables.PENDING).all()
 
 
 def test_mean_std_by_hand(runs):
@@ -156,7 +156,7 @@ def test_table2_vs_paper_difference(runs):
     assert ours == pytest.approx(0.72, abs=1e-3)
     diff = float(t.loc[("EW (SSC-ResNet)", "difference"), "Dice"])
     assert diff == pytest.approx(0.72 - TABLE2["ew"]["seg_dice"], abs=1e-3)
-    assert (t.loc[("GradNorm", "this companion")] == tables.MISSING).all()
+    assert (t.loc[("GradNorm", "this companion")] == tables.PENDING).all()
     assert float(t.loc[("GradNorm", "paper"), "Dice"]) == round(TABLE2["gradnorm"]["seg_dice"], 3)
 
 

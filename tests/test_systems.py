@@ -90,7 +90,7 @@ def test_a_companion_without_runs_is_missing_not_an_error(tmp_path):
     assert systems.finished(runs, "busi-cpu-interaction") == (0, 5)
     table = systems.contrast_table(runs, per_image, CONTRAST)
     assert (table["verdict (folds)"] == "n/a").all()
-    assert (systems.systems_table(runs)["Dice"] == "missing").all()
+    assert (systems.systems_table(runs)["Dice"] == "pending").all()
 
 
 def test_verdict_text_names_where_a_difference_is_clear(root):

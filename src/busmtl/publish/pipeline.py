@@ -1,7 +1,7 @@
 """The book pipeline behind ``busmtl book`` / ``make book``: data, sweep, build.
 
 Steps: (1) the profile's dataset is generated/prepared and split once, when missing; (2) the
-sweep runs (resuming: finished runs are skipped; failed ones are reported and shown as missing
+sweep runs (resuming: finished runs are skipped; failed ones are reported and shown as pending
 in the tables); (3) a table of contents with the run notebooks present is written to
 ``book/_generated/`` (the appendix groups them by method); (4) the report chapters are executed,
 side by side, into the build's cache (:mod:`busmtl.publish.execute`; emptied first, so they
@@ -205,7 +205,7 @@ def build_book(profile: str = "busi-cpu", data_dir: str | None = None, jobs: int
                                 epochs=epochs, threads=threads, progress=progress,
                                 executor=executor, base=root)
             if summary.failed:
-                print(f"{len(summary.failed)} run(s) failed: they are shown as missing in the book")
+                print(f"{len(summary.failed)} run(s) failed: they are shown as pending in the book")
     sweep_s = time.perf_counter() - start
     toc = write_toc(root, profile, runs)
     env = dict(os.environ, BUSMTL_BOOK_PROFILE=profile, BUSMTL_BOOK_RUNS=str(runs.resolve()),

@@ -162,5 +162,5 @@ def completeness(runs: pd.DataFrame) -> pd.DataFrame:
         names = [f"fold {f}" + (f" seed {s}" if seeded else "") + f" ({st})"
                  for f, s, st in zip(bad["fold"], bad.get("seed", [0] * len(bad)), bad["status"])]
         out.append({"method": method, "done": int((group["status"] == "done").sum()),
-                    "expected": len(group), "missing": ", ".join(names)})
+                    "expected": len(group), "not finished": ", ".join(names)})
     return pd.DataFrame(out)

@@ -113,7 +113,7 @@ def systems_table(runs: pd.DataFrame) -> pd.DataFrame:
         table[METRIC_NAMES[metric]] = [
             tables.mean_sd_cell(r["mean"], r["std"], r["n"], r["expected"], 3) for _, r in stats.iterrows()]
     for key, k in collapsed.items():
-        if k and table.loc[key, METRIC_NAMES["cls_acc"]] != tables.MISSING:
+        if k and table.loc[key, METRIC_NAMES["cls_acc"]] != tables.PENDING:
             table.loc[key, METRIC_NAMES["cls_acc"]] += f" {tables.COLLAPSED_MARK}{k}"
     return table.set_index("system")
 

@@ -20,7 +20,7 @@ import pandas as pd
 from busmtl.report.colors import label
 from busmtl.report.paper_values import METRIC_NAMES, METRICS, TABLE1, TABLE1_METRICS, TABLE2, TABLE3
 
-MISSING = "missing"
+PENDING = "pending"
 #: Marker of classification cells that include collapsed classifiers.
 COLLAPSED_MARK = "†"
 
@@ -44,7 +44,7 @@ def mean_std(runs: pd.DataFrame, column: str) -> pd.DataFrame:
 def mean_sd_cell(mean: float, std: float, n: int, expected: int, digits: int) -> str:
     n, expected = int(n), int(expected)
     if n == 0 or np.isnan(mean):
-        return MISSING
+        return PENDING
     text = f"{mean:.{digits}f} ± {std:.{digits}f}"
     return text if n == expected else f"{text} ({n}/{expected})"
 
@@ -85,7 +85,7 @@ def table2(runs: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
             if method == best:
                 column[i] = f"**{column[i]}**"
             k = int(collapsed.get(method, 0))
-            if metric.startswith("cls_") and k and column[i] != MISSING:
+            if metric.startswith("cls_") and k and column[i] != PENDING:
                 column[i] = f"{column[i]} {COLLAPSED_MARK}{k}"
         cells[METRIC_NAMES[metric]] = column
     index = list(stats.index)
@@ -106,7 +106,7 @@ def table2_vs_paper(runs: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
                 ours = float(means[metric].get(method, np.nan))  # NaN: no finished run
                 value = {"this companion": ours, "paper": paper[metric],
                          "difference": ours - paper[metric]}[kind]
-                row[METRIC_NAMES[metric]] = MISSING if np.isnan(value) else (
+                row[METRIC_NAMES[metric]] = PENDING if np.isnan(value) else (
                     f"{value:+.{digits}f}" if kind == "difference" else f"{value:.{digits}f}")
             rows.append(row)
     return pd.DataFrame(rows).set_index(["method", "source"])
@@ -122,7 +122,7 @@ def table1(runs: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         stats = mean_std(ours, f"test_{metric}") if len(ours) else pd.DataFrame()
         ok = len(stats) and stats["n"].iloc[0] > 0
         row[METRIC_NAMES[metric]] = (mean_sd_cell(*stats.iloc[0][["mean", "std", "n", "expected"]], digits)
-                                     if ok else MISSING)
+                                     if ok else PENDING)
     rows["ATDWA (this companion)"] = row
     frame = pd.DataFrame(rows).T[[METRIC_NAMES[m] for m in TABLE1_METRICS]]
     frame.index.name = "model"
@@ -150,9 +150,9 @@ def table3(runs: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
     for key, name in EFFICIENCY.items():
         stats = mean_std(runs, key)
         base[key] = float(stats.loc["ew", "mean"]) if "ew" in stats.index else np.nan
-        frame[name] = [MISSING if r["n"] == 0 else f"{r['mean']:.{digits}f}" for _, r in stats.iterrows()]
+        frame[name] = [PENDING if r["n"] == 0 else f"{r['mean']:.{digits}f}" for _, r in stats.iterrows()]
         frame[f"{name.split(' (')[0]} / EW"] = [
-            MISSING if r["n"] == 0 or np.isnan(base[key]) else f"{r['mean'] / base[key]:.2f}x"
+            PENDING if r["n"] == 0 or np.isnan(base[key]) else f"{r['mean'] / base[key]:.2f}x"
             for _, r in stats.iterrows()]
     frame.index = [label(m) for m in frame.index]
     frame.index.name = "method"
