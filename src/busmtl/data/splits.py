@@ -49,6 +49,12 @@ def split_file(group: str) -> str:
     return SPLIT_FILES[group]
 
 
+def run_split_path(data_dir: str | Path, splits: str | Path | None, group: str) -> Path:
+    """The split file a run reads: ``splits`` (``TrainConfig.splits``) when given, else the
+    file of the grouping ``group`` in the prepared cache ``data_dir``."""
+    return Path(splits) if splits else Path(data_dir) / split_file(group)
+
+
 @dataclass
 class Fold:
     """Training and validation ids of one fold."""

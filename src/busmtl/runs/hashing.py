@@ -116,12 +116,11 @@ def run_hash(
     ``library`` is :func:`library_hash` (computed when not given; pass it in when hashing many
     runs at once).
     """
-    from busmtl.data.splits import split_file
+    from busmtl.data.splits import run_split_path
 
-    folder = Path(data_dir) if data_dir is not None else (
-        Path(config.data_dir) if config.data_dir else None)
-    splits = Path(config.splits) if config.splits else (
-        folder / split_file(config.split_group) if folder is not None else None)
+    folder = data_dir if data_dir is not None else config.data_dir
+    splits = (run_split_path(folder, config.splits, config.split_group) if folder is not None
+              else None)
     record = {
         "spec": spec.identity(config),
         "notebook": notebook_source_hash(notebook),

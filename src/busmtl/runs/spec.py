@@ -19,7 +19,6 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -65,5 +64,4 @@ def from_parameter(spec: dict[str, Any]) -> TrainConfig:
 def recorded(run_dir: str | Path) -> TrainConfig:
     """The specification a run folder records (``config.json``'s ``config``)."""
     data = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
-    known = {f.name for f in dataclasses.fields(TrainConfig)}
-    return from_parameter({k: v for k, v in data["config"].items() if k in known})
+    return from_parameter({k: v for k, v in data["config"].items() if k in FIELD_NAMES})

@@ -106,8 +106,7 @@ def training_overlap(cfg: TrainConfig, recorded: dict[str, Any], data: PreparedD
 
     from busmtl.data.duplicates import DEFAULT_THRESHOLD, thumbnails
     from busmtl.data.prepare import load_prepared
-    from busmtl.data.splits import load_splits
-    from busmtl.training.trainer import splits_path
+    from busmtl.data.splits import load_splits, run_split_path
 
     identity = recorded.get("data_identity")
     candidates = [data_dir] + ([Path(cfg.data_dir).expanduser()] if cfg.data_dir else [])
@@ -117,7 +116,7 @@ def training_overlap(cfg: TrainConfig, recorded: dict[str, Any], data: PreparedD
         return Overlap(False, (), DEFAULT_THRESHOLD, recorded_cache)
     train = load_prepared(source) if source != data_dir else data
     try:
-        fold = load_splits(splits_path(cfg, source), source).fold(int(cfg.fold))
+        fold = load_splits(run_split_path(source, cfg.splits, cfg.split_group), source).fold(int(cfg.fold))
     except (DataError, ValueError, IndexError):
         return Overlap(False, (), DEFAULT_THRESHOLD, recorded_cache)
     position = {case: i for i, case in enumerate(train.ids)}

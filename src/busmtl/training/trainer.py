@@ -173,13 +173,6 @@ def _data_dir(cfg: TrainConfig) -> Path:
                           progress=cfg.progress, split_group=cfg.split_group)
 
 
-def splits_path(cfg: TrainConfig, data_dir: Path) -> Path:
-    """The split file a run reads: ``cfg.splits``, else the cache's file for ``split_group``."""
-    from busmtl.data.splits import split_file
-
-    return Path(cfg.splits) if cfg.splits else Path(data_dir) / split_file(cfg.split_group)
-
-
 def _loaders(datasets: dict[str, Dataset], cfg: TrainConfig) -> dict[str, DataLoader]:
     batch = cfg.effective_batch_size
     train_set = datasets["train"]
@@ -271,12 +264,13 @@ def build_session(cfg: TrainConfig, data_dir: Path, device: torch.device, precis
     """Seed, load the fold, write ``config.json``, build the model, weighter and optimiser."""
     from busmtl.data.dataset import make_datasets
     from busmtl.data.prepare import dataset_identity
+    from busmtl.data.splits import run_split_path
     from busmtl.weighting import get_weighter
 
     cfg.weighter = weighter_settings(cfg)  # recorded in config.json as used
     seed_everything(cfg.seed)
     datasets = make_datasets(
-        data_dir, splits_path(cfg, data_dir), cfg.fold, augment=cfg.augment, offline_copies=cfg.offline_copies,
+        data_dir, run_split_path(data_dir, cfg.splits, cfg.split_group), cfg.fold, augment=cfg.augment, offline_copies=cfg.offline_copies,
         image_size=cfg.image_size, in_channels=cfg.in_channels, seed=cfg.seed,
     )
     prov = artifacts.provenance(device, precision, cfg.channels_last, torch.get_num_threads())
@@ -535,10 +529,10 @@ def check_inputs(cfg: TrainConfig, data_dir: Path) -> None:
     :class:`~busmtl.data.errors.DataError` naming the value and what to do)."""
     from busmtl.data.errors import DataError
     from busmtl.data.prepare import read_index
-    from busmtl.data.splits import load_splits
+    from busmtl.data.splits import load_splits, run_split_path
     from busmtl.weighting import get_weighter
 
-    splits = load_splits(splits_path(cfg, data_dir), data_dir)
+    splits = load_splits(run_split_path(data_dir, cfg.splits, cfg.split_group), data_dir)
     fold = splits.fold(int(cfg.fold))
     classes = {row["id"]: row["class"] for row in read_index(data_dir)}
     seen = {classes[i] for i in fold.train if i in classes}
