@@ -125,3 +125,27 @@ def test_every_family_gets_cpu_and_wall_ratios_with_their_spread(tmp_path, capsy
     assert rows["mgda"]["jacobian"] == "representation" and "1.3x" in rows["mgda"]["target"]
     assert rows["gls"]["jacobian"] is None and "1.05x" in rows["gls"]["target"]
     assert "cpu x" in capsys.readouterr().out
+
+
+def test_both_jacobians_measure_every_gradient_method_twice():
+    from busmtl.bench.weighting import variants
+
+    assert variants(["ew", "mgda", "gls"], "both") == [
+        ("ew", "parameters"), ("mgda", "parameters"), ("mgda", "representation"),
+        ("gls", "parameters")]
+    assert variants(["mgda"], "representation") == [("mgda", "representation")]
+
+
+def test_the_target_is_judged_on_cpu_time_not_on_a_busy_wall_clock():
+    from busmtl.bench.weighting import ratios
+
+    def row(method, wall, cpu, jacobian=None):
+        return {"method": method, "jacobian": jacobian, "step_ms_median": wall,
+                "step_ms_max": wall, "peak_memory_mb": 100.0, "cpu_ms_median": cpu}
+
+    # another process held the core during mgda's steps: 3x the wall time, 1.5x the CPU time
+    rows = {r["method"]: r for r in ratios([row("ew", 100.0, 100.0),
+                                            row("mgda", 300.0, 150.0, "parameters"),
+                                            row("gls", 100.0, 120.0)])}
+    assert rows["mgda"]["target_ok"] is True and rows["mgda"]["time_ratio"] == 3.0
+    assert rows["gls"]["target_ok"] is False and rows["gls"]["target"].startswith("MISSED")

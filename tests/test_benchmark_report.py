@@ -56,3 +56,28 @@ def test_cost_ratios_carry_their_spread_over_rounds():
     assert rows.loc["DWA", "memory added by a step / EW"] == "0.95"
     assert rows.loc["UW", "in each round"] == "\u2013"
     assert rows.loc["GradNorm", "CPU time per step / EW, pooled"] == "not measured"
+
+
+def test_a_gradient_method_measured_over_the_representation_keeps_both_costs(tmp_path):
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"rows": [
+        {"method": "ew", "jacobian": None, "cpu_time_ratio": 1.0},
+        {"method": "mgda", "jacobian": "parameters", "cpu_time_ratio": 1.6},
+        {"method": "mgda", "jacobian": "representation", "cpu_time_ratio": 1.1},
+    ]}))
+    cost = benchmark.costs(path)
+    assert cost["mgda"]["cpu_time_ratio"] == 1.6
+    assert cost["mgda"]["representation"] == {"cpu_time_ratio": 1.1}
+    assert "representation" not in cost["ew"]
+
+
+def test_the_command_behind_the_costs_is_rebuilt_from_the_json(tmp_path):
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"settings": {"image_size": 96, "batch_size": 16,
+                                             "encoder": "resnet18", "steps": 3, "warmup": 1,
+                                             "repeats": 2, "threads": 1, "jacobian": "both",
+                                             "seed": 0, "device": "auto"}, "rows": []}))
+    assert benchmark.command(path) == (
+        "busmtl bench weighting --methods all --image-size 96 --batch-size 16 --encoder resnet18 "
+        "--steps 3 --warmup 1 --repeats 2 --threads 1 --jacobian both")
+    assert benchmark.command(tmp_path / "absent.json") == "busmtl bench weighting --methods all"

@@ -315,3 +315,12 @@ def test_myst_table_is_a_numbered_table_directive():
     assert "| method | a\\|b |" in md and "| m1 | **1** |" in md and lines[-1] == ":::"
     plain = tables.myst_table(frame, "No index", "tab-b", index=False).data
     assert "| a\\|b |" in plain and "method" not in plain
+
+
+def test_the_numbers_the_prose_quotes_about_folds_are_computed():
+    from busmtl.report import stats as report_stats
+
+    assert round(report_stats.t_quantile(5), 2) == 2.78  # 4 degrees of freedom, 95 %
+    assert report_stats.fold_overlap_text(5) == "three quarters"  # 3 of the 4 training parts
+    assert report_stats.fold_overlap_text(3) == "half"
+    assert report_stats.fold_overlap_text(10) == "8/9"

@@ -122,6 +122,34 @@ def test_committed_folders_are_the_ones_git_tracks(repo):
     assert protect.recorded_identity(runs / "fold0") == "abc"
 
 
+def test_a_set_of_runs_is_committed_when_git_tracks_some_of_it(repo, tmp_path_factory):
+    runs = repo / "book" / "runs"
+    (runs / "q" / "ew" / "fold0").mkdir(parents=True)
+    (runs / "q" / "ew" / "fold0" / "DONE").write_text("{}")  # made here, never committed
+    assert protect.committed_sets(runs, root=repo) == ["p"]
+    assert protect.committed_sets(repo / "absent", root=repo) == []
+    # a source archive (no git): what it ships is what was committed
+    archive = tmp_path_factory.mktemp("archive")
+    (archive / "runs" / "p" / "ew").mkdir(parents=True)
+    (archive / "runs" / "p" / "ew" / "DONE").write_text("{}")
+    (archive / "runs" / "empty").mkdir()
+    (archive / "runs" / "quick" / "ew" / "fold0").mkdir(parents=True)  # trained here
+    (archive / "runs" / "quick" / "ew" / "fold0" / ".lock").write_text("{}")
+    assert protect.committed_sets(archive / "runs", root=archive) == ["p"]
+
+
+def test_the_book_shows_this_repository_s_committed_sets():
+    from busmtl.publish.pipeline import companion_profiles
+    from busmtl.settings import repo_root
+
+    runs = repo_root() / "book" / "runs"
+    if not (repo_root() / ".git").exists():
+        pytest.skip("not a git checkout: nothing tells committed runs apart")
+    assert {"busi-cpu", "busi-cpu-grouped"} <= set(protect.committed_sets(runs))
+    assert "quick" not in companion_profiles("busi-cpu", runs)
+    assert "busi-cpu-interaction" in companion_profiles("busi-cpu", runs)
+
+
 def test_a_sweep_refuses_to_overwrite_committed_runs(repo, monkeypatch, tmp_path_factory):
     from busmtl.orchestration import sweep
 
@@ -170,6 +198,20 @@ def test_a_sweep_plans_every_seed_in_its_own_folder(tiny_data, tmp_path):
     assert sweep.parse_seeds(None, "busi-cpu-grouped") == [0, 1, 2]
     with pytest.raises(ValueError, match="--seeds"):
         sweep.parse_seeds("a,b", "smoke")
+
+
+def test_a_sweep_runs_folds_first_or_methods_first(tiny_data, tmp_path):
+    from busmtl.orchestration import sweep
+
+    def order(**kwargs):
+        runs = sweep.plan("smoke", ["dwa", "ew"], [0, 1], tiny_data, runs_root=tmp_path,
+                          notebook=sweep.default_notebook(), **kwargs)
+        return [(r.method, r.fold) for r in runs]
+
+    assert order() == [("dwa", 0), ("ew", 0), ("dwa", 1), ("ew", 1)]
+    assert order(order="method") == [("dwa", 0), ("dwa", 1), ("ew", 0), ("ew", 1)]
+    with pytest.raises(ValueError, match="order must be one of fold, method"):
+        order(order="seed")
 
 
 # --------------------------------------------------------------------------------------------

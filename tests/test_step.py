@@ -47,9 +47,10 @@ def test_channels_last_changes_layout_not_values():
     model, batch = _model(), _batch()
     cpu = torch.device("cpu")
     with torch.no_grad():
-        plain = step.network_losses(model, batch, cpu, "fp32")
+        plain = torch.stack(step.network_losses(model, batch, cpu, "fp32").terms)
         model_cl = model.to(memory_format=torch.channels_last)
-        fast = step.network_losses(model_cl, batch.to(cpu, channels_last=True), cpu, "fp32")
+        fast = torch.stack(
+            step.network_losses(model_cl, batch.to(cpu, channels_last=True), cpu, "fp32").terms)
     assert batch.to(cpu, channels_last=True).image.is_contiguous(memory_format=torch.channels_last)
     assert torch.allclose(plain, fast, rtol=1e-4)
 
@@ -58,8 +59,8 @@ def test_bf16_forward_gives_float32_losses_close_to_fp32():
     model, batch = _model(), _batch()
     cpu = torch.device("cpu")
     with torch.no_grad():
-        full = step.network_losses(model, batch, cpu, "fp32")
-        half = step.network_losses(model, batch, cpu, "bf16")
+        full = torch.stack(step.network_losses(model, batch, cpu, "fp32").terms)
+        half = torch.stack(step.network_losses(model, batch, cpu, "bf16").terms)
     assert half.dtype == torch.float32 and torch.isfinite(half).all()
     assert torch.allclose(full, half, rtol=0.05)  # bf16 keeps ~3 significant digits
 

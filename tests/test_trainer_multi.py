@@ -14,7 +14,7 @@ import torch
 from busmtl.config import make_config
 from busmtl.losses import LossSetup
 from busmtl.training import trainer
-from busmtl.training.step import train_step
+from busmtl.training.step import StepLosses, train_step
 
 TIMING = ["epoch_time_s", "step_time_ms_max", "step_time_ms_median"]
 
@@ -99,7 +99,7 @@ def test_the_auxiliary_term_is_added_outside_the_weighting():
 
     def closure():
         terms, aux_loss = parts()
-        return terms, 0.3 * aux_loss
+        return StepLosses(tuple(terms.unbind()), 0.3 * aux_loss)
 
     train_step(model, weighter, optimizer, closure)
     assert all(torch.allclose(p.grad, g) for p, g in zip(model.parameters(), expected))

@@ -16,6 +16,7 @@ from weighting_assertions import (
     View,
     assert_expected_structure,
     assert_gradient_is_weighted_sum,
+    assert_losses_given_apart_change_nothing,
     assert_scale_invariant,
     assert_shared_gradient_is_weighted_sum,
     assert_task_order_does_not_matter,
@@ -100,6 +101,11 @@ def test_dmf_min_max_scaling_removes_each_task_s_scale(name):
     """Eq. (9) maps each task's symlog memory to [0, 1], so a positive affine change of one
     task's symlog loss leaves the DMF weights as they were."""
     assert_weights_unchanged_by(make_weighter(name), symlog_affine(3.0, 0.0), symlog_affine(0.5, 2.0))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_losses_given_apart_change_nothing(name):
+    assert_losses_given_apart_change_nothing(make_weighter(name))
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -212,3 +212,42 @@ def test_uw_matches_torchjd_uw():
     (theirs_w,) = torch.autograd.grad(theirs(values), values)
     assert_close(ours_w, theirs_w)
     assert_close(ours.log_vars.grad, torch.autograd.grad(theirs(values), theirs.log_var)[0])
+
+
+# --------------------------------------------------------------------------------------------
+# on the real network: the U-Net's skip features are nested (each encoder stage is computed from
+# the one before), so they are a shared representation only if the heads read them through a
+# cut of the graph; otherwise a chain rule over them counts the deeper paths several times
+# --------------------------------------------------------------------------------------------
+NETWORKS = {"ssc_resnet": ("ssc_resnet", {}), "interaction": ("interaction", {}),
+            "interaction without HMSF": ("interaction", {"hmsf": False})}
+
+
+@pytest.mark.parametrize("jacobian", ["parameters", "representation"])
+@pytest.mark.parametrize("name", ["upgrad", "mgda"])
+@pytest.mark.parametrize("network", list(NETWORKS))
+def test_on_the_network_the_shared_gradient_is_that_of_the_weighted_sum(name, jacobian,
+                                                                         network):
+    from busmtl.models import model_class
+    from busmtl.training.step import Batch, network_losses, train_step
+
+    torch.manual_seed(0)
+    model_name, options = NETWORKS[network]
+    model = model_class(model_name)(encoder="resnet18", decoder_channels=(16, 16, 16, 16, 16),
+                                    **options)
+    model.train()
+    batch = Batch(torch.randn(4, 3, 32, 32), (torch.rand(4, 1, 32, 32) > 0.7).float(),
+                  torch.tensor([0, 1, 0, 1]))
+    cpu = torch.device("cpu")
+    shared = list(model.shared_parameters())
+    weighter = get_weighter(name, 2, jacobian=jacobian)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    torch.manual_seed(1)  # the same dropout masks in both forward passes
+    _, weights = train_step(model, weighter, optimizer,
+                            lambda: network_losses(model, batch, cpu, "fp32"))
+    got = [p.grad.clone() for p in shared]
+    torch.manual_seed(1)
+    seg, cls = network_losses(model, batch, cpu, "fp32").terms
+    expected = torch.autograd.grad(weights[0] * seg + weights[1] * cls, shared)
+    for g, e in zip(got, expected):  # float32 sums in another order: judged on each tensor's scale
+        assert_close(g, e, rtol=1e-4, atol=1e-4 * float(e.abs().max()) + 1e-8)

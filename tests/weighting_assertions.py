@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.testing import assert_close
 from weighting_toy import ToyMTL, toy_batch
 
-from busmtl.training.step import train_step
+from busmtl.training.step import StepLosses, train_step
 from busmtl.weighting import get_weighter, hyperparameters
 from busmtl.weighting.base import Weighter
 
@@ -82,6 +82,9 @@ class ToyRun:
     seed: int = 0
     lr: float = 1e-2
     train_network: bool = True
+    #: hand the toy's losses to the step apart (:class:`StepLosses`, as the trainer does) rather
+    #: than stacked (only with the plain toy view)
+    apart: bool = False
     losses: list[Tensor] = field(default_factory=list)
     weights: list[Tensor] = field(default_factory=list)
     finite_gradients: list[bool] = field(default_factory=list)
@@ -105,8 +108,12 @@ class ToyRun:
     def step(self) -> Tensor:
         """One training step; returns the weights it applied."""
         batch = self.next_batch()
-        losses, weights = train_step(self.model, self.weighter, self.optimizer,
-                                     lambda: self.view_losses(self.model, batch))
+        def compute() -> Tensor | StepLosses:
+            if self.apart:
+                return StepLosses(self.model.loss_terms(*batch))
+            return self.view_losses(self.model, batch)
+
+        losses, weights = train_step(self.model, self.weighter, self.optimizer, compute)
         grads = [p.grad for p in self.model.parameters() if p.grad is not None]
         self.finite_gradients.append(bool(grads) and all(bool(g.isfinite().all()) for g in grads))
         self.losses.append(losses)
@@ -220,3 +227,14 @@ def assert_scale_invariant(make: Make) -> None:
     """``scale_invariant`` methods: multiplying a task's loss by a constant (7 or 1/7, either
     task) at every step does not change the weights."""
     assert_weights_unchanged_by(make, *(scaled(c, task) for task in (0, 1) for c in (7.0, 1 / 7)))
+
+
+def assert_losses_given_apart_change_nothing(make: Make) -> None:
+    """The losses handed to the weighter as separate scalars (what the trainer does, so that a
+    per-task gradient runs through its own head only) or stacked into one tensor give the same
+    weights and the same trained network, bit for bit, at every step."""
+    stacked, apart = ToyRun(make).run(), ToyRun(make, apart=True).run()
+    for step, (a, b) in enumerate(zip(stacked.weights, apart.weights)):
+        assert torch.equal(a, b), f"step {step}: weights {a.tolist()} stacked, {b.tolist()} apart"
+    for (name, p), q in zip(stacked.model.named_parameters(), apart.model.parameters()):
+        assert torch.equal(p, q), f"{name} differs after training with the losses apart"

@@ -157,8 +157,8 @@ class TrainConfig:
 class Profile:
     """A named set of defaults for :class:`TrainConfig`, and what a sweep of it runs.
 
-    ``committed``: the profile's runs are the companion's reference results, committed to the
-    repository; ``busmtl book`` shows them as they are and never re-trains them.
+    Whether a profile's runs are committed is not a setting here: it is a property of the run
+    folders (files git tracks; :func:`busmtl.runs.protect.committed_sets`).
     """
 
     name: str
@@ -166,7 +166,6 @@ class Profile:
     settings: dict[str, Any]
     methods: tuple[str, ...] = ("ew", "gradnorm", "dwa", "atdwa")
     folds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    committed: bool = False
     seeds: tuple[int, ...] = (0,)
 
 
@@ -188,14 +187,15 @@ BUSI_CPU_SETTINGS: dict[str, Any] = {
     "cpu_isa": "avx2",
 }
 
-#: The benchmark's methods, in the order its runs are made: the registered weighters other than
-#: the four of the leak-free reference set (whose seed-0 runs it reuses); the paper's other
-#: companions first, then the gradient methods through torchjd, then the loss-only ones.
+#: The benchmark's methods, in the order its runs are made (``busmtl sweep --order method``): the
+#: registered weighters other than the four of the leak-free reference set (whose seed-0 runs it
+#: reuses); the gradient methods through torchjd the benchmark asks for first, then the loss-only
+#: ones, then the source papers' other weighters, then torchjd's further aggregators.
 BENCHMARK_METHODS: tuple[str, ...] = (
-    "uw", "dbmtl", "dmf_var", "dmf_mad", "dmf_bayes",
     "upgrad", "mgda", "pcgrad", "cagrad", "imtl_g", "nash_mtl", "aligned_mtl", "dualproj",
-    "graddrop", "gradvac", "config", "fairgrad",
     "rlw", "gls", "imtl_l", "famo", "stch",
+    "uw", "dbmtl", "dmf_var", "dmf_mad", "dmf_bayes",
+    "graddrop", "gradvac", "config", "fairgrad",
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (
@@ -234,33 +234,33 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     ),
     Profile(
         "busi-cpu", "the reference results: real BUSI on a 2-core CPU, sized by measurement",
-        BUSI_CPU_SETTINGS, methods=("ew", "gradnorm", "dwa", "atdwa", "dmf_var"), committed=True,
+        BUSI_CPU_SETTINGS, methods=("ew", "gradnorm", "dwa", "atdwa", "dmf_var"),
     ),
     Profile(
         "busi-cpu-interaction",
         "busi-cpu with the decoder-interaction network (TIM, UPA, HMSF, attention gates)",
         {**BUSI_CPU_SETTINGS, "model": "interaction"},
-        methods=("ew", "atdwa"), committed=True,
+        methods=("ew", "atdwa"),
     ),
     Profile(
         "busi-cpu-cbdice",
         "busi-cpu with DMF's decaying class-balanced Dice as auxiliary loss (DMF-var)",
         {**BUSI_CPU_SETTINGS, "aux_loss": "cb_dice"},
-        methods=("dmf_var",), committed=True,
+        methods=("dmf_var",),
     ),
     Profile(
         "busi-cpu-grouped",
         "busi-cpu on the leak-free split: near-duplicate images never cross a split boundary; "
         "3 seeds",
         {**BUSI_CPU_SETTINGS, "split_group": "duplicates"},
-        methods=("ew", "gradnorm", "dwa", "atdwa"), committed=True, seeds=(0, 1, 2),
+        methods=("ew", "gradnorm", "dwa", "atdwa"), seeds=(0, 1, 2),
     ),
     Profile(
         "busi-cpu-benchmark",
         "the leak-free protocol (busi-cpu-grouped), seed 0, for every other registered weighter: "
         "the benchmark of every family of loss weighting",
         {**BUSI_CPU_SETTINGS, "split_group": "duplicates"},
-        methods=BENCHMARK_METHODS, committed=True,
+        methods=BENCHMARK_METHODS,
     ),
     Profile(
         "paper", "the primary paper's protocol: BUSI at 256 px, ImageNet ResNet-34 (a GPU)",

@@ -34,13 +34,15 @@ With ``--repeats R`` the list of methods is run R times, interleaved (ew, dwa, .
 ...), and the step times of all rounds are pooled: on a shared machine, slow periods then hit
 every method alike. Only the ratios measured in one run are meant to be compared.
 
-Targets (the overhead budget of each method; median-step-time ratio and peak-memory ratio to
+Targets (the overhead budget of each method; median-step CPU-time ratio and peak-memory ratio to
 ``ew``): dwa, atdwa, uw, dmf_* and the loss-only methods of torchjd <= 1.05x time; gradnorm
 (last shared layer) <= 1.5x time and <= 1.25x memory; dbmtl <= 1.5x time; the gradient-balancing
 methods <= 2.0x with the Jacobian over the shared parameters, <= 1.3x over the shared
-representation (``--jacobian representation``). Wall time and this process's CPU time
-(``time.process_time``) are both reported, with the min-max of the per-round ratios. The primary paper (Table III) reports GradNorm at 8.5x the memory and 7.2x
-the longest step of equal weighting.
+representation. ``--jacobian both`` measures every gradient-balancing method both ways in the
+same run. This process's CPU time (``time.process_time``) decides the verdict, because on a
+shared machine the wall time also counts the time other processes held the core; the wall time
+is reported beside it, each with the min-max of the per-round ratios. The primary paper
+(Table III) reports GradNorm at 8.5x the memory and 7.2x the longest step of equal weighting.
 """
 
 from __future__ import annotations
@@ -189,25 +191,26 @@ def measure(
     }
 
 
-def _single_command(args: argparse.Namespace, method: str) -> list[str]:
+def _single_command(args: argparse.Namespace, method: str, jacobian: str) -> list[str]:
     cmd = [
         sys.executable, "-m", "busmtl.bench.weighting", "--single", method,
         "--image-size", str(args.image_size), "--batch-size", str(args.batch_size),
         "--encoder", args.encoder, "--steps", str(args.steps), "--warmup", str(args.warmup),
         "--device", args.device, "--seed", str(args.seed),
-        "--jacobian", args.jacobian,
+        "--jacobian", jacobian,
     ]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     return cmd
 
 
-def run_single(args: argparse.Namespace, method: str) -> dict[str, Any]:
-    """Measure ``method`` in a fresh subprocess and return its JSON row."""
+def run_single(args: argparse.Namespace, method: str, jacobian: str) -> dict[str, Any]:
+    """Measure ``method`` (a gradient-balancing one over ``jacobian``) in a fresh subprocess and
+    return its JSON row."""
     env = dict(os.environ)
     if args.threads:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
-    done = subprocess.run(_single_command(args, method), capture_output=True, text=True, env=env,
+    done = subprocess.run(_single_command(args, method, jacobian), capture_output=True, text=True, env=env,
                           check=False)
     if done.returncode != 0:
         tail = "\n".join(done.stderr.strip().splitlines()[-5:])
@@ -241,8 +244,10 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Add the ratios to ``ew`` and the verdict on the :data:`TARGETS` to every row.
 
     ``time_ratio`` (median step), ``max_time_ratio`` (longest step), ``memory_ratio`` (peak
-    memory) and, when present, ``step_memory_ratio`` (what the steps add to the memory held
-    before them); ``target_ok`` (bool or None) and ``target`` (text).
+    memory) and, when present, ``cpu_time_ratio`` (median step's CPU time) and
+    ``step_memory_ratio`` (what the steps add to the memory held before them); ``target_ok``
+    (bool or None: the CPU-time ratio, else the wall-time one, and the memory ratio within the
+    budget) and ``target`` (text).
     """
     base = next((r for r in rows if r["method"] == "ew"), None)
     if base is None:
@@ -265,7 +270,8 @@ def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if target is None:
             row["target_ok"], row["target"] = None, "-"
         else:
-            ok = row["time_ratio"] <= target["time"] and row["memory_ratio"] <= target.get(
+            time_ratio = row.get("cpu_time_ratio", row["time_ratio"])
+            ok = time_ratio <= target["time"] and row["memory_ratio"] <= target.get(
                 "memory", float("inf")
             )
             limits = ", ".join(f"{k} <= {v}x" for k, v in target.items())
@@ -291,13 +297,34 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     nan = float("nan")
     for r in rows:
         lines.append(
-            f"{r['method']:<12} {r['step_ms_median']:>10.1f} {r['step_ms_max']:>9.1f} "
+            f"{row_name(r):<12} {r['step_ms_median']:>10.1f} {r['step_ms_max']:>9.1f} "
             f"{r.get('step_memory_mb', nan):>8.1f} {r['time_ratio']:>7.2f} "
             f"{_spread(r.get('time_ratio_rounds')):>10} {r.get('cpu_time_ratio', nan):>6.2f} "
             f"{_spread(r.get('cpu_time_ratio_rounds')):>10} {r['memory_ratio']:>6.2f} "
             f"{r.get('step_memory_ratio', nan):>9.2f}  {r['target']}"
         )
     return "\n".join(lines)
+
+
+def row_name(row: dict[str, Any]) -> str:
+    """The method's name, with ``(rep)`` for a Jacobian over the shared representation."""
+    return row["method"] + (" (rep)" if row.get("jacobian") == "representation" else "")
+
+
+def variants(methods: list[str], jacobian: str) -> list[tuple[str, str]]:
+    """``(method, jacobian)`` pairs to measure: every method once, the gradient-balancing ones
+    over ``jacobian`` (``"both"``: over the parameters, then again over the representation)."""
+    from busmtl.weighting import hyperparameters
+
+    out = []
+    for method in methods:
+        if "jacobian" not in hyperparameters(method):
+            out.append((method, "parameters"))
+        elif jacobian == "both":
+            out += [(method, "parameters"), (method, "representation")]
+        else:
+            out.append((method, jacobian))
+    return out
 
 
 def _environment() -> dict[str, Any]:
@@ -343,13 +370,15 @@ def run(args: argparse.Namespace) -> int:
 
     env_before = _environment()
     started = time.perf_counter()
-    per_method: dict[str, list[dict[str, Any]]] = {m: [] for m in methods}
-    total = len(methods) * args.repeats
+    plan = variants(methods, args.jacobian)
+    measured: dict[tuple[str, str], list[dict[str, Any]]] = {v: [] for v in plan}
+    total = len(plan) * args.repeats
     for round_ in range(args.repeats):
-        for i, method in enumerate(methods):
-            print(f"[{round_ * len(methods) + i + 1}/{total}] {method}", file=sys.stderr, flush=True)
-            per_method[method].append(run_single(args, method))
-    table = ratios([pool(per_method[m]) for m in methods])
+        for i, (method, jacobian) in enumerate(plan):
+            shown = row_name({"method": method, "jacobian": jacobian})
+            print(f"[{round_ * len(plan) + i + 1}/{total}] {shown}", file=sys.stderr, flush=True)
+            measured[(method, jacobian)].append(run_single(args, method, jacobian))
+    table = ratios([pool(measured[v]) for v in plan])
     device = table[0]["device"]
     settings = {
         k: getattr(args, k)
@@ -364,12 +393,15 @@ def run(args: argparse.Namespace) -> int:
         f"SSC-ResNet ({args.encoder}), batch {args.batch_size}, {args.image_size}x"
         f"{args.image_size}, {args.steps} timed steps after {args.warmup} warm-up x "
         f"{args.repeats} round(s), device {device}, {table[0].get('threads')} thread(s), "
-        f"gradient methods' Jacobian w.r.t. the shared {args.jacobian}"
+        "gradient methods' Jacobian w.r.t. the shared "
+        + ("parameters and, marked (rep), the representation" if args.jacobian == "both"
+           else args.jacobian)
     )
     print(title)
     print(format_table(table))
     print("time x / cpu x: median wall / CPU time of a step over ew's, all rounds pooled; "
-          "rounds: min-max of the per-round ratios (rounds interleaved: ew, dwa, ..., ew, ...).")
+          "rounds: min-max of the per-round ratios (rounds interleaved: ew, dwa, ..., ew, ...); "
+          "the target is judged on cpu x.")
     if device == "cpu":
         print("CPU memory: peak RSS of a fresh process per method (includes torch and the model); "
               "'step MiB' = peak minus the RSS before the first step.")
@@ -394,9 +426,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None,
                    help="torch/OpenMP threads per measurement (default: torch's default)")
     p.add_argument("--seed", type=int, default=0, help="seed of the model and the batch")
-    p.add_argument("--jacobian", default="parameters", choices=("parameters", "representation"),
+    p.add_argument("--jacobian", default="parameters",
+                   choices=("parameters", "representation", "both"),
                    help="gradient-balancing methods: Jacobian w.r.t. the shared parameters "
-                        "(default) or the shared representation")
+                        "(default), the shared representation, or both (each method twice)")
     p.add_argument("--out", default="bench/weighting.json", help="JSON file to write")
 
 

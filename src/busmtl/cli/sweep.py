@@ -7,7 +7,7 @@ import argparse
 
 from busmtl.cli import executor_options
 from busmtl.config import PROFILES, parse_settings
-from busmtl.orchestration.sweep import DEFAULT_THREADS, run_sweep
+from busmtl.orchestration.sweep import DEFAULT_THREADS, ORDERS, run_sweep
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=None, metavar="KEY=VALUE", dest="settings",
                    help="any training setting for every run, e.g. --set model=interaction "
                    "(repeatable; the run hash covers it)")
+    p.add_argument("--order", default="fold", choices=ORDERS,
+                   help="fold (default): every method of a fold before the next fold; method: "
+                   "the methods one after the other, in the order of --methods")
     p.add_argument("--retrain-committed", action="store_true",
                    help="allow re-training runs committed to the repository (same data only)")
     p.add_argument("--runs-dir", default=None, help="default: book/runs")
@@ -55,7 +58,7 @@ def _cli(args: argparse.Namespace) -> int:
                         runs_root=args.runs_dir, notebook=args.notebook, epochs=args.epochs,
                         image_size=args.image_size, seed=args.seed, threads=args.threads,
                         seeds=args.seeds, retrain_committed=args.retrain_committed,
-                        settings=parse_settings(args.settings),
+                        settings=parse_settings(args.settings), order=args.order,
                         progress=False if args.no_progress else None,
                         executor=executor_options.build(args))
     return 1 if summary.failed else 0

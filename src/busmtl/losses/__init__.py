@@ -45,7 +45,7 @@ from busmtl.losses.registry import (
     seg_loss,
 )
 from busmtl.losses.setup import AUX_SCHEDULES, LOSS_TERMS, LossSetup, LossValues
-from busmtl.losses.tasks import segmentation_loss, task_losses
+from busmtl.losses.tasks import segmentation_loss, task_loss_terms, task_losses
 from busmtl.losses.texture import texture_loss
 from busmtl.losses.tversky import tversky_loss
 
@@ -72,6 +72,7 @@ __all__ = [
     "parse_seg_entry",
     "seg_loss",
     "segmentation_loss",
+    "task_loss_terms",
     "task_losses",
     "texture_loss",
     "tversky_loss",

@@ -51,13 +51,15 @@ class LossValues:
     """The losses of one batch (all with grad).
 
     ``named``: every named loss, unscaled, keyed ``seg_<name>`` / ``cls_<name>``;
-    ``tasks``: ``[L_seg, L_cls]``; ``terms``: the K terms the weighter sees;
+    ``tasks``: ``[L_seg, L_cls]``; ``terms``: the K terms the weighter sees, stacked;
+    ``term_parts``: the same K terms as separate scalars (what the trainer hands the weighter);
     ``aux``: the auxiliary loss ``L_a`` (unscaled) or ``None``.
     """
 
     named: dict[str, torch.Tensor]
     tasks: torch.Tensor
     terms: torch.Tensor
+    term_parts: tuple[torch.Tensor, ...]
     aux: torch.Tensor | None = None
 
 
@@ -171,9 +173,10 @@ class LossSetup:
         l_cls = CLS_LOSSES[self.cls_loss](class_logits, labels)
         named[f"cls_{self.cls_loss}"] = l_cls
         tasks = torch.stack([l_seg, l_cls])
-        terms = tasks if self.loss_terms == "tasks" else torch.stack([*seg_terms, l_cls])
+        parts = (l_seg, l_cls) if self.loss_terms == "tasks" else (*seg_terms, l_cls)
+        terms = tasks if self.loss_terms == "tasks" else torch.stack(parts)
         aux = SEG_LOSSES[self.aux_loss](mask_logits, mask) if self.aux_loss else None
-        return LossValues(named, tasks, terms, aux)
+        return LossValues(named, tasks, terms, parts, aux)
 
     def aux_gamma(self, step: int, epoch: int) -> float:
         """DMF eq. 2: ``gamma0 exp(-tau t)``, ``t = step`` (optimizer steps already taken) or

@@ -22,6 +22,16 @@ def segmentation_loss(mask_logits: torch.Tensor, mask: torch.Tensor) -> torch.Te
     return dice_loss(mask_logits, mask) + bce_loss(mask_logits, mask)
 
 
+def task_loss_terms(
+    mask_logits: torch.Tensor,
+    class_logits: torch.Tensor,
+    mask: torch.Tensor,
+    labels: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(L_seg, L_cls)``, the unweighted task losses as separate scalars."""
+    return segmentation_loss(mask_logits, mask), classification_loss(class_logits, labels)
+
+
 def task_losses(
     mask_logits: torch.Tensor,
     class_logits: torch.Tensor,
@@ -29,6 +39,4 @@ def task_losses(
     labels: torch.Tensor,
 ) -> torch.Tensor:
     """The 1-D tensor ``[L_seg, L_cls]`` of unweighted task losses that a weighter consumes."""
-    return torch.stack(
-        [segmentation_loss(mask_logits, mask), classification_loss(class_logits, labels)]
-    )
+    return torch.stack(task_loss_terms(mask_logits, class_logits, mask, labels))

@@ -265,7 +265,7 @@ class InteractionNet(KeepsRepresentation):
         features = list(self.encoder(x))
         if self.hmsf is not None:
             features[1:] = [block(f) for block, f in zip(self.hmsf, features[1:])]
-        self.keep(features)  # the shared part's output (encoder + HMSF), for rep_grad
+        features = self.keep(features)  # the shared part's output (encoder + HMSF), for rep_grad
         d = features[5]
         streams, upa_weights = [], []
         for l in range(LEVELS):

@@ -2,9 +2,20 @@
 gradients with respect to it instead of the shared parameters (LibMTL's ``rep_grad``).
 
 A network that mixes in :class:`KeepsRepresentation` calls :meth:`KeepsRepresentation.keep` on the
-tensors its shared part hands to the task-specific parts; ``shared_representation()`` returns
-them (those with grad) until the next forward pass, which starts by forgetting them, so no
-previous step's tensors are alive while the next one runs.
+tensors its shared part hands to the task-specific parts and lets the task-specific parts read
+what ``keep`` returns; ``shared_representation()`` returns those tensors (the ones with grad)
+until the next forward pass, which starts by forgetting them, so no previous step's tensors are
+alive while the next one runs.
+
+The representation must be a *cut* of the graph: every path from a shared parameter to a loss
+leaves the shared part through exactly one of its tensors. A U-Net's skip features are not one
+as they are: each encoder stage is computed from the one before, so the gradient of a loss with
+respect to an early feature already contains the paths through the later ones, and a chain rule
+over all of them (``sum_i (dL/df_i) (df_i/dtheta)``) counts those paths again. ``keep`` therefore
+hands the task-specific parts an alias of each tensor (``f.view_as(f)``, the same values and
+memory): the aliases are read only by the task-specific parts, none is computed from another,
+and the gradient with respect to an alias is what the heads send back through it alone. For
+training this changes nothing: an alias passes its gradient on unchanged.
 """
 
 from __future__ import annotations
@@ -27,10 +38,13 @@ class KeepsRepresentation(nn.Module):
         if encoder is not None:
             encoder.register_forward_hook(self._keep_output)
 
-    def keep(self, tensors: torch.Tensor | Sequence[torch.Tensor]) -> None:
-        """Record ``tensors`` as the shared representation of this forward pass."""
-        items = [tensors] if isinstance(tensors, torch.Tensor) else list(tensors)
+    def keep(self, tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Record ``tensors`` as the shared representation of this forward pass and return what
+        the task-specific parts must read instead: an alias of each tensor with grad (see the
+        module docstring), the others as they are."""
+        items = [t.view_as(t) if t.requires_grad else t for t in tensors]
         self._representation = [t for t in items if t.requires_grad]
+        return items
 
     def shared_representation(self) -> list[torch.Tensor]:
         """The shared tensors (with grad) the task-specific parts read in the last forward pass."""
@@ -50,5 +64,10 @@ class KeepsRepresentation(nn.Module):
     def _forget(self, _module: nn.Module, _inputs: object) -> None:
         self._representation = []
 
-    def _keep_output(self, _module: nn.Module, _inputs: object, output: object) -> None:
-        self.keep(output)  # type: ignore[arg-type]
+    def _keep_output(self, _module: nn.Module, _inputs: object,
+                     output: torch.Tensor | Sequence[torch.Tensor]
+                     ) -> torch.Tensor | list[torch.Tensor]:
+        # the encoder's output (one tensor, or a list of features), replaced by the aliases
+        if isinstance(output, torch.Tensor):
+            return self.keep([output])[0]
+        return self.keep(output)

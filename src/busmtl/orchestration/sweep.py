@@ -136,11 +136,20 @@ def portable(path: Path, base: Path | None = None) -> str:
     return str(path)
 
 
+#: The orders a sweep can run its runs in. ``"fold"``: seed by seed, fold by fold, every method
+#: of a fold before the next fold, so that an interrupted sweep leaves complete folds of the first
+#: seeds (every method compared on them). ``"method"``: method by method, in the order given,
+#: so that an interrupted sweep leaves the first methods complete (a benchmark of many methods).
+ORDERS: tuple[str, ...] = ("fold", "method")
+
+
 def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
          runs_root: Path, notebook: Path, overrides: dict[str, Any] | None = None,
          precision_device: str | None = None, base: Path | None = None,
-         seeds: list[int] | None = None, settings: dict[str, Any] | None = None) -> list[Run]:
-    """The runs of a sweep with their specifications and hashes (nothing is executed).
+         seeds: list[int] | None = None, settings: dict[str, Any] | None = None,
+         order: str = "fold") -> list[Run]:
+    """The runs of a sweep with their specifications and hashes (nothing is executed), in
+    ``order`` (:data:`ORDERS`).
 
     Each run's settings are resolved here, once (:func:`busmtl.orchestration.plan.resolve`): the
     profile's defaults, ``settings`` (``--set model=interaction``) and ``overrides`` (``None``
@@ -153,9 +162,13 @@ def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
     runs = []
     seeds = [None] if seeds is None else seeds
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    # seed by seed, fold by fold, so that an interrupted sweep leaves complete folds of the
-    # first seeds (every method compared)
-    for seed, fold, method in ((s, f, m) for s in seeds for f in folds for m in methods):
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got {order!r}")
+    if order == "fold":
+        triples = [(s, f, m) for s in seeds for f in folds for m in methods]
+    else:
+        triples = [(s, f, m) for m in methods for s in seeds for f in folds]
+    for seed, fold, method in triples:
         key = RunKey(method, fold, int(seed or 0))
         run_dir = layout.run_dir(runs_root, profile, key).resolve()
         config = resolve(make_config(profile, **{  # validates early
@@ -307,7 +320,8 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
               executor: Executor | str | None = None, devices: str | list[str] | None = None,
               runs_per_device: int = 1, base: str | Path | None = None,
               seeds: list[int] | str | None = None, retrain_committed: bool = False,
-              settings: dict[str, Any] | None = None, log=print) -> SweepSummary:
+              settings: dict[str, Any] | None = None, order: str = "fold",
+              log=print) -> SweepSummary:
     """Execute every pending method x fold; return the summary (also written as
     ``<runs>/<profile>/sweep_summary.json``, and rewritten whenever a run starts or ends).
     Never raises for a failing run.
@@ -316,6 +330,8 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
     (e.g. a :class:`~busmtl.orchestration.executors.slurm.SlurmExecutor` with its settings). ``jobs``
     (``None``: :func:`default_jobs`), ``devices`` and ``runs_per_device`` configure the local
     executor. ``seeds``: the training seeds (``None``: the profile's; ``--seeds 0,1,2``).
+    ``order``: the order of the runs (:data:`ORDERS`; ``--order method`` runs the methods one
+    after the other, in the order of ``methods``).
 
     Runs whose folder git tracks (committed runs) are never re-trained unless
     ``retrain_committed`` is set and the data have the identity the committed runs recorded
@@ -323,6 +339,8 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
     (:mod:`busmtl.runs.lock`)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    if order not in ORDERS:
+        raise ValueError(f"--order must be one of {', '.join(ORDERS)}, got {order!r}")
     jobs = default_jobs() if jobs is None else int(jobs)
     runner = make_executor(executor, jobs=jobs, device=device, devices=devices,
                            runs_per_device=runs_per_device)
@@ -345,7 +363,8 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
                  "num_threads": threads}
     runs = plan(profile, methods, folds, data, runs_root=root, notebook=notebook,
                 overrides=overrides, precision_device=runner.precision_device(device or "auto"),
-                base=base, seeds=seeds if seeds != [0] else None, settings=settings)
+                base=base, seeds=seeds if seeds != [0] else None, settings=settings,
+                order=order)
     adopt_hand_made_runs(runs, data, log=log)
     summary = SweepSummary(profile, runs, executor=runner.describe())
     for r in runs:

@@ -8,10 +8,11 @@ side by side, into the build's cache (:mod:`busmtl.publish.execute`; emptied fir
 always reflect the runs present), and ``jupyter-book build`` renders them offline with warnings
 as errors; the run notebooks are not re-executed.
 
-A **committed** profile (``busi-cpu``: the reference runs in ``book/runs/busi-cpu``) skips steps
-1-2: its runs are shown as committed, with their provenance, and are never re-trained here (a
-code change must not silently start hours of training); ``busmtl sweep --profile busi-cpu
---data-dir BUSI`` re-runs them on request. The report modules only read runs; this module is
+A profile whose run set is **committed** (its folder under the runs root holds files git tracks,
+:func:`busmtl.runs.protect.committed_sets`; e.g. the reference runs in ``book/runs/busi-cpu``)
+skips steps 1-2: its runs are shown as committed, with their provenance, and are never
+re-trained here (a code change must not silently start hours of training); ``busmtl sweep
+--profile busi-cpu --data-dir BUSI --retrain-committed`` re-runs them on request. The report modules only read runs; this module is
 the only one that makes them.
 """
 
@@ -30,6 +31,7 @@ from busmtl.config import PROFILES
 from busmtl.errors import UserError
 from busmtl.orchestration.executors import Executor
 from busmtl.runs import layout
+from busmtl.runs.protect import committed_sets
 from busmtl.settings import repo_root
 
 CHAPTERS = ("book/methods", "book/data", "book/lab", "book/results", "book/reproducing")
@@ -62,10 +64,13 @@ def run_pages(root: Path, profile: str, runs_root: Path) -> dict[tuple[str, int]
             for nb in notebooks if layout.parse_run_name(nb.stem)[1] == 0}
 
 
-def companion_profiles(profile: str) -> list[str]:
-    """The committed profiles other than ``profile``: the results chapter compares their runs
-    with the reference runs in every build, so the appendix lists their notebooks too."""
-    return [name for name, record in PROFILES.items() if record.committed and name != profile]
+def companion_profiles(profile: str, runs_root: Path) -> list[str]:
+    """The profiles other than ``profile`` whose runs under ``runs_root`` are committed
+    (:func:`busmtl.runs.protect.committed_sets`), in the order of ``PROFILES``: the results
+    chapter compares their runs with the reference runs in every build, so the appendix lists
+    their notebooks too."""
+    committed = set(committed_sets(runs_root))
+    return [name for name in PROFILES if name in committed and name != profile]
 
 
 def _method_page(method: str, profile: str, runs_root: Path, root: Path) -> str:
@@ -114,7 +119,7 @@ def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
         print(f"note: the runs in {folder} are outside the book's folder {root}: the tables use "
               "them, the appendix cannot include their notebooks")
     method_pages = []
-    for shown in [profile, *companion_profiles(profile)]:
+    for shown in [profile, *companion_profiles(profile, runs_root)]:
         for method, notebooks in run_notebooks(root, shown, runs_root).items():
             stem = f"runs_{method}" if shown == profile else f"runs_{shown}_{method}"
             page = out / f"{stem}.md"
@@ -187,9 +192,9 @@ def build_book(profile: str = "busi-cpu", data_dir: str | None = None, jobs: int
 
     if profile not in PROFILES:
         raise UserError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-    committed = PROFILES[profile].committed
     root = Path(root).resolve() if root else repo_root()
     runs = Path(runs_root) if runs_root else root / "book" / "runs"
+    committed = profile in committed_sets(runs, root)
     start = time.perf_counter()
     data: Path | None = None
     if committed:

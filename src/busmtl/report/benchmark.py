@@ -40,12 +40,39 @@ COST_KEYS: tuple[str, ...] = ("cpu_time_ratio", "cpu_time_ratio_rounds", "time_r
 def costs(path: Path) -> dict[str, dict]:
     """Method -> ``cpu_time_ratio`` (median CPU time of a step, pooled over the rounds, ratio to
     EW), ``cpu_time_ratio_rounds`` (the same ratio in each interleaved round), ``time_ratio``
-    (wall clock) and ``step_memory_ratio`` from the benchmark's JSON (empty when it is
-    absent)."""
+    (wall clock) and ``step_memory_ratio`` from the benchmark's JSON (empty when it is absent).
+    These are the method as the benchmark runs train it (a gradient-balancing method over the
+    shared parameters); where the JSON also measured it over the shared representation, that
+    row's entry is under ``"representation"``."""
     if not path.is_file():
         return {}
     report = json.loads(path.read_text(encoding="utf-8"))
-    return {r["method"]: {k: r[k] for k in COST_KEYS if k in r} for r in report.get("rows", [])}
+    out: dict[str, dict] = {}
+    rows = report.get("rows", [])
+    for r in rows:
+        if r.get("jacobian") != "representation":
+            out[r["method"]] = {k: r[k] for k in COST_KEYS if k in r}
+    for r in rows:
+        if r.get("jacobian") == "representation" and r["method"] in out:
+            out[r["method"]]["representation"] = {k: r[k] for k in COST_KEYS if k in r}
+    return out
+
+
+#: The benchmark's options in the order :func:`command` writes them (its JSON's ``settings``).
+COMMAND_OPTIONS: tuple[str, ...] = ("image_size", "batch_size", "encoder", "steps", "warmup",
+                                    "repeats", "threads", "jacobian")
+
+
+def command(path: Path) -> str:
+    """The ``busmtl bench weighting`` command that wrote the JSON at ``path``, from the settings
+    it records (``busmtl bench weighting --methods all`` when it is absent)."""
+    base = "busmtl bench weighting --methods all"
+    if not path.is_file():
+        return base
+    settings = json.loads(path.read_text(encoding="utf-8")).get("settings", {})
+    options = [f"--{key.replace('_', '-')} {settings[key]}" for key in COMMAND_OPTIONS
+               if settings.get(key) is not None]
+    return " ".join([base, *options])
 
 
 def ratio_text(entry: dict | None) -> str:
@@ -74,18 +101,24 @@ def cost_table(methods: list[str], cost: dict[str, dict]) -> pd.DataFrame:
         entry = cost.get(method, {})
         memory = entry.get("step_memory_ratio")
         pooled = entry.get("cpu_time_ratio")
-        rows.append({"method": short(method),
-                     "CPU time per step / EW, pooled": (f"{pooled:.2f}" if pooled is not None
-                                                        else "not measured"),
-                     "in each round": _rounds(entry) or "\u2013",
-                     "memory added by a step / EW": (f"{memory:.2f}" if memory is not None
-                                                     else "not measured")})
+        row = {"method": short(method),
+               "CPU time per step / EW, pooled": (f"{pooled:.2f}" if pooled is not None
+                                                  else "not measured"),
+               "in each round": _rounds(entry) or "\u2013",
+               "memory added by a step / EW": (f"{memory:.2f}" if memory is not None
+                                               else "not measured")}
+        if any("representation" in cost.get(m, {}) for m in methods):
+            row["CPU time / EW, Jacobian over the representation"] = (
+                ratio_text(entry["representation"]) if "representation" in entry else "\u2013")
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame:
     """One row per method: runs finished, mean test Dice and accuracy, their differences to EW
-    (crossed bootstrap over folds and test images) and the CPU-time ratio to EW."""
+    (crossed bootstrap over folds and test images) and the CPU-time ratio to EW (for a
+    gradient-balancing method also with the Jacobian over the shared representation, where the
+    benchmark measured it)."""
     from busmtl.weighting import available
 
     per_image = aggregate.per_image(runs)
@@ -106,6 +139,10 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame
             e = crossed_bootstrap(paired_cube(per_image, method, "ew", per))
             row[f"{name} \u2212 EW"] = e.text() if e else "pending (no EW pair)"
         row["CPU time / EW"] = ratio_text(cost.get(method))
+        if any("representation" in entry for entry in cost.values()):
+            rep = cost.get(method, {}).get("representation")
+            row["CPU time / EW, Jacobian over the representation"] = (
+                ratio_text(rep) if rep else "\u2013")
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -54,10 +54,14 @@ def families_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def profiles_table() -> pd.DataFrame:
+def profiles_table(runs_root: Path) -> pd.DataFrame:
     """One row per profile of :data:`busmtl.config.PROFILES`: what it is for, its data, image
-    size, encoder, epochs, methods and folds, and whether its runs are committed."""
+    size, encoder, epochs, methods and folds, and whether its runs under ``runs_root`` are
+    committed (:func:`busmtl.runs.protect.committed_sets`)."""
     from busmtl.config import PROFILES, make_config
+    from busmtl.runs.protect import committed_sets
+
+    committed = set(committed_sets(runs_root))
 
     rows = []
     for name, profile in PROFILES.items():
@@ -72,7 +76,7 @@ def profiles_table() -> pd.DataFrame:
             "image px": cfg.prepare_size,
             "encoder": cfg.encoder + (f" ({cfg.encoder_weights})" if cfg.encoder_weights else ""),
             "epochs": cfg.epochs, "methods": ", ".join(profile.methods),
-            "folds": len(profile.folds), "runs committed": "yes" if profile.committed else "no",
+            "folds": len(profile.folds), "runs committed": "yes" if name in committed else "no",
         })
     return pd.DataFrame(rows)
 

@@ -97,6 +97,7 @@ class ResultsPage:
         """The build's settings, provenance, run counts and the one-line answer."""
         verdict, details = summary.answer(self.runs, self.per_image)
         sizes = self.per_image.groupby(["method", "fold"]).size() if len(self.per_image) else []
+        n_folds = int(self.runs["fold"].nunique()) if len(self.runs) else 0
         return {
             "profile": self.profile,
             "data_name": "BUSI" if self.on_busi else "the phantoms",
@@ -107,7 +108,10 @@ class ResultsPage:
             "answer_details": details,
             "n_done": len(self.done),
             "n_expected": len(self.runs),
-            "n_folds": int(self.runs["fold"].nunique()) if len(self.runs) else 0,
+            "n_folds": n_folds,
+            "fold_t_quantile": f"{stats.t_quantile(n_folds):.2f}" if n_folds > 1 else "n/a",
+            "wilcoxon_min_p": f"{2 / 2 ** n_folds:.4g}" if n_folds else "n/a",
+            "fold_overlap": stats.fold_overlap_text(n_folds),
             "methods_done": ", ".join(label(m) for m in dict.fromkeys(self.done["method"]))
             or "none",
             "commit": str(self.first("git_commit"))[:10],
@@ -136,6 +140,7 @@ class ResultsPage:
                 "finished pair of runs yet).", "tab-headline", index=False),
             "budgets": headline.budgets_line(LEAK_FREE),
             "seed_line": headline.seed_line(lf_runs, lf_est),
+            "lf_seeds": len(PROFILES[LEAK_FREE].seeds),
             "lf_pending": int((lf_runs["status"] != "done").sum()),
             "tab_leak_free": tables.myst_table(
                 headline.method_table(lf_runs),
@@ -146,9 +151,14 @@ class ResultsPage:
 
     def costs(self) -> dict[str, dict]:
         """The committed weighting benchmark's cost of every method (:func:`benchmark.costs`)."""
+        return benchmark.costs(self.bench_json())
+
+    @staticmethod
+    def bench_json() -> Path:
+        """The committed weighting benchmark's JSON."""
         from busmtl.settings import repo_root
 
-        return benchmark.costs(repo_root() / benchmark.BENCH_JSON)
+        return repo_root() / benchmark.BENCH_JSON
 
     def benchmark(self) -> Values:
         """Every registered weighter on the leak-free protocol, and its cost."""
@@ -157,7 +167,11 @@ class ResultsPage:
         done, planned = benchmark.count(bench_runs)
         fig = benchmark.tradeoff_figure(bench_runs, cost)
         plt.close(fig)
+        from busmtl.weighting import FAMILIES
+
         return {
+            "bench_own": sum(family.endswith(", own") for family in FAMILIES.values()),
+            "bench_registered": len(FAMILIES),
             "bench_done": done,
             "bench_planned": planned,
             "bench_pending": ", ".join(benchmark.pending(bench_runs)) or "none",
@@ -166,8 +180,9 @@ class ResultsPage:
                 "Every registered weighter on the leak-free protocol (seed 0, five folds): test "
                 "Dice and accuracy (mean over the finished folds), the difference to EW with its "
                 "95 % interval over folds and test images, and the CPU time of a training step "
-                "as a ratio to EW, pooled and in each round (`busmtl bench weighting --methods "
-                "all`, one run, interleaved rounds).", "tab-benchmark", index=False),
+                "as a ratio to EW, pooled and in each round (one run of "
+                f"`{benchmark.command(self.bench_json())}`, interleaved rounds).",
+                "tab-benchmark", index=False),
             "fig_tradeoff": fig,
         }
 
@@ -295,8 +310,8 @@ class ResultsPage:
             "tab_t3_cpu": tables.myst_table(
                 benchmark.cost_table(self.methods, self.costs()),
                 "The CPU time of one training step as a ratio to EW, from the weighting "
-                "benchmark (`busmtl bench weighting --methods all`: every method timed in one "
-                "run, in interleaved rounds): pooled over all timed steps, and within each round "
+                f"benchmark (`{benchmark.command(self.bench_json())}`: every method timed in "
+                "one run, in interleaved rounds): pooled over all timed steps, and within each round "
                 "(the rounds differ in the machine's load, so the pooled ratio can lie outside "
                 "them); and the memory one step adds.", "tab-t3-cpu", index=False),
             "memory_kind": ("the peak resident memory of the run's process"

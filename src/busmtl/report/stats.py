@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -80,6 +81,24 @@ def _done(runs: pd.DataFrame) -> pd.DataFrame:
     return runs[runs["status"] == "done"]
 
 
+def t_quantile(n: int) -> float:
+    """The t quantile that multiplies the standard error of a mean over ``n`` paired values in
+    a :data:`CONFIDENCE` interval (``n - 1`` degrees of freedom)."""
+    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
+
+
+def fold_overlap_text(n_folds: int) -> str:
+    """How much of their training images two folds share in words: with ``k`` folds each trains
+    on ``k - 1`` parts (one validates), two of them on ``k - 2`` common parts, a share of
+    ``(k - 2) / (k - 1)`` (``"three quarters"`` for five folds)."""
+    if n_folds < 3:
+        return "none"
+    share = Fraction(n_folds - 2, n_folds - 1)
+    words = {Fraction(1, 2): "half", Fraction(2, 3): "two thirds",
+             Fraction(3, 4): "three quarters", Fraction(4, 5): "four fifths"}
+    return words.get(share, f"{share.numerator}/{share.denominator}")
+
+
 def fold_difference(runs: pd.DataFrame, a: str, b: str, metric: str) -> Difference:
     """``A - B`` of test metric ``metric`` (e.g. ``seg_dice``) over the folds both finished, with a
     t-based 95 % interval and the paired t-test p-value (NaN below two folds)."""
@@ -100,7 +119,7 @@ def fold_difference(runs: pd.DataFrame, a: str, b: str, metric: str) -> Differen
     sd = float(diff.std(ddof=1))
     if sd == 0:
         return Difference(a, b, metric, n, mean, mean, mean, 0.0 if mean else 1.0, diff)
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / np.sqrt(n)
+    half = t_quantile(n) * sd / np.sqrt(n)
     p = float(stats.ttest_rel(va.loc[folds], vb.loc[folds]).pvalue)
     return Difference(a, b, metric, n, mean, mean - half, mean + half, p, diff)
 

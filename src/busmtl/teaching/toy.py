@@ -69,12 +69,18 @@ class ToyMTL(KeepsRepresentation):
         """The last shared layer (GradNorm measures the task gradients there)."""
         return [self.encoder[2].weight]
 
-    def losses(self, x: torch.Tensor, y_seg: torch.Tensor, y_cls: torch.Tensor) -> torch.Tensor:
-        """``[L_seg, L_cls]``: mean squared error of the regression, cross-entropy of the classes."""
+    def loss_terms(self, x: torch.Tensor, y_seg: torch.Tensor,
+                   y_cls: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(L_seg, L_cls)``: mean squared error of the regression, cross-entropy of the
+        classes, as separate scalars."""
         z = self.encoder(x)
         seg = nn.functional.mse_loss(self.seg_head(z).squeeze(-1), y_seg)
         cls = nn.functional.cross_entropy(self.cls_head(z), y_cls)
-        return torch.stack([seg, cls])
+        return seg, cls
+
+    def losses(self, x: torch.Tensor, y_seg: torch.Tensor, y_cls: torch.Tensor) -> torch.Tensor:
+        """``[L_seg, L_cls]`` (:meth:`loss_terms` stacked)."""
+        return torch.stack(self.loss_terms(x, y_seg, y_cls))
 
 
 def toy_batch(seed: int = 0, n: int = 16) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -4,13 +4,15 @@ A step of multi-task training with a loss weighter (eq. 1 of the ATDWA paper,
 ``L = sum_k w_k L_k``)::
 
     optimizer.zero_grad()
-    losses = compute_losses()            # 1-D tensor [L_1, ..., L_K], unweighted, with grad
+    losses = compute_losses()            # the K unweighted losses, with grad
     weights = weighter.backward(losses, model)   # forms sum_k w_k L_k and back-propagates it
     optimizer.step()
 
 :func:`train_step` is exactly that, plus finiteness checks. :func:`network_losses` is the
 ``compute_losses`` of SSC-ResNet: the forward pass (in the run's precision and memory layout)
-and the two task losses of :mod:`busmtl.losses`, always computed in float32.
+and the two task losses of :mod:`busmtl.losses`, always computed in float32, handed over as
+separate scalars (:class:`StepLosses`) so that a method needing per-task gradients differentiates
+each loss through its own head only (see :meth:`busmtl.weighting.base.Weighter.terms`).
 
 Fast path on a CPU. ``precision="bf16"`` runs the forward pass under
 ``torch.autocast("cpu", dtype=torch.bfloat16)`` and ``channels_last`` stores activations as
@@ -105,11 +107,24 @@ def network_outputs(model: nn.Module, batch: Batch, device: torch.device,
     return seg_logits.float(), cls_logits.float()
 
 
+@dataclass(frozen=True)
+class StepLosses:
+    """What a step's ``compute_losses`` returns when a plain 1-D tensor is not enough.
+
+    ``terms``: the K unweighted losses as separate scalar tensors (a weighter stacks them into
+    ``[L_1, ..., L_K]``; kept apart, each one's graph reaches only its own head);
+    ``outside``: a scalar with grad added *outside* the weighting, or ``None``.
+    """
+
+    terms: tuple[torch.Tensor, ...]
+    outside: torch.Tensor | None = None
+
+
 def network_losses(model: nn.Module, batch: Batch, device: torch.device,
-                   precision: str) -> torch.Tensor:
-    """``[L_seg, L_cls]`` of ``model`` on ``batch`` (:func:`busmtl.losses.task_losses`)."""
+                   precision: str) -> StepLosses:
+    """``L_seg, L_cls`` of ``model`` on ``batch`` (:func:`busmtl.losses.task_loss_terms`)."""
     seg_logits, cls_logits = network_outputs(model, batch, device, precision)
-    return L.task_losses(seg_logits, cls_logits, batch.mask, batch.label)
+    return StepLosses(L.task_loss_terms(seg_logits, cls_logits, batch.mask, batch.label))
 
 
 def check_finite(values: torch.Tensor, what: str, where: str, hint: str = "",
@@ -131,7 +146,7 @@ def train_step(
     model: nn.Module,
     weighter: nn.Module,
     optimizer: torch.optim.Optimizer,
-    compute_losses: Callable[[], torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]],
+    compute_losses: Callable[[], torch.Tensor | StepLosses],
     *,
     where: str = "a training step",
     hint: str = "",
@@ -139,26 +154,31 @@ def train_step(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One weighted multi-task step; returns the detached ``(losses, weights)``.
 
-    ``compute_losses()`` runs the forward pass and returns the K unweighted losses; the weighter
-    back-propagates ``sum_k w_k L_k`` (or its own objective, e.g. UW's) and returns the weights.
+    ``compute_losses()`` runs the forward pass and returns the K unweighted losses, as a 1-D
+    tensor or as a :class:`StepLosses`; the weighter back-propagates ``sum_k w_k L_k`` (or its own
+    objective, e.g. UW's) and returns the weights.
 
-    ``compute_losses()`` may instead return ``(losses, outside)``: ``outside`` (a scalar with
-    grad, or ``None``) is a term added *outside* the weighting, e.g. DMF's decaying auxiliary
+    ``StepLosses.outside`` is a term added *outside* the weighting, e.g. DMF's decaying auxiliary
     loss ``gamma(t) L_a`` (eq. 2 of Golnari & Diba). It is back-propagated first (the graph is
     kept), then the weighter's backward accumulates its gradients on top, so the network receives
     the gradient of ``sum_k w_k L_k + outside``. ``names`` names the K losses in error messages.
     """
     optimizer.zero_grad(set_to_none=True)
     result = compute_losses()
-    losses, outside = result if isinstance(result, tuple) else (result, None)
-    check_finite(losses.detach(), "loss", where, hint, names)
+    if isinstance(result, StepLosses):
+        losses: torch.Tensor | tuple[torch.Tensor, ...] = result.terms
+        values = torch.stack([t.detach() for t in result.terms])
+        outside = result.outside
+    else:
+        losses, values, outside = result, result.detach(), None
+    check_finite(values, "loss", where, hint, names)
     if outside is not None:
         check_finite(outside.detach().reshape(1), "auxiliary loss", where, hint, ("aux",))
         outside.backward(retain_graph=True)
     weights = weighter.backward(losses, model)
     check_finite(weights, "weight", where, hint, names)
     optimizer.step()
-    return losses.detach(), weights.detach()
+    return values, weights.detach()
 
 
 @contextlib.contextmanager

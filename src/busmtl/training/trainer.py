@@ -69,6 +69,7 @@ from busmtl.training.metrics import all_metrics
 from busmtl.training.step import (
     Batch,
     NonFiniteLossError,
+    StepLosses,
     check_finite,
     network_outputs,
     resolve_precision,
@@ -369,7 +370,7 @@ class _EpochSums:
 
 
 def batch_terms(s: Session, batch: Batch, gamma: float,
-                record: dict[str, L.LossValues]) -> tuple[torch.Tensor, torch.Tensor | None]:
+                record: dict[str, L.LossValues]) -> StepLosses:
     """The K weighter terms of ``s.loss_setup`` on ``batch`` and the outside term
     ``gamma * L_a`` (``None`` without an auxiliary loss); the batch's :class:`LossValues` are
     left in ``record["values"]`` for the log."""
@@ -377,7 +378,7 @@ def batch_terms(s: Session, batch: Batch, gamma: float,
     values = s.loss_setup.compute(seg_logits, cls_logits, batch.mask, batch.label)
     record["values"] = values
     outside = gamma * values.aux if values.aux is not None and gamma > 0 else None
-    return values.terms, outside
+    return StepLosses(values.term_parts, outside)
 
 
 def train_epoch(s: Session, epoch: int, show_progress: bool = False) -> EpochResult:

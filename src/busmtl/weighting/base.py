@@ -37,6 +37,10 @@ class SharedModel(Protocol):
 
 ExtraState = dict[str, float | list[float]]
 
+#: What :meth:`Weighter.backward` receives: the 1-D tensor ``[L_1, ..., L_K]``, or the K losses
+#: as separate scalar tensors (see :meth:`Weighter.terms` for why the trainer gives them apart).
+Losses = torch.Tensor | Sequence[torch.Tensor]
+
 
 class Weighter(nn.Module, ABC):
     """Base class: holds ``num_tasks`` and the recorded epoch losses ``L_k(e)``.
@@ -90,7 +94,7 @@ class Weighter(nn.Module, ABC):
 
     # -- the API used by the trainer ---------------------------------------------------------
     @abstractmethod
-    def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
+    def backward(self, losses: Losses, model: SharedModel) -> torch.Tensor:
         """Back-propagate the weighted losses into ``model`` and return the applied weights."""
 
     def epoch_end(self, epoch_losses: Sequence[float] | torch.Tensor) -> None:
@@ -109,13 +113,36 @@ class Weighter(nn.Module, ABC):
         return []
 
     # -- helpers for subclasses ---------------------------------------------------------------
-    def _check(self, losses: torch.Tensor) -> torch.Tensor:
+    def _check(self, losses: Losses) -> torch.Tensor:
+        """The 1-D tensor ``[L_1, ..., L_K]`` (the separate losses stacked, when given apart);
+        a ValueError when there are not K of them."""
+        if not isinstance(losses, torch.Tensor):
+            parts = list(losses)
+            if len(parts) != self.num_tasks or any(p.dim() != 0 for p in parts):
+                raise ValueError(
+                    f"{self.name or type(self).__name__} expects {self.num_tasks} scalar task "
+                    f"losses, got shapes {[tuple(p.shape) for p in parts]}"
+                )
+            losses = torch.stack(parts)
         if losses.dim() != 1 or losses.numel() != self.num_tasks:
             raise ValueError(
                 f"{self.name or type(self).__name__} expects a 1-D tensor of {self.num_tasks} "
                 f"task losses, got shape {tuple(losses.shape)}"
             )
         return losses
+
+    @staticmethod
+    def terms(losses: Losses) -> list[torch.Tensor]:
+        """The K losses as separate scalars, for a method that differentiates each one alone.
+
+        Given apart, each loss's graph reaches only its own head. The rows of a stacked tensor
+        share the stacking node, so the gradient of one row is also sent, as zeros, back through
+        every other task's head: on SSC-ResNet (ResNet-18, 96 px, batch 16, one thread) the
+        classification loss's gradient with respect to the encoder then costs about as much as
+        the whole backward pass, twice what it costs from ``L_cls`` alone. The values are the
+        same either way.
+        """
+        return list(losses.unbind()) if isinstance(losses, torch.Tensor) else list(losses)
 
     @staticmethod
     def _weighted_backward(losses: torch.Tensor, weights: torch.Tensor) -> None:

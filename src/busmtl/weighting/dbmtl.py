@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from busmtl.weighting.base import ExtraState, SharedModel, Weighter, add_grad, unique_parameters
+from busmtl.weighting.base import (
+    ExtraState,
+    Losses,
+    SharedModel,
+    Weighter,
+    add_grad,
+    unique_parameters,
+)
 
 #: The epsilon of Algorithm 1 (inside the log and in the normalization).
 EPS = 1e-8
@@ -56,13 +63,14 @@ class DBMTL(Weighter):
         self._ema: list[list[torch.Tensor]] | None = None
         self._norms: list[float] = [0.0] * num_tasks
 
-    def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
+    def backward(self, losses: Losses, model: SharedModel) -> torch.Tensor:
+        terms = self.terms(losses)  # per-task gradients, each through its own head only
         self._check(losses)
         shared = unique_parameters(model.shared_parameters())
         shared_ids = {id(p) for p in shared}
         specific = [p for p in unique_parameters(model.parameters()) if id(p) not in shared_ids]
         everything = shared + specific
-        log_losses = torch.log(losses + EPS)
+        log_losses = [torch.log(term + EPS) for term in terms]
 
         n_shared = len(shared)
         for k in range(self.num_tasks):

@@ -12,7 +12,7 @@ from collections import deque
 
 import torch
 
-from busmtl.weighting.base import ExtraState, SharedModel, Weighter
+from busmtl.weighting.base import ExtraState, Losses, SharedModel, Weighter
 
 #: Epsilon of the min-max scaling (eq. 9) and of the inverse MAD (eqs. 6-7).
 EPS = 1e-7
@@ -90,8 +90,8 @@ class DMFWeighter(Weighter):
             self._weights = self.rule(scaled)
         return self._weights
 
-    def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
-        self._check(losses)
+    def backward(self, losses: Losses, model: SharedModel) -> torch.Tensor:
+        losses = self._check(losses)
         weights = self.update(losses).to(device=losses.device, dtype=losses.dtype)
         self._weighted_backward(losses, weights)
         return weights.detach()

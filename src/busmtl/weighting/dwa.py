@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from busmtl.weighting.base import ExtraState, SharedModel, Weighter
+from busmtl.weighting.base import ExtraState, Losses, SharedModel, Weighter
 
 #: The epsilon in the loss ratio of eq. (1).
 RATIO_EPS = 1e-8
@@ -69,8 +69,8 @@ class DWA(Weighter):
         """The weights applied in the current epoch (float64, sum K)."""
         return self._weights.clone()
 
-    def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
-        self._check(losses)
+    def backward(self, losses: Losses, model: SharedModel) -> torch.Tensor:
+        losses = self._check(losses)
         weights = self._weights.to(device=losses.device, dtype=losses.dtype)
         self._weighted_backward(losses, weights)
         return weights.detach()

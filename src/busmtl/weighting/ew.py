@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from busmtl.weighting.base import SharedModel, Weighter
+from busmtl.weighting.base import Losses, SharedModel, Weighter
 
 
 class EW(Weighter):
@@ -20,8 +20,8 @@ class EW(Weighter):
     summary = "equal weights: the plain sum of the task losses"
     scale_invariant = True
 
-    def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
-        self._check(losses)
+    def backward(self, losses: Losses, model: SharedModel) -> torch.Tensor:
+        losses = self._check(losses)
         weights = torch.ones(self.num_tasks, device=losses.device)
         self._weighted_backward(losses, weights)
         return weights.detach()

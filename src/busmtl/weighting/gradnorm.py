@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from busmtl.weighting.base import ExtraState, SharedModel, Weighter, unique_parameters
+from busmtl.weighting.base import ExtraState, Losses, SharedModel, Weighter, unique_parameters
 
 
 def gradnorm_target(
@@ -71,8 +71,9 @@ class GradNorm(Weighter):
         params = model.last_shared_parameters() if self.layer == "last" else model.shared_parameters()
         return unique_parameters(params)
 
-    def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
-        self._check(losses)
+    def backward(self, losses: Losses, model: SharedModel) -> torch.Tensor:
+        terms = self.terms(losses)  # per-task gradients, each through its own head only
+        losses = self._check(losses)
         if self._optimizer is None:
             self._optimizer = torch.optim.Adam([self.w], lr=self.lr)
         if not self._has_initial:
@@ -81,7 +82,7 @@ class GradNorm(Weighter):
         shared = self._shared(model)
         norms = []
         for k in range(self.num_tasks):
-            grads = torch.autograd.grad(losses[k], shared, retain_graph=True, allow_unused=True)
+            grads = torch.autograd.grad(terms[k], shared, retain_graph=True, allow_unused=True)
             squared = sum((g.pow(2).sum() for g in grads if g is not None), torch.zeros((), device=losses.device))
             norms.append(squared.sqrt())
         grad_norms = torch.stack(norms).detach().to(self.w)

@@ -7,8 +7,9 @@ Two Jacobians are offered (hyper-parameter ``jacobian``):
   (``model.shared_parameters()``), by :func:`torchjd.autojac.mtl_backward` through the shared
   representation, aggregated by :func:`torchjd.autojac.jac_to_grad`;
 * ``"representation"``: the K x m Jacobian with respect to the shared representation
-  (``model.shared_representation()``, the encoder's output; LibMTL's ``rep_grad``), computed by
-  :func:`torchjd.autojac.jac` over the task-specific part only; the aggregated vector ``d`` is then
+  (``model.shared_representation()``, the encoder's output as the heads read it, a cut of the
+  graph: :mod:`busmtl.models.representation`; LibMTL's ``rep_grad``), one row per
+  task by a backward pass through that task's head only; the aggregated vector ``d`` is then
   back-propagated once through the encoder. Cheaper (m << n for the encoder) and approximate.
 
 The task-specific parameters get the gradient of ``sum_k L_k`` in both cases (torchjd's
@@ -27,7 +28,14 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from busmtl.weighting.base import ExtraState, SharedModel, Weighter, unique_parameters
+from busmtl.weighting.base import (
+    ExtraState,
+    Losses,
+    SharedModel,
+    Weighter,
+    add_grad,
+    unique_parameters,
+)
 
 if TYPE_CHECKING:
     from torchjd.aggregation import Aggregator
@@ -73,10 +81,11 @@ class JacobianWeighter(Weighter):
     def make_aggregator(self) -> Aggregator:
         """The torchjd aggregator of the method, with this weighter's hyper-parameters."""
 
-    def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
+    def backward(self, losses: Losses, model: SharedModel) -> torch.Tensor:
         from torchjd.aggregation import WeightedAggregator
 
-        self._check(losses)
+        terms = self.terms(losses)  # per-task gradients, each through its own head only
+        losses = self._check(losses)
         seen: dict[str, torch.Tensor] = {}
 
         def keep_weights(_module: object, _inputs: object, output: torch.Tensor) -> None:
@@ -90,9 +99,9 @@ class JacobianWeighter(Weighter):
                 else self.aggregator.register_forward_hook(keep_matrix))
         try:
             if self.jacobian == "parameters":
-                self._parameters_backward(losses, model)
+                self._parameters_backward(terms, model)
             else:
-                self._representation_backward(losses, model)
+                self._representation_backward(terms, model)
         finally:
             hook.remove()
         if weighted:
@@ -101,27 +110,31 @@ class JacobianWeighter(Weighter):
             weights = projection_weights(seen["matrix"], seen["direction"])
         return weights.to(losses).detach()
 
-    def _parameters_backward(self, losses: torch.Tensor, model: SharedModel) -> None:
+    def _parameters_backward(self, terms: list[torch.Tensor], model: SharedModel) -> None:
         from torchjd.autojac import jac_to_grad, mtl_backward
 
         shared = unique_parameters(model.shared_parameters())
-        # the K losses are the rows of one stacked tensor: each task's pass goes through the
-        # stacking node, so the graph is kept until the step ends
-        mtl_backward(list(losses.unbind()), features=model.shared_representation(),
-                     shared_params=shared, retain_graph=True)
+        # the graph is kept: a term added outside the weighting, or losses given stacked, share it
+        mtl_backward(terms, features=model.shared_representation(), shared_params=shared,
+                     retain_graph=True)
         jac_to_grad(shared, self.aggregator)
 
-    def _representation_backward(self, losses: torch.Tensor, model: SharedModel) -> None:
-        from torchjd.autojac import jac
-
+    def _representation_backward(self, terms: list[torch.Tensor], model: SharedModel) -> None:
         features = model.shared_representation()
         shared = unique_parameters(model.shared_parameters())
         own = {id(p) for p in shared}
         heads = [p for p in unique_parameters(model.parameters()) if id(p) not in own]
-        rows = jac(losses, features, retain_graph=True)
-        direction = self.aggregator(torch.cat([r.reshape(self.num_tasks, -1) for r in rows], 1))
-        if heads:
-            torch.autograd.backward(losses.sum(), inputs=heads, retain_graph=True)
+        rows = []
+        for term in terms:
+            # one task's gradient with respect to the representation (a row of J) and its heads
+            grads = torch.autograd.grad(term, [*features, *heads], retain_graph=True,
+                                        allow_unused=True)
+            rows.append(torch.cat([(g if g is not None else torch.zeros_like(f)).reshape(-1)
+                                   for g, f in zip(grads, features)]))
+            for p, g in zip(heads, grads[len(features):]):
+                if g is not None:
+                    add_grad(p, g)
+        direction = self.aggregator(torch.stack(rows))
         grads = [g.view_as(f) for g, f in zip(direction.split([f.numel() for f in features]),
                                                 features)]
         torch.autograd.backward(features, grads, inputs=shared)

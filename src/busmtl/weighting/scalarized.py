@@ -13,7 +13,7 @@ from abc import abstractmethod
 
 import torch
 
-from busmtl.weighting.base import SharedModel, Weighter
+from busmtl.weighting.base import Losses, SharedModel, Weighter
 
 
 class ScalarizedWeighter(Weighter):
@@ -23,8 +23,8 @@ class ScalarizedWeighter(Weighter):
     def objective(self, losses: torch.Tensor) -> torch.Tensor:
         """The scalar ``S(L)`` that the network (and any parameter of the method) descends."""
 
-    def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
-        self._check(losses)
+    def backward(self, losses: Losses, model: SharedModel) -> torch.Tensor:
+        losses = self._check(losses)
         total = self.objective(losses)
         (weights,) = torch.autograd.grad(total, losses, retain_graph=True)
         total.backward()

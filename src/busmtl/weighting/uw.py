@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from busmtl.weighting.base import ExtraState, SharedModel, Weighter
+from busmtl.weighting.base import ExtraState, Losses, SharedModel, Weighter
 
 
 def uw_total(losses: torch.Tensor, log_vars: torch.Tensor) -> torch.Tensor:
@@ -36,8 +36,8 @@ class UW(Weighter):
         super().__init__(num_tasks)
         self.log_vars = nn.Parameter(torch.full((num_tasks,), float(init)))
 
-    def backward(self, losses: torch.Tensor, model: SharedModel) -> torch.Tensor:
-        self._check(losses)
+    def backward(self, losses: Losses, model: SharedModel) -> torch.Tensor:
+        losses = self._check(losses)
         uw_total(losses, self.log_vars.to(losses)).backward()
         return (0.5 * torch.exp(-self.log_vars)).detach()
 
