@@ -230,7 +230,7 @@ def assert_scale_invariant(make: Make) -> None:
 
 
 def assert_losses_given_apart_change_nothing(make: Make) -> None:
-    """The losses handed to the weighter as separate scalars (what the trainer does, so that a
+    """The losses handed to the step as separate scalars (what the trainer does, so that a
     per-task gradient runs through its own head only) or stacked into one tensor give the same
     weights and the same trained network, bit for bit, at every step."""
     stacked, apart = ToyRun(make).run(), ToyRun(make, apart=True).run()

@@ -11,8 +11,9 @@ A step of multi-task training with a loss weighter (eq. 1 of the ATDWA paper,
 :func:`train_step` is exactly that, plus finiteness checks. :func:`network_losses` is the
 ``compute_losses`` of SSC-ResNet: the forward pass (in the run's precision and memory layout)
 and the two task losses of :mod:`busmtl.losses`, always computed in float32, handed over as
-separate scalars (:class:`StepLosses`) so that a method needing per-task gradients differentiates
-each loss through its own head only (see :meth:`busmtl.weighting.base.Weighter.terms`).
+separate scalars (:class:`StepLosses`) so that a method needing per-task gradients
+(``per_task_gradients``) differentiates each loss through its own head only (see
+:meth:`busmtl.weighting.base.Weighter.terms`); every other method receives them stacked.
 
 Fast path on a CPU. ``precision="bf16"`` runs the forward pass under
 ``torch.autocast("cpu", dtype=torch.bfloat16)`` and ``channels_last`` stores activations as
@@ -166,7 +167,10 @@ def train_step(
     optimizer.zero_grad(set_to_none=True)
     result = compute_losses()
     if isinstance(result, StepLosses):
-        losses: torch.Tensor | tuple[torch.Tensor, ...] = result.terms
+        # apart for a weighter that differentiates each loss alone, else the usual 1-D tensor
+        apart = getattr(weighter, "per_task_gradients", False)
+        losses: torch.Tensor | tuple[torch.Tensor, ...] = (
+            result.terms if apart else torch.stack(result.terms))
         values = torch.stack([t.detach() for t in result.terms])
         outside = result.outside
     else:

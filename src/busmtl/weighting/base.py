@@ -83,6 +83,10 @@ class Weighter(nn.Module, ABC):
     #: The weights stay the same when one task's loss is multiplied by a constant ``c > 0`` at
     #: every step.
     scale_invariant: bool = False
+    #: ``backward`` differentiates each loss alone (GradNorm, DB-MTL, the gradient-balancing
+    #: methods): the training step then hands it the losses apart (see :meth:`terms`); the other
+    #: methods receive the 1-D tensor.
+    per_task_gradients: bool = False
 
     def __init__(self, num_tasks: int) -> None:
         super().__init__()

@@ -53,6 +53,7 @@ class DBMTL(Weighter):
     sums_to_k = False
     weighted_sum_gradient = False
     scale_invariant = True  # grad log(c L_k) = grad log L_k
+    per_task_gradients = True
 
     def __init__(self, num_tasks: int, beta: float = 0.9) -> None:
         super().__init__(num_tasks)

@@ -51,6 +51,7 @@ class GradNorm(Weighter):
     label = "GradNorm"
     reference = "chen2018gradnorm"
     summary = "learned weights that balance the gradient norms"
+    per_task_gradients = True
 
     def __init__(
         self, num_tasks: int, alpha: float = 1.5, lr: float = 1e-4, layer: str = "last"

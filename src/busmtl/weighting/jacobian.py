@@ -64,6 +64,7 @@ class JacobianWeighter(Weighter):
     positive_weights = False
     weighted_sum_gradient = False
     shared_weighted_sum_gradient = True
+    per_task_gradients = True
     #: Optional modules of torchjd the aggregator needs (its solver), checked when built.
     requires: tuple[str, ...] = ()
 
