@@ -105,7 +105,10 @@ def test_a_benchmark_step_is_the_training_step(monkeypatch):
     monkeypatch.setattr(busmtl.training.step, "train_step", counted)
     row = measure("dwa", image_size=32, batch_size=2, encoder="resnet18", steps=2, warmup=1,
                   device="cpu", threads=1)
-    assert len(calls) == 3 and len(row["step_ms"]) == 2
+    own = [c for c in calls if "paired" not in c]
+    paired = [c for c in calls if "paired" in c]
+    assert len(own) == 3 and len(row["step_ms"]) == 2
+    assert len(paired) == 2 * (2 + 1)  # an untimed EW step, then EW and dwa in turn, twice
 
 
 def test_every_family_gets_cpu_and_wall_ratios_with_their_spread(tmp_path, capsys):
@@ -149,3 +152,25 @@ def test_the_target_is_judged_on_cpu_time_not_on_a_busy_wall_clock():
                                             row("gls", 100.0, 120.0)])}
     assert rows["mgda"]["target_ok"] is True and rows["mgda"]["time_ratio"] == 3.0
     assert rows["gls"]["target_ok"] is False and rows["gls"]["target"].startswith("MISSED")
+
+
+def test_the_cpu_ratio_is_paired_with_ew_in_the_same_process():
+    from busmtl.bench.weighting import measure, pool, ratios
+
+    row = measure("dwa", image_size=32, batch_size=2, encoder="resnet18", steps=2, warmup=1,
+                  device="cpu", threads=1)
+    assert len(row["paired_cpu_ms"]) == len(row["paired_ew_cpu_ms"]) == 2
+    assert "paired_cpu_ms" not in measure("ew", image_size=32, batch_size=2, encoder="resnet18",
+                                          steps=1, warmup=0, device="cpu", threads=1)
+
+    def fake(method, cpu, ew_cpu=None):
+        r = {"method": method, "step_ms": [10.0], "cpu_ms": [cpu], "peak_memory_mb": 1.0,
+             "step_memory_mb": 1.0, "memory_before_steps_mb": 1.0}
+        return r | ({"paired_cpu_ms": [cpu], "paired_ew_cpu_ms": [ew_cpu]} if ew_cpu else {})
+
+    # the load fell between the processes: unpaired, dwa looks cheaper than ew; paired, it is 1.1x
+    rows = ratios([pool([fake("ew", 200.0), fake("ew", 200.0)]),
+                   pool([fake("dwa", 110.0, 100.0), fake("dwa", 121.0, 110.0)])])
+    dwa = rows[1]
+    assert dwa["unpaired_cpu_time_ratio"] < 1 and abs(dwa["cpu_time_ratio"] - 1.1) < 1e-9
+    assert dwa["cpu_time_ratio_rounds"] == pytest.approx([1.1, 1.1])
