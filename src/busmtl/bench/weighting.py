@@ -433,8 +433,8 @@ def run(args: argparse.Namespace) -> int:
     device = table[0]["device"]
     settings = {
         k: getattr(args, k)
-        for k in ("image_size", "batch_size", "encoder", "steps", "warmup", "repeats", "seed",
-                  "threads", "device", "jacobian")
+        for k in ("methods", "image_size", "batch_size", "encoder", "steps", "warmup", "repeats",
+                  "seed", "threads", "device", "jacobian")
     }
     settings["resolved_device"] = device
     environment = env_before | {"load_average_end": _environment()["load_average"],

@@ -65,14 +65,15 @@ COMMAND_OPTIONS: tuple[str, ...] = ("image_size", "batch_size", "encoder", "step
 
 def command(path: Path) -> str:
     """The ``busmtl bench weighting`` command that wrote the JSON at ``path``, from the settings
-    it records (``busmtl bench weighting --methods all`` when it is absent)."""
-    base = "busmtl bench weighting --methods all"
+    it records (``--methods all`` where it records no methods; that command alone when the JSON
+    is absent)."""
+    base = "busmtl bench weighting"
     if not path.is_file():
-        return base
+        return f"{base} --methods all"
     settings = json.loads(path.read_text(encoding="utf-8")).get("settings", {})
     options = [f"--{key.replace('_', '-')} {settings[key]}" for key in COMMAND_OPTIONS
                if settings.get(key) is not None]
-    return " ".join([base, *options])
+    return " ".join([base, f"--methods {settings.get('methods', 'all')}", *options])
 
 
 def ratio_text(entry: dict | None) -> str:
