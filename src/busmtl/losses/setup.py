@@ -58,9 +58,13 @@ class LossValues:
 
     named: dict[str, torch.Tensor]
     tasks: torch.Tensor
-    terms: torch.Tensor
     term_parts: tuple[torch.Tensor, ...]
     aux: torch.Tensor | None = None
+
+    @property
+    def terms(self) -> torch.Tensor:
+        """The K weighter terms stacked, ``[L_1, ..., L_K]``."""
+        return torch.stack(self.term_parts)
 
 
 @dataclass(frozen=True)
@@ -174,9 +178,8 @@ class LossSetup:
         named[f"cls_{self.cls_loss}"] = l_cls
         tasks = torch.stack([l_seg, l_cls])
         parts = (l_seg, l_cls) if self.loss_terms == "tasks" else (*seg_terms, l_cls)
-        terms = tasks if self.loss_terms == "tasks" else torch.stack(parts)
         aux = SEG_LOSSES[self.aux_loss](mask_logits, mask) if self.aux_loss else None
-        return LossValues(named, tasks, terms, parts, aux)
+        return LossValues(named, tasks, parts, aux)
 
     def aux_gamma(self, step: int, epoch: int) -> float:
         """DMF eq. 2: ``gamma0 exp(-tau t)``, ``t = step`` (optimizer steps already taken) or

@@ -46,9 +46,7 @@ def committed_sets(runs_root: Path, root: Path | None = None) -> list[str]:
     committed)."""
     root = Path(root or repo_root()).resolve()
     base = Path(runs_root).resolve()
-    if not base.is_dir():
-        return []
-    if not base.is_relative_to(root):
+    if not base.is_dir() or not base.is_relative_to(root):
         return []
     try:
         out = subprocess.run(["git", "ls-files", "-z", "--", base.relative_to(root).as_posix()],

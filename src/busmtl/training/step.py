@@ -168,10 +168,10 @@ def train_step(
     result = compute_losses()
     if isinstance(result, StepLosses):
         # apart for a weighter that differentiates each loss alone, else the usual 1-D tensor
+        stacked = torch.stack(result.terms)
         apart = getattr(weighter, "per_task_gradients", False)
-        losses: torch.Tensor | tuple[torch.Tensor, ...] = (
-            result.terms if apart else torch.stack(result.terms))
-        values = torch.stack([t.detach() for t in result.terms])
+        losses: torch.Tensor | tuple[torch.Tensor, ...] = result.terms if apart else stacked
+        values = stacked.detach()
         outside = result.outside
     else:
         losses, values, outside = result, result.detach(), None

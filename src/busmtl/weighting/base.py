@@ -162,6 +162,14 @@ def add_grad(param: nn.Parameter, grad: torch.Tensor) -> None:
         param.grad.add_(grad.detach())
 
 
+def split_parameters(model: SharedModel) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
+    """``(shared, task_specific)``: the model's shared parameters, and all its other parameters
+    (each once, in first-seen order)."""
+    shared = unique_parameters(model.shared_parameters())
+    own = {id(p) for p in shared}
+    return shared, [p for p in unique_parameters(model.parameters()) if id(p) not in own]
+
+
 def unique_parameters(params: Iterable[nn.Parameter]) -> list[nn.Parameter]:
     """Parameters that require grad, each once, in first-seen order."""
     seen: set[int] = set()

@@ -10,7 +10,7 @@ from busmtl.weighting.base import (
     SharedModel,
     Weighter,
     add_grad,
-    unique_parameters,
+    split_parameters,
 )
 
 #: The epsilon of Algorithm 1 (inside the log and in the normalization).
@@ -67,9 +67,7 @@ class DBMTL(Weighter):
     def backward(self, losses: Losses, model: SharedModel) -> torch.Tensor:
         terms = self.terms(losses)  # per-task gradients, each through its own head only
         self._check(losses)
-        shared = unique_parameters(model.shared_parameters())
-        shared_ids = {id(p) for p in shared}
-        specific = [p for p in unique_parameters(model.parameters()) if id(p) not in shared_ids]
+        shared, specific = split_parameters(model)
         everything = shared + specific
         log_losses = [torch.log(term + EPS) for term in terms]
 

@@ -34,6 +34,7 @@ from busmtl.weighting.base import (
     SharedModel,
     Weighter,
     add_grad,
+    split_parameters,
     unique_parameters,
 )
 
@@ -122,9 +123,7 @@ class JacobianWeighter(Weighter):
 
     def _representation_backward(self, terms: list[torch.Tensor], model: SharedModel) -> None:
         features = model.shared_representation()
-        shared = unique_parameters(model.shared_parameters())
-        own = {id(p) for p in shared}
-        heads = [p for p in unique_parameters(model.parameters()) if id(p) not in own]
+        shared, heads = split_parameters(model)
         rows = []
         for term in terms:
             # one task's gradient with respect to the representation (a row of J) and its heads
