@@ -83,7 +83,7 @@ def test_nan_loss_fails_clearly_and_keeps_the_partial_log(tiny_data, tmp_path, m
         values = real(self, *args)
         if calls["n"] > 6:  # past epoch 1 (3 training steps + 1 validation batch)
             bad = torch.stack([values.tasks[0], values.tasks[1] * float("nan")])
-            return dataclasses.replace(values, tasks=bad, terms=bad)
+            return dataclasses.replace(values, tasks=bad, term_parts=tuple(bad))
         return values
 
     monkeypatch.setattr(trainer.L.LossSetup, "compute", poisoned)
