@@ -81,3 +81,21 @@ def test_the_command_behind_the_costs_is_rebuilt_from_the_json(tmp_path):
         "busmtl bench weighting --methods all --image-size 96 --batch-size 16 --encoder resnet18 "
         "--steps 3 --warmup 1 --repeats 2 --threads 1 --jacobian both")
     assert benchmark.command(tmp_path / "absent.json") == "busmtl bench weighting --methods all"
+
+
+def test_finished_runs_give_values_and_a_collapsed_classifier_is_flagged():
+    from busmtl.settings import repo_root
+
+    runs = benchmark.collect(repo_root() / "book" / "runs")
+    done = runs[(runs["method"] == "dwa") & (runs["status"] == "done")]
+    if len(done) < 2:
+        import pytest
+
+        pytest.skip("needs two finished seed-0 DWA runs of busi-cpu-grouped in book/runs")
+    runs.loc[done.index[0], "collapsed"] = True
+    by_method = benchmark.table(runs, {}).set_index("method")
+    assert by_method.loc["DWA", "accuracy"].endswith("\u2020" + "1")
+    assert not by_method.loc["EW", "accuracy"].endswith("\u2020" + "1")
+    assert by_method.loc["EW", "Dice \u2212 EW"] == "(baseline)"
+    assert by_method.loc["DWA", "Dice \u2212 EW"].count("[") == 1  # value with its interval
+    assert by_method.loc["MGDA", "runs"].endswith("/5")

@@ -19,6 +19,7 @@ import pandas as pd
 from busmtl.report import aggregate
 from busmtl.report.colors import LABEL_SIZE, color
 from busmtl.report.headline import crossed_bootstrap, paired_cube, short
+from busmtl.report.tables import COLLAPSED_MARK
 
 #: Where the committed cost measurement lies (relative to the repository root).
 BENCH_JSON = "book/data/bench-weighting.json"
@@ -116,8 +117,9 @@ def cost_table(methods: list[str], cost: dict[str, dict]) -> pd.DataFrame:
 
 
 def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame:
-    """One row per method: runs finished, mean test Dice and accuracy, their differences to EW
-    (crossed bootstrap over folds and test images) and the CPU-time ratio to EW (for a
+    """One row per method: runs finished, mean test Dice and accuracy (``†k``: k of its runs have
+    a collapsed classifier), their differences to EW (crossed bootstrap over folds and test
+    images) and the CPU-time ratio to EW (for a
     gradient-balancing method also with the Jacobian over the shared representation, where the
     benchmark measured it)."""
     from busmtl.weighting import available
@@ -134,6 +136,9 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame
                 row[name], row[f"{name} \u2212 EW"] = "pending", "pending"
                 continue
             row[name] = f"{done[column].mean():.3f}"
+            collapsed = int(done["collapsed"].sum()) if "collapsed" in done else 0
+            if name == "accuracy" and collapsed:
+                row[name] += f" {COLLAPSED_MARK}{collapsed}"
             if method == "ew":
                 row[f"{name} \u2212 EW"] = "(baseline)"
                 continue

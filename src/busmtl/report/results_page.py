@@ -178,7 +178,10 @@ class ResultsPage:
             "tab_benchmark": tables.myst_table(
                 benchmark.table(bench_runs, cost),
                 "Every registered weighter on the leak-free protocol (seed 0, five folds): test "
-                "Dice and accuracy (mean over the finished folds), the difference to EW with its "
+                "Dice and accuracy (mean over the finished folds; "
+                f"{tables.COLLAPSED_MARK}k: k runs whose classifier collapsed, predicting one "
+                f"class for at least {aggregate.COLLAPSE_SHARE:.0%} of the test images), the "
+                "difference to EW with its "
                 "95 % interval over folds and test images, and the CPU time of a training step "
                 "as a ratio to EW, pooled and in each round (one run of "
                 f"`{benchmark.command(self.bench_json())}`, interleaved rounds).",
