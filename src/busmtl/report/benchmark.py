@@ -119,9 +119,10 @@ def cost_table(methods: list[str], cost: dict[str, dict]) -> pd.DataFrame:
 def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame:
     """One row per method: runs finished, mean test Dice and accuracy (``†k``: k of its runs have
     a collapsed classifier), their differences to EW (crossed bootstrap over folds and test
-    images) and the CPU-time ratio to EW (for a
-    gradient-balancing method also with the Jacobian over the shared representation, where the
-    benchmark measured it)."""
+    images) and the CPU-time ratio to EW pooled over the benchmark's rounds, the Jacobian over
+    the shared parameters as the runs train (:func:`cost_table` has the spread and the cheaper
+    Jacobian over the representation). A method without finished runs reads ``pending`` with
+    ``–`` for its differences."""
     from busmtl.weighting import available
 
     per_image = aggregate.per_image(runs)
@@ -133,7 +134,7 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame
         for name, column, per in (("Dice", "test_seg_dice", "seg_dice"),
                                   ("accuracy", "test_cls_acc", "cls_correct")):
             if len(done) == 0:
-                row[name], row[f"{name} \u2212 EW"] = "pending", "pending"
+                row[name], row[f"{name} \u2212 EW"] = "pending", "\u2013"
                 continue
             row[name] = f"{done[column].mean():.3f}"
             collapsed = int(done["collapsed"].sum()) if "collapsed" in done else 0
@@ -143,12 +144,9 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame
                 row[f"{name} \u2212 EW"] = "(baseline)"
                 continue
             e = crossed_bootstrap(paired_cube(per_image, method, "ew", per))
-            row[f"{name} \u2212 EW"] = e.text() if e else "pending (no EW pair)"
-        row["CPU time / EW"] = ratio_text(cost.get(method))
-        if any("representation" in entry for entry in cost.values()):
-            rep = cost.get(method, {}).get("representation")
-            row["CPU time / EW, Jacobian over the representation"] = (
-                ratio_text(rep) if rep else "\u2013")
+            row[f"{name} \u2212 EW"] = e.text() if e else "\u2013 (no EW pair)"
+        pooled = cost.get(method, {}).get("cpu_time_ratio")
+        row["CPU time / EW"] = f"{pooled:.2f}" if pooled is not None else "not measured"
         rows.append(row)
     return pd.DataFrame(rows)
 

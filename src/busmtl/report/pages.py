@@ -55,9 +55,9 @@ def families_table() -> pd.DataFrame:
 
 
 def profiles_table(runs_root: Path) -> pd.DataFrame:
-    """One row per profile of :data:`busmtl.config.PROFILES`: what it is for, its data, image
-    size, encoder, epochs, methods and folds, and whether its runs under ``runs_root`` are
-    committed (:func:`busmtl.runs.protect.committed_sets`)."""
+    """One row per profile of :data:`busmtl.config.PROFILES`: what it is for, its data and budget
+    (image size, encoder, epochs, folds, seeds), its methods, and whether its runs under
+    ``runs_root`` are committed (:func:`busmtl.runs.protect.committed_sets`)."""
     from busmtl.config import PROFILES, make_config
     from busmtl.runs.protect import committed_sets
 
@@ -71,12 +71,14 @@ def profiles_table(runs_root: Path) -> pd.DataFrame:
         if cfg.dataset in ("auto", "phantoms"):
             data = f"{cfg.phantoms_n} phantoms" + (" (or BUSI if configured)"
                                                    if cfg.dataset == "auto" else "")
+        encoder = cfg.encoder + (f" ({cfg.encoder_weights})" if cfg.encoder_weights else "")
+        seeds = len(profile.seeds)
+        budget = (f"{cfg.prepare_size} px, {encoder}, {cfg.epochs} epochs, "
+                  f"{len(profile.folds)} folds" + (f", {seeds} seeds" if seeds > 1 else ""))
         rows.append({
             "profile": f"`{name}`", "meant for": profile.summary, "data": data,
-            "image px": cfg.prepare_size,
-            "encoder": cfg.encoder + (f" ({cfg.encoder_weights})" if cfg.encoder_weights else ""),
-            "epochs": cfg.epochs, "methods": ", ".join(profile.methods),
-            "folds": len(profile.folds), "runs committed": "yes" if name in committed else "no",
+            "budget": budget, "methods": ", ".join(profile.methods),
+            "runs committed": "yes" if name in committed else "no",
         })
     return pd.DataFrame(rows)
 

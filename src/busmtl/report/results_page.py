@@ -45,6 +45,15 @@ def placeholder(text: str = "no finished runs") -> plt.Figure:
     return fig
 
 
+def _pending_text(pending: int, planned: int, what: str) -> str:
+    """``All 60 leak-free runs have finished`` or ``5 of the 60 leak-free runs are still
+    pending``."""
+    if pending == 0:
+        return f"All {planned} {what} have finished"
+    verb = "is" if pending == 1 else "are"
+    return f"{pending} of the {planned} {what} {verb} still pending"
+
+
 @dataclass
 class ResultsPage:
     """The runs of one build and what the results chapter shows of them."""
@@ -141,7 +150,8 @@ class ResultsPage:
             "budgets": headline.budgets_line(LEAK_FREE),
             "seed_line": headline.seed_line(lf_runs, lf_est),
             "lf_seeds": len(PROFILES[LEAK_FREE].seeds),
-            "lf_pending": int((lf_runs["status"] != "done").sum()),
+            "lf_status": _pending_text(int((lf_runs["status"] != "done").sum()),
+                                       len(lf_runs), "leak-free runs"),
             "tab_leak_free": tables.myst_table(
                 headline.method_table(lf_runs),
                 "Leak-free protocol (`busi-cpu-grouped`): test Dice and accuracy per method, "
@@ -167,7 +177,7 @@ class ResultsPage:
         done, planned = benchmark.count(bench_runs)
         fig = benchmark.tradeoff_figure(bench_runs, cost)
         plt.close(fig)
-        from busmtl.weighting import FAMILIES
+        from busmtl.weighting import FAMILIES, available
 
         return {
             "bench_own": sum(family.endswith(", own") for family in FAMILIES.values()),
@@ -183,9 +193,18 @@ class ResultsPage:
                 f"class for at least {aggregate.COLLAPSE_SHARE:.0%} of the test images), the "
                 "difference to EW with its "
                 "95 % interval over folds and test images, and the CPU time of a training step "
-                "as a ratio to EW, pooled and in each round (one run of "
-                f"`{benchmark.command(self.bench_json())}`, interleaved rounds).",
-                "tab-benchmark", index=False),
+                "as a ratio to EW (pooled over the benchmark's rounds; its spread in "
+                "{numref}`tab-bench-cost`).", "tab-benchmark", index=False),
+            "tab_bench_cost": tables.myst_table(
+                benchmark.cost_table(list(available()), cost),
+                "What a training step of each method costs, from one run of "
+                f"`{benchmark.command(self.bench_json())}` (every method timed in interleaved "
+                "rounds, each method's steps right after EW's in the same process): CPU time as "
+                "a ratio to EW pooled over all timed steps and within each round (the rounds "
+                "differ in the machine's load, so the pooled ratio can lie outside them), the "
+                "memory one step adds, and for a gradient-balancing method the CPU time with "
+                "its Jacobian taken over the shared representation instead of the shared "
+                "parameters.", "tab-bench-cost", index=False),
             "fig_tradeoff": fig,
         }
 

@@ -204,9 +204,10 @@ def myst_table(frame: pd.DataFrame, caption: str, name: str, index: bool = True,
                prose: bool = False):
     """A numbered MyST ``{table}`` (caption, ``:name:`` for ``{numref}``) holding ``frame`` as a
     Markdown table: a code cell returns it, or ``glue`` stores it for ``{glue:md}`` with
-    ``:format: myst``. ``**x**`` cells stay bold; wide tables scroll sideways (``busmtl.css``).
-    A colon fence, since a backtick fence's info string may not hold code in the caption.
-    Numeric cells do not wrap; ``prose=True`` lets the cells of a table of sentences wrap."""
+    ``:format: myst``. ``**x**`` cells stay bold; a wide table takes the
+    column's width and its cells wrap between words (``busmtl.css``), so nothing hides behind a
+    scroll bar. A colon fence, since a backtick fence's info string may not hold code in the
+    caption. ``prose=True`` gives the last column of a table of sentences the most room."""
     from IPython.display import Markdown
 
     css = "busmtl-prose" if prose else "busmtl-table"
