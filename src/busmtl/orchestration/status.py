@@ -9,6 +9,7 @@ an interruption they are pending again (the next sweep runs them).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -31,6 +32,9 @@ class RunState:
     state: str  # a Status value
     detail: str = ""
     seed: int = 0
+    #: When a finished run started and finished (``None`` when its folder does not record it).
+    started: dt.datetime | None = None
+    finished: dt.datetime | None = None
 
 
 def _done_hash(run_dir: Path) -> str | None:
@@ -38,6 +42,49 @@ def _done_hash(run_dir: Path) -> str | None:
         return json.loads((run_dir / "DONE").read_text(encoding="utf-8")).get("run_hash", "")
     except (OSError, ValueError):
         return None
+
+
+def _timestamp(path: Path, *keys: str) -> dt.datetime | None:
+    """The ISO time stored under ``keys`` in the JSON file at ``path`` (``None`` if absent)."""
+    try:
+        value: Any = json.loads(path.read_text(encoding="utf-8"))
+        for key in keys:
+            value = value[key]
+        return dt.datetime.fromisoformat(value)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def run_span(run_dir: Path) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """When a finished run started (its ``config.json`` provenance) and finished (``DONE``)."""
+    return (_timestamp(run_dir / "config.json", "provenance", "started"),
+            _timestamp(run_dir / "DONE", "finished"))
+
+
+def timing_line(states: list[RunState]) -> str:
+    """The time the finished runs took: run-hours (sum over runs), mean and range per run, and
+    the wall time during which at least one of them was training (overlapping runs counted
+    once, the gaps between sessions not at all). Empty without a timed finished run."""
+    spans = sorted((s.started, s.finished) for s in states
+                   if s.state == Status.DONE.value and s.started and s.finished)
+    if not spans:
+        return ""
+    minutes = [(end - start).total_seconds() / 60 for start, end in spans]
+    busy, (start, end) = 0.0, spans[0]
+    for s, e in spans[1:]:
+        if s > end:
+            busy += (end - start).total_seconds()
+            start, end = s, e
+        else:
+            end = max(end, e)
+    busy += (end - start).total_seconds()
+    done = sum(s.state == Status.DONE.value for s in states)
+    untimed = f" ({done - len(spans)} finished runs record no start)" if done > len(spans) else ""
+    return (f"time of the {len(spans)} timed finished runs{untimed}: "
+            f"{sum(minutes) / 60:.1f} run-hours, {sum(minutes) / len(minutes):.1f} min per run "
+            f"({min(minutes):.1f}-{max(minutes):.1f}); wall time with at least one of them "
+            f"training {busy / 3600:.1f} h, from {spans[0][0]:%Y-%m-%d %H:%M} to "
+            f"{max(e for _, e in spans):%Y-%m-%d %H:%M} UTC")
 
 
 def _alive(driver: dict[str, Any]) -> bool:
@@ -112,8 +159,10 @@ def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[lis
         recorded = _done_hash(run_dir)
         job = r.get("job_id")
         owner = lock.holder(run_dir)
+        started = finished = None
         if recorded is not None and r.get("run_hash") in (None, recorded):
             state, detail = Status.DONE.value, ""
+            started, finished = run_span(run_dir)
         elif job and job in queue:
             state = (Status.RUNNING if queue[job] in slurm_queue.RUNNING_STATES
                      else Status.QUEUED).value
@@ -132,16 +181,20 @@ def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[lis
             if lock.is_stale(run_dir):
                 detail = (detail + "; " if detail else "") + "stale lock (its writer has ended; " \
                     "the next sweep takes it over)"
-        states.append(RunState(r["method"], int(r["fold"]), state, detail, key.seed))
+        states.append(RunState(r["method"], int(r["fold"]), state, detail, key.seed,
+                               started, finished))
     return states, note
 
 
 def format_status(profile: str, states: list[RunState], note: str) -> str:
-    """A table (method, fold, state, detail) and the counts."""
+    """A table (method, fold, state, detail), the counts and the time the finished runs took."""
     lines = [f"sweep {profile} ({note})",
              f"{'method':<10} {'fold':>4} {'seed':>4}  {'state':<8} detail"]
     lines += [f"{s.method:<10} {s.fold:>4} {s.seed:>4}  {s.state:<8} {s.detail}".rstrip()
               for s in states]
     counts = {k: sum(s.state == k for s in states) for k in STATES}
     lines.append(", ".join(f"{n} {k}" for k, n in counts.items()))
+    timing = timing_line(states)
+    if timing:
+        lines.append(timing)
     return "\n".join(lines)
