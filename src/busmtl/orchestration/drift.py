@@ -54,7 +54,8 @@ DRIFT_COLUMNS: tuple[str, ...] = ("train_loss_seg", "train_loss_cls", "w_seg", "
 #: Relative tolerance of the training check.
 DRIFT_RTOL: float = 1e-6
 #: Committed runs the training check re-trains (``<profile>/<method>/<run>``) and the epochs
-#: each needs: every committed profile, and the weighters EW, DWA, ATDWA, GradNorm and DMF-var.
+#: each needs: every committed profile, the weighters EW, DWA, ATDWA, GradNorm and DMF-var, and
+#: a gradient method through torchjd's aggregators (UPGrad, its Jacobian over the parameters).
 DRIFT_RUNS: dict[str, int] = {
     "busi-cpu/atdwa/fold0": 3,
     "busi-cpu/dwa/fold1": 3,
@@ -64,6 +65,7 @@ DRIFT_RUNS: dict[str, int] = {
     "busi-cpu-interaction/atdwa/fold0": 1,
     "busi-cpu-cbdice/dmf_var/fold0": 2,
     "busi-cpu-grouped/ew/fold0": 1,
+    "busi-cpu-benchmark/upgrad/fold0": 1,
 }
 #: Histories of committed runs re-trained on other platforms than the one that made them.
 FINGERPRINTS: str = "book/runs/drift-fingerprints.json"
