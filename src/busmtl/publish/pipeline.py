@@ -55,13 +55,13 @@ def run_notebooks(root: Path, profile: str, runs_root: Path) -> dict[str, list[P
     return out
 
 
-def run_pages(root: Path, profile: str, runs_root: Path) -> dict[tuple[str, int], str]:
-    """(method, fold) -> the run notebook's document name for ``{doc}`` (``/book/runs/...``);
-    seed 0's notebook where a run has several seeds."""
-    return {(method, layout.parse_run_name(nb.stem)[0]):
+def run_pages(root: Path, profile: str, runs_root: Path) -> dict[tuple[str, int, int], str]:
+    """(method, fold, seed) -> the run notebook's document name for ``{doc}``
+    (``/book/runs/...``)."""
+    return {(method, *layout.parse_run_name(nb.stem)):
             "/" + nb.relative_to(root.resolve()).with_suffix("").as_posix()
             for method, notebooks in run_notebooks(root, profile, runs_root).items()
-            for nb in notebooks if layout.parse_run_name(nb.stem)[1] == 0}
+            for nb in notebooks}
 
 
 def companion_profiles(profile: str, runs_root: Path) -> list[str]:
@@ -79,7 +79,7 @@ def _method_page(method: str, profile: str, runs_root: Path, root: Path) -> str:
     from busmtl.report.tables import md_table
 
     records = [r for r in run_records(runs_root, profile) if r.method == method]
-    table = runs_table(records, run_pages(root, profile, runs_root))
+    table = runs_table(records, run_pages(root, profile, runs_root), profile)
     return (f"# {_run_title(method, profile)}: run notebooks\n\n"
             f"Every run of `{method}` in the `{profile}` profile ({PROFILES[profile].summary}). "
             "Each page below is the notebook `notebooks/train_fold.ipynb` as papermill executed "

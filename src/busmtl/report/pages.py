@@ -127,24 +127,32 @@ def run_records(runs_root: str | Path, profile: str) -> list[RunRecord]:
     return records
 
 
-def runs_table(records: list[RunRecord], pages: dict[tuple[str, int], str] | None = None
-               ) -> pd.DataFrame:
-    """The appendix's table: method, fold, status, test Dice and accuracy, best epoch and a
-    link to the run's page (``pages``: (method, fold) -> document path for ``{doc}``)."""
+def runs_table(records: list[RunRecord], pages: dict[tuple[str, int, int], str] | None = None,
+               profile: str | None = None) -> pd.DataFrame:
+    """The appendix's table: method, fold (and seed, where a run has a seed other than 0),
+    status, test Dice and accuracy, best epoch and a link to the run's page (``pages``:
+    (method, fold, seed) -> document path for ``{doc}``). With ``profile``, a method is named
+    with the system it trains (``EW, interaction network``)."""
+    from busmtl.report.systems import system_key, system_name
+
     pages = pages or {}
+    seeded = any(r.seed for r in records)
     rows = []
     for r in records:
         test = (r.metrics or {}).get("test", {})
-        page = pages.get((r.method, r.fold))
+        page = pages.get((r.method, r.fold, r.seed))
+        method = system_name(system_key(profile, r.method)) if profile else label(r.method)
+        name = f"{method}, fold {r.fold}" + (f", seed {r.seed}" if r.seed else "")
         rows.append({
-            "method": label(r.method), "fold": r.fold, "status": r.status.value,
+            "method": method, "fold": r.fold, "seed": r.seed, "status": r.status.value,
             "test Dice": f"{test['seg_dice']:.3f}" if "seg_dice" in test else "",
             "test accuracy": f"{test['cls_acc']:.3f}" if "cls_acc" in test else "",
             "best epoch": (r.metrics or {}).get("best_epoch", ""),
-            "run page": f"{{doc}}`{label(r.method)}, fold {r.fold} <{page}>`" if page else "",
+            "run page": f"{{doc}}`{name} <{page}>`" if page else "",
         })
-    return pd.DataFrame(rows, columns=["method", "fold", "status", "test Dice", "test accuracy",
-                                       "best epoch", "run page"])
+    columns = ["method", "fold", *(["seed"] if seeded else []), "status", "test Dice",
+               "test accuracy", "best epoch", "run page"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def sample_predictions(records: list[RunRecord]) -> dict[str, np.ndarray] | None:
