@@ -340,15 +340,16 @@ def _spread(values: list[float] | None) -> str:
 def format_table(rows: list[dict[str, Any]]) -> str:
     """A plain-text table of the rows returned by :func:`ratios`: wall and CPU median-step
     ratios to ew with their min-max over the rounds, memory, and the target."""
+    width = max([12, *(len(row_name(r)) for r in rows)])
     head = (
-        f"{'method':<12} {'median ms':>10} {'max ms':>9} {'step MiB':>8} {'time x':>7} "
+        f"{'method':<{width}} {'median ms':>10} {'max ms':>9} {'step MiB':>8} {'time x':>7} "
         f"{'rounds':>10} {'cpu x':>6} {'rounds':>10} {'mem x':>6} {'stepmem x':>9}  target"
     )
     lines = [head, "-" * len(head)]
     nan = float("nan")
     for r in rows:
         lines.append(
-            f"{row_name(r):<12} {r['step_ms_median']:>10.1f} {r['step_ms_max']:>9.1f} "
+            f"{row_name(r):<{width}} {r['step_ms_median']:>10.1f} {r['step_ms_max']:>9.1f} "
             f"{r.get('step_memory_mb', nan):>8.1f} {r['time_ratio']:>7.2f} "
             f"{_spread(r.get('time_ratio_rounds')):>10} {r.get('cpu_time_ratio', nan):>6.2f} "
             f"{_spread(r.get('cpu_time_ratio_rounds')):>10} {r['memory_ratio']:>6.2f} "
