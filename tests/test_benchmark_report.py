@@ -99,3 +99,26 @@ def test_finished_runs_give_values_and_a_collapsed_classifier_is_flagged():
     assert by_method.loc["EW", "Dice \u2212 EW"] == "(baseline)"
     assert by_method.loc["DWA", "Dice \u2212 EW"].count("[") == 1  # value with its interval
     assert by_method.loc["MGDA", "runs"].endswith("/5")
+
+
+def test_the_cost_sentence_gives_each_family_its_range_and_names_the_expensive_ones():
+    cost = {"ew": {"cpu_time_ratio": 1.0}, "dwa": {"cpu_time_ratio": 1.02},
+            "dbmtl": {"cpu_time_ratio": 1.49},
+            "mgda": {"cpu_time_ratio": 1.6, "representation": {"cpu_time_ratio": 1.0}},
+            "config": {"cpu_time_ratio": 2.6, "representation": {"cpu_time_ratio": 1.4}}}
+    text = benchmark.cost_sentence(cost)
+    assert "costs 1.60\u20132.60 times EW's CPU time with the Jacobian over the shared " \
+           "parameters (above 2: ConFIG)" in text
+    assert "1.00\u20131.40 times with the Jacobian over the shared representation (above 1.3: " \
+           "ConFIG)" in text
+    assert "the other methods cost 1.02\u20131.49 times EW's (above 1.05: DB-MTL)" in text
+    only = benchmark.cost_sentence({"ew": {"cpu_time_ratio": 1.0}, "dwa": {"cpu_time_ratio": 1.02}})
+    assert "cost 1.02 times EW's (none above 1.05)" in only and "gradient" not in only
+    assert benchmark.cost_sentence({}) == "The cost of the methods has not been measured yet."
+    rounds = {"ew": {"cpu_time_ratio": 1.0, "cpu_time_ratio_rounds": [1.0, 1.0]},
+              "dwa": {"cpu_time_ratio": 1.0, "cpu_time_ratio_rounds": [0.9, 1.1]},
+              "mgda": {"cpu_time_ratio": 1.6, "cpu_time_ratio_rounds": [1.5, 1.6],
+                       "representation": {"cpu_time_ratio": 1.0,
+                                          "cpu_time_ratio_rounds": [1.0, 1.4]}}}
+    # spreads 0, 0.2, 0.1, 0.4: the largest 0.40, the median 0.15
+    assert "moved by up to 0.40 (median 0.15)" in benchmark.cost_sentence(rounds)

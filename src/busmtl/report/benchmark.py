@@ -116,6 +116,68 @@ def cost_table(methods: list[str], cost: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _range(cost: dict[str, dict], methods: list[str], limit: float,
+           representation: bool = False) -> tuple[str, str] | None:
+    """``("1.49-2.59 times", "above 2: GradDrop, ConFIG")`` over the ``methods`` with a
+    CPU-time ratio (``None`` without any)."""
+    ratios = {}
+    for m in methods:
+        entry = cost.get(m, {})
+        entry = entry.get("representation", {}) if representation else entry
+        if entry.get("cpu_time_ratio") is not None:
+            ratios[m] = float(entry["cpu_time_ratio"])
+    if not ratios:
+        return None
+    above = [short(m) for m, r in ratios.items() if r > limit]
+    low, high = f"{min(ratios.values()):.2f}", f"{max(ratios.values()):.2f}"
+    return (f"{low} times" if low == high else f"{low}\u2013{high} times",
+            f"above {limit:g}: {', '.join(above)}" if above else f"none above {limit:g}")
+
+
+def cost_sentence(cost: dict[str, dict]) -> str:
+    """What the benchmark measured, in one sentence: the range of CPU-time ratios to EW of the
+    gradient-balancing methods (Jacobian over the shared parameters, and over the shared
+    representation) and of the other methods, naming those above 2, 1.3 and 1.05 times EW
+    respectively."""
+    from busmtl.weighting import FAMILIES
+
+    gradient = [m for m, family in FAMILIES.items() if family.startswith("gradient balancing")]
+    others = [m for m in FAMILIES if m not in gradient and m != "ew"]
+    parameters = _range(cost, gradient, 2.0)
+    representation = _range(cost, gradient, 1.3, representation=True)
+    rest = _range(cost, others, 1.05)
+    parts = []
+    if parameters:
+        parts.append(f"a training step of a gradient-balancing method costs {parameters[0]} "
+                     f"EW's CPU time with the Jacobian over the shared parameters "
+                     f"({parameters[1]})")
+    if parameters and representation:
+        parts[-1] += (f" and {representation[0]} with the Jacobian over the shared "
+                      f"representation ({representation[1]})")
+    if rest:
+        parts.append(f"the other methods cost {rest[0]} EW's ({rest[1]})")
+    if not parts:
+        return "The cost of the methods has not been measured yet."
+    return "In the benchmark's one run, " + "; ".join(parts) + "." + _spread_sentence(cost)
+
+
+def _spread_sentence(cost: dict[str, dict]) -> str:
+    """How far a method's ratio moved between the rounds (largest and median over the methods
+    and both Jacobians): the resolution of the cost comparison. Empty with one round."""
+    import numpy as np
+
+    entries = [*cost.values(), *(e["representation"] for e in cost.values()
+                                 if "representation" in e)]
+    spreads = [max(r) - min(r) for e in entries if len(r := e.get("cpu_time_ratio_rounds")
+                                                         or []) > 1]
+    if not spreads:
+        return ""
+    return (f" Between the rounds a method's ratio moved by up to {max(spreads):.2f} (median "
+            f"{float(np.median(spreads)):.2f}); two methods whose ratios differ by less than "
+            "their rounds do (the table's 'in each round' column) do not differ measurably in "
+            "cost here.")
+
+
 def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame:
     """One row per method: runs finished, mean test Dice and accuracy (``†k``: k of its runs have
     a collapsed classifier), their differences to EW (crossed bootstrap over folds and test

@@ -185,6 +185,7 @@ class ResultsPage:
             "bench_done": done,
             "bench_planned": planned,
             "bench_pending": ", ".join(benchmark.pending(bench_runs)) or "none",
+            "bench_cost": benchmark.cost_sentence(cost),
             "tab_benchmark": tables.myst_table(
                 benchmark.table(bench_runs, cost),
                 "Every registered weighter on the leak-free protocol (seed 0, five folds): test "
