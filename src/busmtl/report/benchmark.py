@@ -94,6 +94,12 @@ def _rounds(entry: dict) -> str:
     return ", ".join(f"{r:.2f}" for r in entry.get("cpu_time_ratio_rounds") or [])
 
 
+def _pooled(entry: dict) -> str:
+    """The pooled CPU-time ratio to EW, ``1.62`` (``not measured`` without one)."""
+    pooled = entry.get("cpu_time_ratio")
+    return f"{pooled:.2f}" if pooled is not None else "not measured"
+
+
 def cost_table(methods: list[str], cost: dict[str, dict]) -> pd.DataFrame:
     """The cost of ``methods`` from the benchmark: CPU time of a training step as a ratio to EW
     (pooled over the interleaved rounds, and within each round) and the memory a step adds, as
@@ -102,10 +108,8 @@ def cost_table(methods: list[str], cost: dict[str, dict]) -> pd.DataFrame:
     for method in methods:
         entry = cost.get(method, {})
         memory = entry.get("step_memory_ratio")
-        pooled = entry.get("cpu_time_ratio")
         row = {"method": short(method),
-               "CPU time per step / EW, pooled": (f"{pooled:.2f}" if pooled is not None
-                                                  else "not measured"),
+               "CPU time per step / EW, pooled": _pooled(entry),
                "in each round": _rounds(entry) or "\u2013",
                "memory added by a step / EW": (f"{memory:.2f}" if memory is not None
                                                else "not measured")}
@@ -207,8 +211,7 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame
                 continue
             e = crossed_bootstrap(paired_cube(per_image, method, "ew", per))
             row[f"{name} \u2212 EW"] = e.text() if e else "\u2013 (no EW pair)"
-        pooled = cost.get(method, {}).get("cpu_time_ratio")
-        row["CPU time / EW"] = f"{pooled:.2f}" if pooled is not None else "not measured"
+        row["CPU time / EW"] = _pooled(cost.get(method, {}))
         rows.append(row)
     return pd.DataFrame(rows)
 
