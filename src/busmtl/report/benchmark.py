@@ -23,6 +23,8 @@ from busmtl.report.tables import COLLAPSED_MARK
 
 #: Where the committed cost measurement lies (relative to the repository root).
 BENCH_JSON = "book/data/bench-weighting.json"
+#: Where the committed timing of the aggregations alone lies (``busmtl bench aggregators``).
+AGGREGATORS_JSON = "book/data/bench-aggregators.json"
 #: The profiles whose seed-0 runs make up the benchmark.
 PROFILES: tuple[str, ...] = ("busi-cpu-grouped", "busi-cpu-benchmark")
 
@@ -62,17 +64,20 @@ def costs(path: Path) -> dict[str, dict]:
 #: The benchmark's options in the order :func:`command` writes them (its JSON's ``settings``).
 COMMAND_OPTIONS: tuple[str, ...] = ("image_size", "batch_size", "encoder", "steps", "warmup",
                                     "repeats", "threads", "jacobian")
+#: The same for ``busmtl bench aggregators``.
+AGGREGATOR_OPTIONS: tuple[str, ...] = ("image_size", "batch_size", "encoder", "calls", "repeats",
+                                       "threads", "jacobian")
 
 
-def command(path: Path) -> str:
-    """The ``busmtl bench weighting`` command that wrote the JSON at ``path``, from the settings
-    it records (``--methods all`` where it records no methods; that command alone when the JSON
-    is absent)."""
-    base = "busmtl bench weighting"
+def command(path: Path, base: str = "busmtl bench weighting",
+            keys: tuple[str, ...] = COMMAND_OPTIONS) -> str:
+    """The ``base`` command that wrote the JSON at ``path``, from the settings it records (its
+    ``keys``, after ``--methods``, which is ``all`` where none is recorded); ``base --methods
+    all`` when the JSON is absent."""
     if not path.is_file():
         return f"{base} --methods all"
     settings = json.loads(path.read_text(encoding="utf-8")).get("settings", {})
-    options = [f"--{key.replace('_', '-')} {settings[key]}" for key in COMMAND_OPTIONS
+    options = [f"--{key.replace('_', '-')} {settings[key]}" for key in keys
                if settings.get(key) is not None]
     return " ".join([base, f"--methods {settings.get('methods', 'all')}", *options])
 
@@ -163,6 +168,67 @@ def cost_sentence(cost: dict[str, dict]) -> str:
     if not parts:
         return "The cost of the methods has not been measured yet."
     return "In the benchmark's one run, " + "; ".join(parts) + "." + _spread_sentence(cost)
+
+
+def aggregation_sentence(cost: dict[str, dict], path: Path) -> str:
+    """Whether the gradient-balancing methods above their target spend the excess in their
+    aggregation: each one's aggregation alone in EW steps (``busmtl bench aggregators``, JSON at
+    ``path``) against the most any other gradient-balancing method's takes, per Jacobian; an
+    aggregation at least as long as the excess over the target accounts for it. Empty without
+    the JSON."""
+    if not path.is_file():
+        return ""
+    report = json.loads(path.read_text(encoding="utf-8"))
+    parts, explained, unexplained = [], [], []
+    for jacobian, limit, where in (("parameters", 2.0, "over the shared parameters"),
+                                   ("representation", 1.3, "over the representation")):
+        steps = {r["method"]: float(r["in_ew_steps"]) for r in report.get("rows", [])
+                 if r["jacobian"] == jacobian}
+        if not steps:
+            continue
+        over = sorted((m for m in steps if _ratio(cost, m, jacobian) > limit),
+                      key=lambda m: -steps[m])
+        rest = [steps[m] for m in steps if m not in over]
+        text = where + ", "
+        if over:
+            text += (_join([f"{steps[m]:.2f} for {short(m)}" for m in over])
+                     + f" (above the target of {limit:g} times EW)")
+        if rest:
+            text += (" and " if over else "") + (
+                f"at most {max(rest):.2f} for {'the others' if over else 'every method'}")
+        parts.append(text)
+        for m in over:
+            mine = f"{short(m)} ({where.removeprefix('over the ')})"
+            if steps[m] >= _ratio(cost, m, jacobian) - limit:
+                explained.append(mine)
+            else:
+                unexplained.append(mine)
+    if not parts:
+        return ""
+    run = command(path, "busmtl bench aggregators", AGGREGATOR_OPTIONS)
+    text = (" Timed alone on a random Jacobian of the training's shape, beside an EW step in the "
+            f"same process (`{run}`), one aggregation takes, in EW "
+            f"steps, {'; '.join(parts)}.")
+    if explained:
+        text += (f" For {_join(explained)} the aggregation alone is at least the excess over "
+                 "the target, the Jacobian costing every method the same.")
+    if unexplained:
+        text += (f" For {_join(unexplained)} it is not: a solver iterating longer on real "
+                 "gradients than on random ones, or the load of the machine (the rounds' "
+                 "spread), would have to account for the rest.")
+    return text
+
+
+def _join(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _ratio(cost: dict[str, dict], method: str, jacobian: str) -> float:
+    """The method's pooled CPU-time ratio to EW over ``jacobian`` (0 when not measured)."""
+    entry = cost.get(method, {})
+    entry = entry.get("representation", {}) if jacobian == "representation" else entry
+    return float(entry.get("cpu_time_ratio") or 0.0)
 
 
 def _spread_sentence(cost: dict[str, dict]) -> str:

@@ -164,11 +164,11 @@ class ResultsPage:
         return benchmark.costs(self.bench_json())
 
     @staticmethod
-    def bench_json() -> Path:
-        """The committed weighting benchmark's JSON."""
+    def bench_json(name: str = benchmark.BENCH_JSON) -> Path:
+        """A committed benchmark's JSON (the weighting benchmark's by default)."""
         from busmtl.settings import repo_root
 
-        return repo_root() / benchmark.BENCH_JSON
+        return repo_root() / name
 
     def benchmark(self) -> Values:
         """Every registered weighter on the leak-free protocol, and its cost."""
@@ -185,7 +185,8 @@ class ResultsPage:
             "bench_done": done,
             "bench_planned": planned,
             "bench_pending": ", ".join(benchmark.pending(bench_runs)) or "none",
-            "bench_cost": benchmark.cost_sentence(cost),
+            "bench_cost": benchmark.cost_sentence(cost) + benchmark.aggregation_sentence(
+                cost, self.bench_json(benchmark.AGGREGATORS_JSON)),
             "tab_benchmark": tables.myst_table(
                 benchmark.table(bench_runs, cost),
                 "Every registered weighter on the leak-free protocol (seed 0, five folds): test "

@@ -1,0 +1,218 @@
+"""Where a gradient-balancing step's time goes: each torchjd aggregator timed alone, on a Jacobian
+of the shape training hands it, beside one training step of EW in the same process.
+
+Usage: ``busmtl bench aggregators`` or ``python -m busmtl.bench.aggregators [--image-size 96
+--batch-size 16 --encoder resnet18 --calls 3 --repeats 2 --threads 1 --out FILE]``.
+
+A gradient-balancing step (:mod:`busmtl.weighting.jacobian`) costs one EW step, plus a backward
+pass per extra task, plus the aggregation ``d = A(J)`` of the ``K x n`` Jacobian ``J``. The
+first two are the same for every method; the third is what sets the methods apart. This
+benchmark times the third directly:
+
+* ``J`` is a random ``2 x n`` matrix (standard normal rows) with ``n`` the size of the shared
+  parameters of SSC-ResNet (``--jacobian parameters``) or of its shared representation for the
+  given batch and image size (``representation``), both read from the network itself;
+* each method's aggregator is the one its weighter builds (:meth:`JacobianWeighter.make_aggregator`,
+  with the registered defaults), called ``calls`` times after one untimed call;
+* one EW training step (forward, both losses, backward, Adam) on a random batch is timed the
+  same way in the same process, so that every aggregation time is also given as a multiple of an
+  EW step: a method whose aggregation alone takes ``a`` EW steps cannot cost less than ``1 + a``
+  times EW per step over the parameters (plus its extra backward pass).
+
+Rounds are interleaved (EW, every method, EW, ...) and pooled, as in :mod:`busmtl.bench.weighting`;
+times are this process's CPU time (``time.process_time``). The solvers' iteration counts (MGDA's
+Frank-Wolfe, Nash-MTL's and CAGrad's convex programs) depend on the gradients, so on real
+Jacobians those few methods can take longer or shorter than here; the cost of reading and
+combining an ``n``-long matrix, which dominates at these sizes, does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+#: The Jacobians an aggregation can be timed on.
+JACOBIANS: tuple[str, ...] = ("parameters", "representation")
+
+
+def jacobian_sizes(encoder: str, image_size: int, batch_size: int, seed: int = 0) -> dict[str, int]:
+    """Columns of the shared Jacobian of SSC-ResNet: ``parameters`` (the encoder's parameters,
+    counted once each) and ``representation`` (the elements of the encoder's output the heads
+    read, for one batch of ``batch_size`` images of ``image_size`` px)."""
+    import torch
+
+    from busmtl.models import SSCResNet
+    from busmtl.weighting.base import unique_parameters
+
+    torch.manual_seed(seed)
+    model = SSCResNet(encoder=encoder).train()
+    model(torch.randn(batch_size, 3, image_size, image_size))
+    return {
+        "parameters": sum(p.numel() for p in unique_parameters(model.shared_parameters())),
+        "representation": sum(t.numel() for t in model.shared_representation()),
+    }
+
+
+def gradient_methods() -> list[str]:
+    """The registered weighters that aggregate a Jacobian (the gradient-balancing family)."""
+    from busmtl.weighting import FAMILIES
+
+    return [m for m, family in FAMILIES.items() if family.startswith("gradient balancing")]
+
+
+def ew_step(encoder: str, image_size: int, batch_size: int, seed: int = 0) -> Callable[[], None]:
+    """One EW training step of SSC-ResNet on a fixed random batch (fp32), as a callable."""
+    import torch
+
+    from busmtl.models import SSCResNet
+    from busmtl.training.step import Batch, network_losses, train_step
+    from busmtl.weighting import get_weighter
+
+    torch.manual_seed(seed)
+    model = SSCResNet(encoder=encoder).train()
+    weighter = get_weighter("ew", 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    batch = Batch(torch.randn(batch_size, 3, image_size, image_size),
+                  (torch.rand(batch_size, 1, image_size, image_size) > 0.8).float(),
+                  torch.randint(0, 2, (batch_size,)))
+    dev = torch.device("cpu")
+
+    def step() -> None:
+        train_step(model, weighter, optimizer, lambda: network_losses(model, batch, dev, "fp32"),
+                   where="ew, aggregation benchmark")
+
+    return step
+
+
+def cpu_ms(call: Callable[[], Any], calls: int) -> list[float]:
+    """CPU time in ms of ``calls`` calls of ``call``, after one untimed call."""
+    call()
+    out = []
+    for _ in range(calls):
+        start = time.process_time()
+        call()
+        out.append(1000.0 * (time.process_time() - start))
+    return out
+
+
+def measure(methods: list[str], jacobians: list[str], sizes: dict[str, int],
+            step: Callable[[], None], calls: int, repeats: int, seed: int = 0) -> dict[str, Any]:
+    """Interleaved rounds of EW's step and every (method, jacobian) aggregation; returns
+    ``{"ew_step_ms": [...], "rows": [{method, jacobian, columns, ms: [...]}, ...]}`` with each
+    round's times concatenated."""
+    import torch
+
+    from busmtl.weighting import get_weighter
+
+    gen = torch.Generator().manual_seed(seed)
+    matrices = {j: torch.randn(2, sizes[j], generator=gen) for j in jacobians}
+    aggregators = {(m, j): get_weighter(m, 2, jacobian=j).aggregator
+                   for m in methods for j in jacobians}
+    times: dict[Any, list[float]] = {"ew": [], **{key: [] for key in aggregators}}
+    for _ in range(repeats):
+        times["ew"] += cpu_ms(step, calls)
+        for (method, jacobian), aggregator in aggregators.items():
+            matrix = matrices[jacobian]
+            print(f"  {method} ({jacobian})", file=sys.stderr, flush=True)
+            times[(method, jacobian)] += cpu_ms(lambda a=aggregator, J=matrix: a(J), calls)
+    rows = [{"method": m, "jacobian": j, "columns": sizes[j], "ms": times[(m, j)]}
+            for (m, j) in aggregators]
+    return {"ew_step_ms": times["ew"], "rows": rows}
+
+
+def summarise(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every row with its median aggregation time ``median_ms`` and ``in_ew_steps`` (that median
+    over the median EW step's), sorted by jacobian then time."""
+    ew = statistics.median(result["ew_step_ms"])
+    rows = [dict(r, median_ms=statistics.median(r["ms"]),
+                 in_ew_steps=statistics.median(r["ms"]) / ew) for r in result["rows"]]
+    return sorted(rows, key=lambda r: (JACOBIANS.index(r["jacobian"]), r["median_ms"]))
+
+
+def format_table(rows: list[dict[str, Any]], ew_ms: float) -> str:
+    """A plain-text table: method, Jacobian, its columns, median ms and the multiple of an EW
+    step."""
+    head = f"{'method':<14} {'jacobian':<15} {'columns':>11} {'median ms':>10} {'x EW step':>10}"
+    lines = [head, "-" * len(head), f"{'ew step':<14} {'-':<15} {'-':>11} {ew_ms:>10.1f} "
+             f"{1.0:>10.2f}"]
+    lines += [f"{r['method']:<14} {r['jacobian']:<15} {r['columns']:>11,} {r['median_ms']:>10.1f} "
+              f"{r['in_ew_steps']:>10.2f}" for r in rows]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``busmtl bench aggregators``: time every aggregation, print the table, write the JSON."""
+    import torch
+
+    from busmtl.io import write_json
+
+    every = gradient_methods()
+    methods = every if args.methods == "all" else [m.strip() for m in args.methods.split(",")
+                                                   if m.strip()]
+    unknown = sorted(set(methods) - set(every))
+    if unknown:
+        raise ValueError(f"not a gradient-balancing method: {', '.join(unknown)}; valid: "
+                         f"{', '.join(every)}")
+    for name in ("image_size", "batch_size", "calls", "repeats"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.image_size % 32:
+        raise ValueError(f"--image-size must be a multiple of 32 (U-Net), got {args.image_size}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    jacobians = list(JACOBIANS) if args.jacobian == "both" else [args.jacobian]
+    sizes = jacobian_sizes(args.encoder, args.image_size, args.batch_size, args.seed)
+    step = ew_step(args.encoder, args.image_size, args.batch_size, args.seed)
+    result = measure(methods, jacobians, sizes, step, args.calls, args.repeats, args.seed)
+    rows = summarise(result)
+    ew_ms = statistics.median(result["ew_step_ms"])
+    settings = {k: getattr(args, k) for k in ("methods", "image_size", "batch_size", "encoder",
+                                               "calls", "repeats", "threads", "jacobian", "seed")}
+    title = (f"torchjd aggregations on a random 2 x n Jacobian of SSC-ResNet ({args.encoder}), "
+             f"batch {args.batch_size}, {args.image_size}x{args.image_size}, {args.calls} calls x "
+             f"{args.repeats} round(s), {torch.get_num_threads()} thread(s), CPU time")
+    print(title)
+    print(format_table(rows, ew_ms))
+    write_json(args.out, {"title": title, "settings": settings, "sizes": sizes,
+                          "torch_version": torch.__version__, "ew_step_ms": result["ew_step_ms"],
+                          "ew_step_ms_median": ew_ms, "rows": rows})
+    print(f"written: {args.out}")
+    return 0
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The benchmark's options (shared by ``busmtl bench aggregators`` and ``python -m``)."""
+    p.add_argument("--image-size", type=int, default=96, help="square input side (default 96)")
+    p.add_argument("--batch-size", type=int, default=16, help="batch size (default 16)")
+    p.add_argument("--encoder", default="resnet18", help="smp encoder name (default resnet18)")
+    p.add_argument("--calls", type=int, default=3, help="timed calls per round (default 3)")
+    p.add_argument("--repeats", type=int, default=2, help="interleaved rounds (default 2)")
+    p.add_argument("--methods", default="all",
+                   help="comma-separated gradient-balancing methods or 'all' (default)")
+    p.add_argument("--jacobian", default="both", choices=(*JACOBIANS, "both"),
+                   help="the Jacobian's shape: shared parameters, representation or both")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: torch's default)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the network, batch and matrix")
+    p.add_argument("--out", default="bench/aggregators.json", help="JSON file to write")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m busmtl.bench.aggregators``."""
+    p = argparse.ArgumentParser(prog="python -m busmtl.bench.aggregators",
+                                description=__doc__.splitlines()[0])
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        return run(args)
+    except ValueError as exc:
+        print(f"{p.prog}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
