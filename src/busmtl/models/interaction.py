@@ -55,6 +55,7 @@ from busmtl.models.ssc_resnet import (
     _last_executed_layer,
     _load_state_dict,
     _smp,
+    check_encoder,
     resolve_pretrained_file,
 )
 
@@ -195,11 +196,7 @@ class InteractionNet(KeepsRepresentation):
     ) -> None:
         super().__init__()
         smp = _smp()
-        if not encoder.startswith("tu-") and encoder not in smp.encoders.encoders:
-            raise ValueError(
-                f"unknown encoder '{encoder}'; valid: {', '.join(sorted(smp.encoders.encoders))} "
-                f"(or a timm encoder as 'tu-<name>')"
-            )
+        check_encoder(encoder)
         widths = tuple(int(c) for c in decoder_channels)
         if len(widths) != LEVELS + 1 or min(widths) < 1:
             raise ValueError(

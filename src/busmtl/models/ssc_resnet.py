@@ -57,6 +57,15 @@ def _smp():
     return smp
 
 
+def check_encoder(encoder: str) -> None:
+    """Refuse an encoder name that is neither one of smp's encoders nor a timm one (``tu-<name>``),
+    listing the valid names."""
+    encoders = _smp().encoders.encoders
+    if not encoder.startswith("tu-") and encoder not in encoders:
+        raise ValueError(f"unknown encoder '{encoder}'; valid: {', '.join(sorted(encoders))} "
+                         f"(or a timm encoder as 'tu-<name>')")
+
+
 def _env_true(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -214,11 +223,7 @@ class SSCResNet(KeepsRepresentation):
     ) -> None:
         super().__init__()
         smp = _smp()
-        if not encoder.startswith("tu-") and encoder not in smp.encoders.encoders:
-            raise ValueError(
-                f"unknown encoder '{encoder}'; valid: {', '.join(sorted(smp.encoders.encoders))} "
-                f"(or a timm encoder as 'tu-<name>')"
-            )
+        check_encoder(encoder)
         if (num_classes < 1 or not 0.0 <= dropout < 1.0 or in_channels < 1
                 or not 0.0 <= decoder_dropout < 1.0):
             raise ValueError(
