@@ -122,3 +122,7 @@ def test_the_cost_sentence_gives_each_family_its_range_and_names_the_expensive_o
                                           "cpu_time_ratio_rounds": [1.0, 1.4]}}}
     # spreads 0, 0.2, 0.1, 0.4: the largest 0.40, the median 0.15
     assert "moved by up to 0.40 (median 0.15)" in benchmark.cost_sentence(rounds)
+    assert "below 1" not in benchmark.cost_sentence(rounds)
+    rounds["dwa"]["cpu_time_ratio"] = 0.93
+    assert ("A ratio below 1 (the lowest is 0.93) is such noise"
+            in benchmark.cost_sentence(rounds))

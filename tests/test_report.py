@@ -154,7 +154,7 @@ def test_table2_vs_paper_difference(runs):
     t = tables.table2_vs_paper(runs)
     ours = float(t.loc[("EW (SSC-ResNet)", "this companion"), "Dice"])
     assert ours == pytest.approx(0.72, abs=1e-3)
-    diff = float(t.loc[("EW (SSC-ResNet)", "difference"), "Dice"])
+    diff = float(t.loc[("EW (SSC-ResNet)", "difference"), "Dice"].replace("\u2212", "-"))
     assert diff == pytest.approx(0.72 - TABLE2["ew"]["seg_dice"], abs=1e-3)
     assert (t.loc[("GradNorm", "this companion")] == tables.PENDING).all()
     assert float(t.loc[("GradNorm", "paper"), "Dice"]) == round(TABLE2["gradnorm"]["seg_dice"], 3)

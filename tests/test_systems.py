@@ -78,7 +78,7 @@ def test_contrast_pairs_the_common_folds_and_images(root):
     runs, per_image = systems.collect(root, CONTRAST)
     table = systems.contrast_table(runs, per_image, CONTRAST).set_index("metric")
     dice = table.loc["Dice"]
-    assert dice["comparison"] == "EW, interaction network - EW, SSC-ResNet"
+    assert dice["comparison"] == "EW, interaction network \u2212 EW, SSC-ResNet"
     assert dice["folds"] == 3 and dice["images"] == 10
     # the same +0.05 on every fold and image: a zero-width interval, clearly better
     assert dice["over folds"] == "+0.050 [+0.050, +0.050]"
@@ -96,8 +96,23 @@ def test_a_companion_without_runs_is_missing_not_an_error(tmp_path):
 def test_verdict_text_names_where_a_difference_is_clear(root):
     runs, per_image = systems.collect(root, CONTRAST)
     text = systems.verdict_text(systems.contrast_table(runs, per_image, CONTRAST))
-    assert text.startswith("EW, interaction network - EW, SSC-ResNet (Dice) is better over folds")
+    assert text.startswith(
+        "EW, interaction network \u2212 EW, SSC-ResNet (Dice) is better over folds")
     assert "No clear difference" in text and "(Cls Acc)" in text  # accuracy: identical runs
+
+
+def test_differences_clear_over_images_only_share_one_caveat():
+    import pandas as pd
+
+    rows = [{"comparison": name, "metric": "Dice", "folds": 5, "verdict (folds)": "within noise",
+             "verdict (images)": "better", "over folds": "+0.030 [\u22120.010, +0.070]",
+             "over test images": "+0.030 [+0.010, +0.050]"} for name in ("A \u2212 B", "C \u2212 D")]
+    text = systems.verdict_text(pd.DataFrame(rows))
+    assert text.count("rather than to the training") == 1
+    assert text.startswith("A \u2212 B (Dice) is better over test images (+0.030 [+0.010, +0.050]) "
+                           "but not over folds (+0.030 [\u22120.010, +0.070]); C \u2212 D (Dice)")
+    assert text.endswith("each of these may belong to these test images rather than to the "
+                         "training.")
 
 
 def test_verdict_text_without_runs(tmp_path):

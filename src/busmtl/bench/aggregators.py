@@ -137,8 +137,8 @@ def format_table(rows: list[dict[str, Any]], ew_ms: float) -> str:
     """A plain-text table: method, Jacobian, its columns, median ms and the multiple of an EW
     step."""
     head = f"{'method':<14} {'jacobian':<15} {'columns':>11} {'median ms':>10} {'x EW step':>10}"
-    lines = [head, "-" * len(head), f"{'ew step':<14} {'-':<15} {'-':>11} {ew_ms:>10.1f} "
-             f"{1.0:>10.2f}"]
+    ew_row = f"{'ew step':<14} {'-':<15} {'-':>11} {ew_ms:>10.1f} {1.0:>10.2f}"
+    lines = [head, "-" * len(head), ew_row]
     lines += [f"{r['method']:<14} {r['jacobian']:<15} {r['columns']:>11,} {r['median_ms']:>10.1f} "
               f"{r['in_ew_steps']:>10.2f}" for r in rows]
     return "\n".join(lines)

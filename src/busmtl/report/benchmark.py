@@ -242,10 +242,16 @@ def _spread_sentence(cost: dict[str, dict]) -> str:
                                                          or []) > 1]
     if not spreads:
         return ""
-    return (f" Between the rounds a method's ratio moved by up to {max(spreads):.2f} (median "
+    text = (f" Between the rounds a method's ratio moved by up to {max(spreads):.2f} (median "
             f"{float(np.median(spreads)):.2f}); two methods whose ratios differ by less than "
             "their rounds do (the table's 'in each round' column) do not differ measurably in "
             "cost here.")
+    lowest = min((e["cpu_time_ratio"] for e in entries if e.get("cpu_time_ratio") is not None),
+                 default=1.0)
+    if lowest < 1.0:
+        text += (f" A ratio below 1 (the lowest is {lowest:.2f}) is such noise: every method "
+                 "does at least EW's work per step.")
+    return text
 
 
 def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame:

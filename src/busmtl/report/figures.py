@@ -19,6 +19,7 @@ from busmtl.report.colors import (
     FIG_DPI,
     LABEL_SIZE,
     NEUTRAL,
+    PAGE_WIDTH_IN,
     TASK_COLORS,
     TASK_STYLES,
     TITLE_SIZE,
@@ -49,18 +50,27 @@ def _grid(n: int, ncols: int = 4, size=(3.2, 2.6)):
 
 
 def weights_figure(hist: pd.DataFrame) -> plt.Figure:
-    """Fig. 3 analogue: per method, the mean weight of each task per epoch (band over folds)."""
+    """Fig. 3 analogue: per method, the mean weight of each task per epoch (band over folds);
+    two panels a row at the page's width, the tasks' legend above them all."""
     methods = list(dict.fromkeys(hist["method"]))
-    fig, axes = _grid(len(methods), ncols=2 if len(methods) <= 4 else 3, size=(4.4, 3.0))
+    fig, axes = _grid(len(methods), ncols=2, size=(PAGE_WIDTH_IN / 2, 2.3))
     for ax, method in zip(axes, methods):
         h = hist[hist["method"] == method]
         for task, name in TASKS.items():
             _band(ax, h, f"w_{task}", TASK_COLORS[task], name, ls=TASK_STYLES[task])
         ax.set_title(label(method), fontsize=TITLE_SIZE, fontweight="bold")
         ax.set(xlabel="epoch", ylabel="task weight")
-    axes[0].legend(frameon=False)
-    fig.tight_layout()
+    _legend_above(fig, axes[0], ncol=len(TASKS))
     return fig
+
+
+def _legend_above(fig: plt.Figure, ax: plt.Axes, ncol: int) -> None:
+    """One legend for every panel (the entries of ``ax``), in a band above the panels."""
+    handles, labels = ax.get_legend_handles_labels()
+    band = (0.1 + 0.28 * math.ceil(len(labels) / ncol)) / fig.get_figheight()  # in inches
+    fig.legend(handles, labels, loc="upper center", ncol=ncol, frameon=False,
+               fontsize=LABEL_SIZE)
+    fig.tight_layout(rect=(0, 0, 1, 1 - band))
 
 
 def temperature_figure(hist: pd.DataFrame) -> plt.Figure:
@@ -79,8 +89,8 @@ def temperature_figure(hist: pd.DataFrame) -> plt.Figure:
 
 def loss_figure(hist: pd.DataFrame) -> plt.Figure:
     """Training (solid) and validation (dashed, with its range over folds) loss of each task per
-    epoch and method, on a log axis."""
-    fig, axes = plt.subplots(1, 2, dpi=FIG_DPI, figsize=(10, 3.8))
+    epoch and method, on a log axis; the methods' legend above both panels."""
+    fig, axes = plt.subplots(1, 2, dpi=FIG_DPI, figsize=(PAGE_WIDTH_IN, 3.6))
     for ax, task in zip(axes, TASKS):
         for method in dict.fromkeys(hist["method"]):
             h = hist[hist["method"] == method]
@@ -88,11 +98,10 @@ def loss_figure(hist: pd.DataFrame) -> plt.Figure:
                     color=color(method), ls="-", lw=1)
             _band(ax, h, f"val_loss_{task}", color(method), label(method), ls="--")
         # the same convention as each run's own page: training solid, validation dashed
-        ax.set_title(f"{TASKS[task]}: training (solid), validation (dashed)", fontsize=TITLE_SIZE)
-        ax.set(xlabel="epoch", ylabel="loss (unweighted, log scale)")
+        ax.set_title(f"{TASKS[task]} loss", fontsize=TITLE_SIZE)
+        ax.set(xlabel="epoch", ylabel="loss (log scale)" if task == "seg" else None)
         ax.set_yscale("log")  # an early spike (e.g. GradNorm's first epoch) flattens a linear axis
-    axes[1].legend(frameon=False)
-    fig.tight_layout()
+    _legend_above(fig, axes[0], ncol=3)
     return fig
 
 
@@ -110,8 +119,9 @@ def choose_examples(pred: dict[str, np.ndarray], per_class: int = 2) -> list[int
 
 def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2) -> plt.Figure:
     """Fig. 4 analogue: typical benign and malignant test images of the fixed sample
-    (:func:`choose_examples`) with the ground truth (white, dashed) and each method's predicted
-    contour (its colour, solid) on fold ``fold``, titled with the per-image Dice."""
+    (:func:`choose_examples`), one column each, with the ground truth (white, dashed) and, one
+    row per method, its predicted contour (its colour, solid) on fold ``fold``, titled with the
+    per-image Dice and the predicted probability of malignancy. Columns share the page's width."""
     done = runs[(runs["status"] == "done") & (runs["fold"] == fold)]
     if done.empty:
         done = runs[runs["status"] == "done"].drop_duplicates("method")
@@ -119,15 +129,18 @@ def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2) ->
     first = next(iter(preds.values()))
     images = choose_examples(first, per_class)
     methods = list(preds)
-    fig, axes = plt.subplots(len(images), len(methods) + 1, dpi=FIG_DPI,
-                             figsize=(2.3 * (len(methods) + 1), 2.5 * len(images)), squeeze=False)
-    for r, i in enumerate(images):
+    side = PAGE_WIDTH_IN / max(len(images), 1)
+    fig, axes = plt.subplots(len(methods) + 1, len(images), dpi=FIG_DPI,
+                             figsize=(PAGE_WIDTH_IN, (side + 0.25) * (len(methods) + 1)),
+                             squeeze=False)
+    for c, i in enumerate(images):
         truth = first["mask_true"][i] > 0
         cls = "malignant" if first["labels"][i] == 1 else "benign"
-        axes[r, 0].imshow(first["image"][i], cmap="gray", vmin=0, vmax=255)
-        axes[r, 0].contour(truth, levels=[0.5], **TRUTH_STYLE)
-        axes[r, 0].set_title(f"{first['ids'][i]}\n{cls}: ground truth", fontsize=9)
-        for c, method in enumerate(methods, start=1):
+        axes[0, c].imshow(first["image"][i], cmap="gray", vmin=0, vmax=255)
+        axes[0, c].contour(truth, levels=[0.5], **TRUTH_STYLE)
+        name = str(first["ids"][i])  # BUSI's names carry the class already
+        axes[0, c].set_title(name if cls in name else f"{name}, {cls}", fontsize=9)
+        for r, method in enumerate(methods, start=1):
             p = preds[method]
             j = int(np.flatnonzero(p["ids"] == first["ids"][i])[0])
             mask = p["mask_prob"][j] >= 128
@@ -137,12 +150,13 @@ def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2) ->
             if mask.any():
                 ax.contour(mask, levels=[0.5], colors=color(method), linewidths=1.6)
             p_mal = float(p["cls_prob"][j][1]) if p["cls_prob"].shape[1] > 1 else float("nan")
-            ax.set_title(f"{label(method)}\nDice {dice(truth, mask):.2f}, p(mal.) {p_mal:.2f}",
-                         fontsize=9)
+            ax.set_title(f"Dice {dice(truth, mask):.2f}, p(mal.) {p_mal:.2f}", fontsize=9)
+    for r, name in enumerate(["ground truth", *(label(m) for m in methods)]):
+        axes[r, 0].set_ylabel(name, fontsize=9, fontweight="bold")
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
+    fig.tight_layout(pad=0.4, h_pad=0.6, w_pad=0.3)
     return fig
 
 

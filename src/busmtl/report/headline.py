@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from busmtl.report.colors import label
+from busmtl.report.numbers import MINUS, interval, signed
 from busmtl.report.paper_values import TABLE2
 
 #: The two headline metrics: name, per-image column, run-level column of ``metrics.json``.
@@ -48,7 +49,7 @@ class Estimate:
         return self.low > 0 or self.high < 0
 
     def text(self) -> str:
-        return f"{self.value:+.3f} [{self.low:+.3f}, {self.high:+.3f}]".replace("-", "\u2212")
+        return f"{signed(self.value)} {interval(self.low, self.high)}"
 
 
 def paired_cube(per_image: pd.DataFrame, a: str, b: str, column: str) -> np.ndarray:
@@ -115,10 +116,10 @@ def short(method: str) -> str:
 
 
 def change(e: Estimate) -> str:
-    """``"0.013 lower [-0.046, +0.018]"``: size, direction and interval in words."""
+    """``"0.013 lower [−0.046, +0.018]"``: size, direction and interval in words."""
     word = "higher" if e.value > 0 else "lower"
-    interval = f"[{e.low:+.3f}, {e.high:+.3f}]".replace("-", "\u2212")
-    return f"{abs(e.value):.3f} {word} {interval}"
+    bounds = interval(e.low, e.high)
+    return f"{abs(e.value):.3f} {word} {bounds}"
 
 
 def paper_difference(a: str, b: str, metric: str) -> float:
@@ -135,9 +136,8 @@ def headline_table(grouped: dict, paper: dict, a: str = "atdwa",
         for metric in METRICS:
             g, p = grouped.get((rival, metric)), paper.get((rival, metric))
             rows.append({
-                "difference": f"{short(a)} \u2212 {short(rival)}, {metric}",
-                "paper (reported)": f"{paper_difference(a, rival, metric):+.3f}".replace(
-                    "-", "\u2212"),
+                "difference": f"{short(a)} {MINUS} {short(rival)}, {metric}",
+                "paper (reported)": signed(paper_difference(a, rival, metric)),
                 "ours, leak-free": g.text() if g else "pending",
                 "ours, paper's split": p.text() if p else "pending",
             })
@@ -202,7 +202,9 @@ def seed_line(grouped_runs: pd.DataFrame, grouped: dict) -> str:
         return ("Seed-to-seed variation cannot be measured yet: no method and fold has two "
                 "finished seeds.")
     diffs = [abs(e.value) for e in grouped.values() if e]
-    biggest = f" The largest method difference above is {max(diffs):.3f}." if diffs else ""
+    rivals = " or ".join(dict.fromkeys(short(rival) for rival, _ in grouped))
+    biggest = (f" ATDWA's largest difference to {rivals} above is {max(diffs):.3f}." if diffs
+               else "")
     done = grouped_runs[grouped_runs["status"] == "done"]
     seeds = done.groupby(["method", "fold"])["seed"].nunique()
     pairs = int((seeds >= 2).sum())

@@ -145,8 +145,11 @@ class ResultsPage:
                 headline.headline_table(lf_est, pp_est),
                 "ATDWA against DWA and EW: the paper's reported difference, and ours on the "
                 "leak-free protocol and on the paper's split by image (mean per-image difference "
-                "with its 95 % interval over seeds, folds and test images; 'pending': no "
-                "finished pair of runs yet).", "tab-headline", index=False),
+                "with its 95 % interval, resampling seeds, folds and test images together; the "
+                "paper's split has one seed, so there folds and test images only, and the "
+                "interval lies between the ones over folds alone and over test images alone "
+                "that the section on the paper's protocol gives; 'pending': no finished pair of "
+                "runs yet).", "tab-headline", index=False),
             "budgets": headline.budgets_line(LEAK_FREE),
             "seed_line": headline.seed_line(lf_runs, lf_est),
             "lf_seeds": len(PROFILES[LEAK_FREE].seeds),
@@ -193,7 +196,7 @@ class ResultsPage:
                 "Dice and accuracy (mean over the finished folds; "
                 f"{tables.COLLAPSED_MARK}k: k runs whose classifier collapsed, predicting one "
                 f"class for at least {aggregate.COLLAPSE_SHARE:.0%} of the test images), the "
-                "difference to EW with its "
+                "difference to EW on the folds both have finished, with its "
                 "95 % interval over folds and test images, and the CPU time of a training step "
                 "as a ratio to EW (pooled over the benchmark's rounds; its spread in "
                 "{numref}`tab-bench-cost`).", "tab-benchmark", index=False),
@@ -235,8 +238,9 @@ class ResultsPage:
                                           "planned).", "tab-runs"),
             "collapse_text": collapse,
             "not_run_text": (f"The other registered methods ({', '.join(not_run)}) have no "
-                             "finished run in this profile, so they appear in no table of this "
-                             "page." if not_run else ""),
+                             "finished run in this profile, so the tables of this profile leave "
+                             "them out; the benchmark section shows them on the leak-free "
+                             "protocol." if not_run else ""),
             "majority": float(self.first("majority_share", np.nan)),
             "acc_min": float(self.done["test_cls_acc"].min()) if len(self.done) else np.nan,
         }
@@ -365,6 +369,7 @@ class ResultsPage:
         """Every method against equal weighting, over folds (paired t-test)."""
         vs_ew = stats.paired_vs_baseline(self.runs)
         matrix = stats.paired_matrix(vs_ew)
+        n_clear = int(vs_ew["verdict"].isin(["better", "worse"]).sum()) if len(vs_ew) else 0
         if matrix.empty:
             note = "equal weighting or another method has no finished run"
             matrix = pd.DataFrame({"note": [note]})
@@ -372,9 +377,13 @@ class ResultsPage:
             "tab_vs_ew": tables.myst_table(
                 matrix, "Mean paired difference to equal weighting over folds, with the paired "
                 "t-test p-value; bold with a direction where p < 0.05.", "tab-vs-ew"),
-            "n_clear": (int(vs_ew["verdict"].isin(["better", "worse"]).sum()) if len(vs_ew)
-                        else 0),
+            "n_clear": n_clear,
             "n_tests": len(vs_ew),
+            "vs_ew_caveat": (
+                "So many tests at once produce some such values by chance alone (about one in "
+                "twenty when nothing differs), so a single bold cell is weak evidence."
+                if n_clear else "With this many tests, about one in twenty would fall below "
+                "0.05 by chance alone even if nothing differed."),
         }
 
     def systems(self) -> Values:

@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import stats
 
 from busmtl.report.colors import label
+from busmtl.report.numbers import MINUS, interval, signed
 from busmtl.report.paper_values import METRIC_NAMES, METRICS
 
 #: Resamples of the per-image bootstrap.
@@ -69,12 +70,12 @@ class Difference:
         return verdict(self.low, self.high)
 
     def text(self, digits: int = 3) -> str:
-        """``+0.012 [-0.004, +0.028]``."""
+        """``+0.012 [−0.004, +0.028]``."""
         if not np.isfinite(self.mean):
             return "n/a"
         if not (np.isfinite(self.low) and np.isfinite(self.high)):
-            return f"{self.mean:+.{digits}f} (n = {self.n}, no interval)"
-        return f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
+            return f"{signed(self.mean, digits)} (n = {self.n}, no interval)"
+        return f"{signed(self.mean, digits)} {interval(self.low, self.high, digits)}"
 
 
 def _done(runs: pd.DataFrame) -> pd.DataFrame:
@@ -161,7 +162,7 @@ def comparison_table(runs: pd.DataFrame, per_image: pd.DataFrame,
             f = fold_difference(runs, a, b, metric)
             i = image_bootstrap(per_image, a, b, image_column.get(metric, metric))
             rows.append({
-                "comparison": f"{name(a)} - {name(b)}", "metric": METRIC_NAMES[metric],
+                "comparison": f"{name(a)} {MINUS} {name(b)}", "metric": METRIC_NAMES[metric],
                 "folds": f.n, "over folds": f.text(), "verdict (folds)": f.verdict,
                 "images": i.n, "over test images": i.text(), "verdict (images)": i.verdict,
             })
@@ -203,8 +204,8 @@ def paired_matrix(table: pd.DataFrame) -> pd.DataFrame:
         if row["folds"] == 0:
             return "no paired folds"
         if np.isnan(row["paired t p"]):
-            return "identical" if row["mean difference"] == 0 else f"{row['mean difference']:+.3f}"
-        text = f"{row['mean difference']:+.3f} (p {row['paired t p']:.2f})"
+            return "identical" if row["mean difference"] == 0 else signed(row["mean difference"])
+        text = f"{signed(row['mean difference'])} (p {row['paired t p']:.2f})"
         return f"**{text} {row['verdict']}**" if row["verdict"] in ("better", "worse") else text
 
     if table.empty:

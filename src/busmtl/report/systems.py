@@ -139,7 +139,7 @@ def verdict_text(contrast: pd.DataFrame) -> str:
     clear over images only may belong to this test set rather than to training)."""
     if contrast.empty or contrast["folds"].max() == 0:
         return "No run of the companion profiles has finished yet."
-    clear, unclear = [], []
+    clear, images_only, unclear = [], [], []
     for _, row in contrast.iterrows():
         over_folds = row["verdict (folds)"] in ("better", "worse")
         over_images = row["verdict (images)"] in ("better", "worse")
@@ -151,15 +151,17 @@ def verdict_text(contrast: pd.DataFrame) -> str:
             clear.append(f"{what} is {row['verdict (folds)']} over folds ({row['over folds']}) "
                          f"but not clearly over test images ({row['over test images']})")
         elif over_images:
-            clear.append(f"{what} is {row['verdict (images)']} over test images "
-                         f"({row['over test images']}) but not over folds "
-                         f"({row['over folds']}): it may belong to these test images rather "
-                         "than to the training")
+            images_only.append(f"{what} is {row['verdict (images)']} over test images "
+                               f"({row['over test images']}) but not over folds "
+                               f"({row['over folds']})")
         else:
             unclear.append(what)
-    parts = []
-    if clear:
-        parts.extend(f"{sentence}." for sentence in clear)
+    parts = [f"{sentence}." for sentence in clear]
+    if images_only:
+        parts.append("; ".join(images_only) + (
+            ": such a difference may belong to these test images rather than to the training."
+            if len(images_only) == 1 else
+            ": each of these may belong to these test images rather than to the training."))
     if unclear:
         parts.append("No clear difference, over folds or over test images, for "
                      + "; ".join(unclear) + ".")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from busmtl.report.colors import label
+from busmtl.report.numbers import signed
 from busmtl.report.paper_values import METRIC_NAMES, METRICS, TABLE1, TABLE1_METRICS, TABLE2, TABLE3
 
 PENDING = "pending"
@@ -107,7 +108,7 @@ def table2_vs_paper(runs: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
                 value = {"this companion": ours, "paper": paper[metric],
                          "difference": ours - paper[metric]}[kind]
                 row[METRIC_NAMES[metric]] = PENDING if np.isnan(value) else (
-                    f"{value:+.{digits}f}" if kind == "difference" else f"{value:.{digits}f}")
+                    signed(value, digits) if kind == "difference" else f"{value:.{digits}f}")
             rows.append(row)
     return pd.DataFrame(rows).set_index(["method", "source"])
 
