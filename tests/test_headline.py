@@ -94,3 +94,7 @@ def test_leak_metrics_split_the_scores_by_a_copy_in_training():
     assert got["dice_clean"] == pytest.approx((0.2 + 0.8 + 0.3 + 0.6) / 4)
     assert got["acc_leaked"] == 1.0 and got["acc_clean"] == pytest.approx(0.5)
     assert (got["n_leaked"], got["n_clean"]) == (2, 4)
+    gap, low, high = leak.leak_gap(pi, table, "seg_dice")
+    assert gap == pytest.approx((0.9 + 0.7) / 2 - (0.2 + 0.8 + 0.3 + 0.6) / 4)
+    assert low <= gap <= high
+    assert np.isnan(leak.leak_gap(pi, table.assign(leaked=False))[0])

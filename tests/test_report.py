@@ -231,6 +231,9 @@ def test_qualitative_examples_are_typical_not_extreme(runs):
     pred = aggregate.predictions(runs.iloc[0]["run_dir"])
     chosen = figures.choose_examples(pred, per_class=1)
     assert chosen == [1, 4]                         # the median-area image of each class
+    # a frame filed under both classes is never the typical case: the next closest is taken
+    second = figures.choose_examples(pred, per_class=1, exclude={str(pred["ids"][1])})
+    assert second[1] == 4 and second[0] != 1 and pred["labels"][second[0]] == 0
 
 
 @pytest.mark.parametrize("method", ["ew", "dwa", "atdwa", "gradnorm", "uw"])
@@ -240,6 +243,37 @@ def test_simulation_weights_are_finite_and_sum_to_k(method):
     assert np.isfinite(w).all()
     if method in ("ew", "dwa", "atdwa", "gradnorm"):
         assert np.allclose(w.sum(1), 2.0, atol=1e-5)
+
+
+def test_comparison_figure_shows_the_temperature_only_when_one_changes():
+    """DWA's fixed T alone is no panel; beside ATDWA, whose T moves, both are drawn."""
+    from busmtl.report.simulate import comparison_figure
+
+    dwa, atdwa, ew = (simulate(m, epochs=5, steps=2) for m in ("dwa", "atdwa", "ew"))
+    fixed = comparison_figure({"toy": {"dwa": dwa, "ew": ew}})
+    moving = comparison_figure({"calm": {"dwa": dwa, "ew": ew}, "other": {"dwa": dwa, "atdwa": atdwa}})
+    assert len(fixed.axes) == 2 and len(moving.axes) == 6
+    assert [line.get_label() for line in moving.axes[5].get_lines()] == ["DWA", "ATDWA"]
+    for fig in (fixed, moving):
+        matplotlib.pyplot.close(fig)
+
+
+def test_sphinx_roles_of_docstrings_become_inline_code():
+    """The methods chapter's table of torchjd weighters quotes class docstrings: their roles
+    show as code, with what Sphinx would show (``~``: the last component; a title)."""
+    import re
+
+    from busmtl.report.markup import roles_as_code
+    from busmtl.report.pages import families_table
+
+    assert roles_as_code("see :class:`torchjd.scalarization.Random`; ``x``") == (
+        "see `torchjd.scalarization.Random`; ``x``")
+    assert roles_as_code(":meth:`network_parameters` returns them") == (
+        "`network_parameters` returns them")
+    assert roles_as_code(":py:class:`~a.b.C`, :func:`the rule <a.rule>`") == "`C`, `the rule`"
+    equations = families_table()["equation"].map(roles_as_code)
+    assert not any(re.search(r":[a-z]+:`", e) for e in equations)
+    assert any("`torchjd.scalarization." in e for e in equations)
 
 
 def test_paired_matrix_cells(runs):
@@ -303,6 +337,9 @@ def test_deviations_table_labels_every_row():
     assert paper.loc["image size", "status"] == SAME
     assert cpu.loc["image size", "status"] == DEVIATION and "96" in cpu.loc["image size", "busi-cpu"]
     assert cpu.loc["decoder widths", "status"] == CHOICE
+    # online augmentation departs from the paper's offline expansion; the paper profile's does not
+    assert cpu.loc["augmentation", "status"] == DEVIATION
+    assert paper.loc["augmentation", "status"] != DEVIATION
     assert cpu.loc["GradNorm", "status"] == CHOICE and cpu.loc["GradNorm", "why"]
     assert (cpu.loc[cpu["status"] == DEVIATION, "why"] != "").all()
 

@@ -7,6 +7,7 @@ folds around the mean.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -105,21 +106,25 @@ def loss_figure(hist: pd.DataFrame) -> plt.Figure:
     return fig
 
 
-def choose_examples(pred: dict[str, np.ndarray], per_class: int = 2) -> list[int]:
-    """Test images whose lesion area is closest to the class median: typical, not cherry-picked."""
+def choose_examples(pred: dict[str, np.ndarray], per_class: int = 2,
+                    exclude: Collection[str] = ()) -> list[int]:
+    """Test images whose lesion area is closest to the class median: typical, not cherry-picked.
+    Images named in ``exclude`` (e.g. frames filed under both classes) are never chosen."""
     chosen = []
     area = pred["mask_true"].reshape(len(pred["labels"]), -1).sum(1)
+    allowed = ~np.isin(pred["ids"].astype(str), list(exclude))
     for cls in (0, 1):
-        idx = np.flatnonzero((pred["labels"] == cls) & (area > 0))
+        idx = np.flatnonzero((pred["labels"] == cls) & (area > 0) & allowed)
         if len(idx):
             order = idx[np.argsort(np.abs(area[idx] - np.median(area[idx])))]
             chosen.extend(sorted(order[:per_class].tolist()))
     return chosen
 
 
-def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2) -> plt.Figure:
+def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2,
+                       exclude: Collection[str] = ()) -> plt.Figure:
     """Fig. 4 analogue: typical benign and malignant test images of the fixed sample
-    (:func:`choose_examples`), one column each, with the ground truth (white, dashed) and, one
+    (:func:`choose_examples`, never one in ``exclude``), one column each, with the ground truth (white, dashed) and, one
     row per method, its predicted contour (its colour, solid) on fold ``fold``, titled with the
     per-image Dice and the predicted probability of malignancy. Columns share the page's width."""
     done = runs[(runs["status"] == "done") & (runs["fold"] == fold)]
@@ -127,7 +132,7 @@ def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2) ->
         done = runs[runs["status"] == "done"].drop_duplicates("method")
     preds = {row["method"]: predictions(row["run_dir"]) for _, row in done.iterrows()}
     first = next(iter(preds.values()))
-    images = choose_examples(first, per_class)
+    images = choose_examples(first, per_class, exclude)
     methods = list(preds)
     side = PAGE_WIDTH_IN / max(len(images), 1)
     fig, axes = plt.subplots(len(methods) + 1, len(images), dpi=FIG_DPI,

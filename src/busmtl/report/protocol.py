@@ -112,6 +112,10 @@ DEVIATION_NOTES: dict[str, str] = {
     "early stopping": "the fixed CPU budget ends most runs before early stopping can act; the "
                       "checkpoint with the lowest mean validation loss is still the one tested",
     "data": "synthetic phantoms stand in for BUSI where the dataset is absent",
+    "augmentation": "online: each read gives the original or one transform alone, so an epoch "
+                    "is as long as the training split; the paper's offline expansion (the "
+                    "original plus a copy per transform) would multiply every CPU epoch's "
+                    "length by that many images per case",
 }
 
 
@@ -140,6 +144,6 @@ def deviations_table(profile: str, precision: str | None = None) -> pd.DataFrame
 def _differs(setting: str, paper: str, value: str) -> bool:
     """Whether the profile's value departs from the paper's stated one (by the key numbers)."""
     keys = {"image size": "256", "encoder": "resnet34", "optimizer": "lr 0.0001",
-            "epochs": "200", "data": "BUSI"}
+            "epochs": "200", "data": "BUSI", "augmentation": "copies"}
     key = keys.get(setting)
     return key is not None and key not in value
