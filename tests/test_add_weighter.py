@@ -23,11 +23,13 @@ CHAPTER = repo_root() / "book" / "reproducing.md"
 
 
 def chapter_blocks() -> list[tuple[str, str]]:
-    """``(caption, code)`` of every captioned ``{code-block}`` of the chapter's section."""
+    """``(caption, code)`` of every captioned ``{code-block}`` of the chapter's section (the
+    caption without the backticks that show its path as code)."""
     text = CHAPTER.read_text(encoding="utf-8")
     section = text.split("(adding-a-weighter)=", 1)[1]
     pattern = r"```\{code-block\} python\n:caption: ([^\n]+)\n\n(.*?)\n```"
-    return re.findall(pattern, section, flags=re.DOTALL)
+    return [(caption.replace("`", ""), code)
+            for caption, code in re.findall(pattern, section, flags=re.DOTALL)]
 
 
 def copy_project(dest: Path) -> Path:

@@ -129,6 +129,20 @@ def test_the_student_notebook_has_no_solutions(tmp_path):
     assert [c.source for c in nb.cells if c.cell_type == "code"][1:] == [c.source for c in shown]
     assert "%pip install" in next(c for c in nb.cells if c.cell_type == "code").source
     assert not any("skip-execution" in c.metadata.get("tags", []) for c in nb.cells)
+    # it says where the solutions are, not that they are folded away under its exercises
+    assert "This notebook has no solutions" in sources and "On this page" not in sources
+
+
+def test_only_blocks_keep_the_students_text_and_drop_the_books():
+    from busmtl.settings import repository
+    from busmtl.teaching.student_notebook import plain_markdown
+
+    text = ("Common.\n\n```{only} html\nFor the book's readers.\n```\n\n"
+            "```{only} student\nFor students: see [the lab](lab.md).\n```\n\nAfter.\n")
+    out = plain_markdown(text, repository(), {})
+    assert "Common." in out and "After." in out and "For students: see" in out
+    assert "book's readers" not in out and "{only}" not in out and "```" not in out
+    assert f"[the lab]({repository().page_url('lab')})" in out
 
 
 def test_the_student_notebook_as_markdown_shows_numbered_exercises_and_no_myst(tmp_path):

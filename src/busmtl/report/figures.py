@@ -140,11 +140,9 @@ def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2,
                              squeeze=False)
     for c, i in enumerate(images):
         truth = first["mask_true"][i] > 0
-        cls = "malignant" if first["labels"][i] == 1 else "benign"
         axes[0, c].imshow(first["image"][i], cmap="gray", vmin=0, vmax=255)
         axes[0, c].contour(truth, levels=[0.5], **TRUTH_STYLE)
-        name = str(first["ids"][i])  # BUSI's names carry the class already
-        axes[0, c].set_title(name if cls in name else f"{name}, {cls}", fontsize=9)
+        axes[0, c].set_title(_image_title(first["labels"][i], first["ids"][i]), fontsize=9)
         for r, method in enumerate(methods, start=1):
             p = preds[method]
             j = int(np.flatnonzero(p["ids"] == first["ids"][i])[0])
@@ -216,24 +214,32 @@ def per_image_figure(per_image: pd.DataFrame, methods: list[str], column: str = 
     return fig
 
 
-def examples_figure(data_dir: str | Path, per_class: int = 4, seed: int = 0) -> plt.Figure:
-    """Fig. 2 analogue: example images of each class drawn at random from a prepared cache,
-    with the lesion outline (ground-truth style, :data:`~busmtl.report.colors.TRUTH_STYLE`)."""
+def examples_figure(data_dir: str | Path, per_class: int = 4, seed: int = 0,
+                    exclude: Collection[str] = ()) -> plt.Figure:
+    """Fig. 2 analogue: example images of each class drawn at random from a prepared cache (never
+    one named in ``exclude``), with the lesion outline (ground-truth style,
+    :data:`~busmtl.report.colors.TRUTH_STYLE`)."""
     from busmtl.data.prepare import load_prepared
 
     data = load_prepared(data_dir)
     rng = np.random.default_rng(seed)
-    picks = [int(i) for cls in (0, 1) for i in rng.choice(np.flatnonzero(data.labels == cls),
-                                                          size=per_class, replace=False)]
+    allowed = ~np.isin(np.asarray(data.ids).astype(str), list(exclude))
+    picks = [int(i) for cls in (0, 1)
+             for i in rng.choice(np.flatnonzero((data.labels == cls) & allowed),
+                                 size=per_class, replace=False)]
     return image_grid([data.images[i] for i in picks], [data.masks[i] for i in picks],
                       [_image_title(data.labels[i], data.ids[i]) for i in picks])
 
 
-def sample_figure(pred: dict[str, np.ndarray], per_class: int = 4) -> plt.Figure:
+def sample_figure(pred: dict[str, np.ndarray], per_class: int = 4,
+                  exclude: Collection[str] = ()) -> plt.Figure:
     """Fig. 2 analogue from a run's ``predictions.npz`` (the fixed test sample every run keeps):
-    up to ``per_class`` benign then malignant images with their ground-truth outline. Needs no
-    dataset, so the default book (committed runs only) can show the data."""
-    picks = [int(i) for cls in (0, 1) for i in np.flatnonzero(pred["labels"] == cls)[:per_class]]
+    up to ``per_class`` benign then malignant images (never one named in ``exclude``) with their
+    ground-truth outline. Needs no dataset, so the default book (committed runs only) can show
+    the data."""
+    allowed = ~np.isin(pred["ids"].astype(str), list(exclude))
+    picks = [int(i) for cls in (0, 1)
+             for i in np.flatnonzero((pred["labels"] == cls) & allowed)[:per_class]]
     return image_grid([pred["image"][i] for i in picks], [pred["mask_true"][i] for i in picks],
                       [_image_title(pred["labels"][i], pred["ids"][i]) for i in picks])
 

@@ -103,6 +103,17 @@ def write_record(busi_dir: Path, out: Path) -> list[Path]:
     return [out / DUPLICATES_CSV, out / LEAK_CSV, out / CROSS_CLASS_PNG]
 
 
+def cross_class_ids(record: Path) -> set[str]:
+    """The images of BUSI filed under both classes (a cross-class cluster of near-duplicates;
+    their label is unknowable), from the committed record in the folder ``record``; empty
+    without it."""
+    path = record / DUPLICATES_CSV
+    if not path.is_file():
+        return set()
+    dups = pd.read_csv(path)
+    return set(dups.loc[dups["cross_class"] == 1, "id"].astype(str))
+
+
 def leak_metrics(per_image: pd.DataFrame, leak: pd.DataFrame) -> pd.DataFrame:
     """Per method: accuracy and mean Dice of the test images with a near-duplicate in their
     fold's training images (``leaked``) and of the others, pooled over folds and seeds, with the

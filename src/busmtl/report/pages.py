@@ -40,7 +40,8 @@ def methods_table() -> pd.DataFrame:
 def families_table() -> pd.DataFrame:
     """One row per weighter built on torchjd (registry order): display name, family (loss only
     or gradient balancing), what it balances, its equation as its class docstring states it (the
-    paragraph up to the first blank line) and its paper."""
+    paragraph up to the first blank line, its Sphinx roles as inline code) and its paper."""
+    from busmtl.report.markup import roles_as_code
     from busmtl.weighting import FAMILIES, WEIGHTERS
 
     rows = []
@@ -49,7 +50,7 @@ def families_table() -> pd.DataFrame:
             continue
         first = " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
         rows.append({"method": cls.label or cls.name, "family": FAMILIES[name],
-                     "what it balances": cls.summary, "equation": first,
+                     "what it balances": cls.summary, "equation": roles_as_code(first),
                      "paper": f"{{cite}}`{cls.reference}`" if cls.reference else ""})
     return pd.DataFrame(rows)
 

@@ -367,16 +367,12 @@ class ResultsPage:
         }
 
     def cross_class_ids(self) -> set[str]:
-        """BUSI's frames filed under both classes (their label is unknowable): never shown as a
-        typical case. Empty off BUSI."""
+        """BUSI's frames filed under both classes (:func:`leak.cross_class_ids`): never shown as
+        a typical case. Empty off BUSI."""
         from busmtl.report import leak
         from busmtl.settings import repo_root
 
-        path = repo_root() / "book" / "data" / leak.DUPLICATES_CSV
-        if not (self.on_busi and path.is_file()):
-            return set()
-        dups = pd.read_csv(path)
-        return set(dups.loc[dups["cross_class"] == 1, "id"].astype(str))
+        return leak.cross_class_ids(repo_root() / "book" / "data") if self.on_busi else set()
 
     def versus_ew(self) -> Values:
         """Every method against equal weighting, over folds (paired t-test)."""

@@ -3,7 +3,8 @@
 The simulation itself lives in :mod:`busmtl.teaching.toy` (re-exported here as :func:`simulate` for older
 imports). Every figure names the tasks "segmentation" and "classification", draws them in the
 task colours *and* line styles of :mod:`busmtl.report.colors` (so they differ without colour too),
-has a legend, and plots the softmax temperature of the methods that have one.
+has a legend, and plots the softmax temperature of the methods that have one (in a comparison,
+when one of them changes it).
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*", "h")
 def has_temperature(frame: pd.DataFrame) -> bool:
     """True when the frame's weighter reported a softmax temperature (DWA, ATDWA)."""
     return "temperature" in frame and bool(frame["temperature"].notna().any())
+
+
+def has_adaptive_temperature(frame: pd.DataFrame) -> bool:
+    """True when the frame's temperature takes more than one value (ATDWA's), not only the
+    fixed ``T`` of DWA."""
+    return has_temperature(frame) and frame["temperature"].dropna().nunique() > 1
 
 
 def _style(ax: plt.Axes, title: str, xlabel: str, ylabel: str) -> None:
@@ -106,12 +113,16 @@ def simulation_figure(method: str, frame: pd.DataFrame, title: str | None = None
 def comparison_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]],
                       task: str = "seg") -> plt.Figure:
     """Methods side by side in one or more scenarios (one row each): the task losses of the
-    first method's run, the weight of ``task`` per epoch of every method, and the temperature.
+    first method's run, the weight of ``task`` per epoch of every method, and the temperature
+    when a method's temperature changes during its run (ATDWA's does; a fixed one, DWA's ``T``,
+    alone is no panel).
 
     ``runs``: scenario title -> {method -> :func:`busmtl.teaching.toy.simulate` frame}.
     """
-    fig, axes = plt.subplots(len(runs), 3, dpi=FIG_DPI, figsize=(11, 3.2 * len(runs)),
-                             squeeze=False)
+    panels = 3 if any(has_adaptive_temperature(frame) for frames in runs.values()
+                      for frame in frames.values()) else 2
+    fig, axes = plt.subplots(len(runs), panels, dpi=FIG_DPI,
+                             figsize=(11 if panels == 3 else 8, 3.2 * len(runs)), squeeze=False)
     for row, (scenario, frames) in zip(axes, runs.items()):
         first = next(iter(frames.values()))
         plot_losses(row[0], first, f"{scenario}: task losses")
@@ -122,7 +133,8 @@ def comparison_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]],
         row[1].axhline(1.0, color=NEUTRAL, lw=0.6, alpha=0.4)
         _style(row[1], f"{scenario}: {TASK_NAMES[task]} weight", "epoch", "weight")
         row[1].legend(frameon=False)
-        plot_temperature(row[2], frames)
+        if panels == 3:
+            plot_temperature(row[2], frames)
     fig.tight_layout()
     return fig
 
@@ -150,5 +162,5 @@ def methods_grid(frames: Mapping[str, pd.DataFrame], ncols: int = 3) -> plt.Figu
     return fig
 
 
-__all__ = ["comparison_figure", "has_temperature", "methods_grid", "plot_losses",
-           "plot_temperature", "plot_weights", "simulate", "simulation_figure"]
+__all__ = ["comparison_figure", "has_adaptive_temperature", "has_temperature", "methods_grid",
+           "plot_losses", "plot_temperature", "plot_weights", "simulate", "simulation_figure"]

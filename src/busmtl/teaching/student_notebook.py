@@ -9,6 +9,9 @@ the book does:
 * ``{solution}`` blocks, and everything between ``{solution-start}`` and ``{solution-end}``
   (code cells included), are removed;
 * an ``{admonition}`` becomes a bold title and its text;
+* an ``{only}`` block (Sphinx's: the book, an HTML build, shows it when its expression is
+  ``html``) keeps its text when the expression is ``student`` and is removed otherwise, so the
+  chapter can say one thing to the book's readers and another to the notebook's;
 * ``{ref}`` to an exercise reads "Exercise N"; to any other label, a link to the published book;
   links to other chapters (``methods.md``) point to their HTML page (:mod:`busmtl.settings`);
   any other role keeps its text;
@@ -130,6 +133,16 @@ def plain_markdown(text: str, repo: Repository, pages: dict[str, str]) -> str:
                 i += 1
                 if lines[i - 1].strip() == opened["fence"]:
                     break
+            continue
+        if opened and opened["name"] == "only":
+            if opened["arg"].strip() == "student":
+                close.append(opened["fence"])   # its text stays, without the fences
+                continue
+            while i < len(lines) and lines[i].strip() != opened["fence"]:
+                i += 1
+            i += 1   # past the closing fence, and past a blank line that would double one
+            if i < len(lines) and not lines[i].strip() and out and not out[-1].strip():
+                i += 1
             continue
         if opened and opened["name"] in ("exercise", "admonition"):
             while i < len(lines) and lines[i].startswith(":") and not lines[i].startswith(":::"):
