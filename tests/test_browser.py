@@ -1,7 +1,8 @@
 """The built book read in a real browser (Playwright driving Debian's chromium) at a laptop's
 1280 px width: no table's content is wider than its container, every image has a real alt text
-(not a file path), no page shows a traceback, a warning or a machine path, and every internal
-link resolves (file and anchor). One test per chapter and check, so a failure names the page;
+(not a file path), no page shows a traceback, a warning or a machine path, no raw Markdown or
+MyST markup shows in the prose (a backtick, a role, a directive fence), and every internal link
+resolves (file and anchor). One test per chapter and check, so a failure names the page;
 the book is built once per session (the ``smoke_book`` fixture of conftest.py)."""
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ MACHINE_PATHS = ("/tmp/", "/work/", "/home/", "/root/", "/Users/")
 #: Visible text that means a cell failed or a library complained.
 BAD_TEXT = re.compile(r"Traceback \(most recent call last\)|\b\w*Warning\b:|\bWARNING\b|"
                       r"\bError\b: ")
+#: Markup that reached the page as text: a backtick, a MyST/Sphinx role or a directive fence.
+RAW_MARKUP = re.compile(r"`|\{(?:ref|numref|doc|cite|download|eq|glue:\w+)\}|:label:|"
+                        r":(?:class|meth|func|mod|attr|py:\w+):|:::")
 #: An alt text that is a file name or path rather than a description.
 PATH_ALT = re.compile(r"[/\\]|\.(png|jpe?g|svg|gif|webp)$", re.IGNORECASE)
 
@@ -67,7 +71,10 @@ SCAN = """() => {
     src: i.getAttribute('src') || '', alt: (i.getAttribute('alt') || '').trim()}));
   const links = [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href'));
   const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
-  return {tables, images, links, ids, text: article.innerText};
+  const prose = article.cloneNode(true);   // the text outside code and maths
+  prose.querySelectorAll('pre, code, .highlight, script, style, mjx-container, .MathJax, math')
+    .forEach((e) => e.remove());
+  return {tables, images, links, ids, text: article.innerText, prose: prose.textContent};
 }"""
 
 
@@ -139,6 +146,13 @@ def test_no_page_shows_a_traceback_warning_or_machine_path(scanned, chapter, smo
             if bad in text:
                 shown.append(f"{page.name}: shows {bad!r}")
         shown += [f"{page.name}: shows {m.group(0)!r}" for m in BAD_TEXT.finditer(text)]
+    assert not shown, "\n".join(shown)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_no_raw_markup_shows_in_the_prose(scanned, chapter):
+    shown = [f"{page.name}: {scan['prose'][max(0, m.start() - 40):m.end() + 20]!r}"
+             for page, scan in _pages(scanned, chapter) for m in RAW_MARKUP.finditer(scan["prose"])]
     assert not shown, "\n".join(shown)
 
 

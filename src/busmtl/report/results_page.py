@@ -18,6 +18,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from IPython.display import Markdown
 
 from busmtl.config import PROFILES, make_config
 from busmtl.report import aggregate, benchmark, figures, headline, stats, summary, systems, tables
@@ -188,8 +189,9 @@ class ResultsPage:
             "bench_done": done,
             "bench_planned": planned,
             "bench_pending": ", ".join(benchmark.pending(bench_runs)) or "none",
-            "bench_cost": benchmark.cost_sentence(cost) + benchmark.aggregation_sentence(
-                cost, self.bench_json(benchmark.AGGREGATORS_JSON)),
+            # Markdown (``{glue:md}``): the aggregation benchmark's command shows as code
+            "bench_cost": Markdown(benchmark.cost_sentence(cost) + benchmark.aggregation_sentence(
+                cost, self.bench_json(benchmark.AGGREGATORS_JSON))),
             "tab_benchmark": tables.myst_table(
                 benchmark.table(bench_runs, cost),
                 "Every registered weighter on the leak-free protocol (seed 0, five folds): test "
