@@ -68,3 +68,14 @@ def label(method: str) -> str:
     from busmtl.weighting import label as method_label
 
     return method_label(method)
+
+
+def legend_above(fig, ax, ncol: int, fontsize: float = LABEL_SIZE) -> None:
+    """One legend for every panel of ``fig`` (the entries of ``ax``), in a band above the
+    panels, which :meth:`~matplotlib.figure.Figure.tight_layout` then fits below it."""
+    import math
+
+    handles, labels = ax.get_legend_handles_labels()
+    band = (0.1 + 0.28 * math.ceil(len(labels) / ncol)) / fig.get_figheight()  # in inches
+    fig.legend(handles, labels, loc="upper center", ncol=ncol, frameon=False, fontsize=fontsize)
+    fig.tight_layout(rect=(0, 0, 1, 1 - band))

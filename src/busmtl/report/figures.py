@@ -27,6 +27,7 @@ from busmtl.report.colors import (
     TRUTH_STYLE,
     color,
     label,
+    legend_above,
 )
 from busmtl.report.run_plots import dice
 
@@ -61,17 +62,8 @@ def weights_figure(hist: pd.DataFrame) -> plt.Figure:
             _band(ax, h, f"w_{task}", TASK_COLORS[task], name, ls=TASK_STYLES[task])
         ax.set_title(label(method), fontsize=TITLE_SIZE, fontweight="bold")
         ax.set(xlabel="epoch", ylabel="task weight")
-    _legend_above(fig, axes[0], ncol=len(TASKS))
+    legend_above(fig, axes[0], ncol=len(TASKS))
     return fig
-
-
-def _legend_above(fig: plt.Figure, ax: plt.Axes, ncol: int) -> None:
-    """One legend for every panel (the entries of ``ax``), in a band above the panels."""
-    handles, labels = ax.get_legend_handles_labels()
-    band = (0.1 + 0.28 * math.ceil(len(labels) / ncol)) / fig.get_figheight()  # in inches
-    fig.legend(handles, labels, loc="upper center", ncol=ncol, frameon=False,
-               fontsize=LABEL_SIZE)
-    fig.tight_layout(rect=(0, 0, 1, 1 - band))
 
 
 def temperature_figure(hist: pd.DataFrame) -> plt.Figure:
@@ -102,7 +94,7 @@ def loss_figure(hist: pd.DataFrame) -> plt.Figure:
         ax.set_title(f"{TASKS[task]} loss", fontsize=TITLE_SIZE)
         ax.set(xlabel="epoch", ylabel="loss (log scale)" if task == "seg" else None)
         ax.set_yscale("log")  # an early spike (e.g. GradNorm's first epoch) flattens a linear axis
-    _legend_above(fig, axes[0], ncol=3)
+    legend_above(fig, axes[0], ncol=3)
     return fig
 
 
@@ -256,7 +248,8 @@ def image_grid(images: list[np.ndarray], masks: list[np.ndarray], titles: list[s
     """Grey-scale images in rows of ``ncols``, each with its lesion outline (white, dashed)."""
     ncols = min(ncols, max(len(images), 1))
     nrows = math.ceil(max(len(images), 1) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, dpi=FIG_DPI, figsize=(2.4 * ncols, 2.6 * nrows),
+    side = PAGE_WIDTH_IN / ncols
+    fig, axes = plt.subplots(nrows, ncols, dpi=FIG_DPI, figsize=(PAGE_WIDTH_IN, (side + 0.3) * nrows),
                              squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
@@ -290,7 +283,7 @@ def augmentation_image_figure(image: np.ndarray, mask: np.ndarray, seed: int = 0
     for j, name in enumerate(TRANSFORM_NAMES, start=1):
         im, mk = augment_pair(transforms, image, mask, j, (seed, -1, index, j))
         panels.append((name.replace("_", " "), im, mk))
-    fig, axes = plt.subplots(2, 4, dpi=FIG_DPI, figsize=(9.6, 5.0))
+    fig, axes = plt.subplots(2, 4, dpi=FIG_DPI, figsize=(PAGE_WIDTH_IN, 4.1))
     for ax in axes.ravel():
         ax.axis("off")
     for ax, (name, im, mk) in zip(axes.ravel(), panels):

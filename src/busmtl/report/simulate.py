@@ -20,11 +20,13 @@ from busmtl.report.colors import (
     FIG_DPI,
     LABEL_SIZE,
     NEUTRAL,
+    PAGE_WIDTH_IN,
     TASK_COLORS,
     TASK_STYLES,
     TITLE_SIZE,
     color,
     label,
+    legend_above,
 )
 from busmtl.teaching.toy import TASK_NAMES, per_epoch, simulate
 
@@ -47,7 +49,7 @@ def _style(ax: plt.Axes, title: str, xlabel: str, ylabel: str) -> None:
     ax.set_title(title, fontsize=TITLE_SIZE)
     ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
     ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))  # readable in a narrow panel
 
 
 def plot_losses(ax: plt.Axes, frame: pd.DataFrame, title: str = "task losses") -> None:
@@ -95,18 +97,23 @@ def plot_temperature(ax: plt.Axes, frames: Mapping[str, pd.DataFrame]) -> None:
 
 def simulation_figure(method: str, frame: pd.DataFrame, title: str | None = None) -> plt.Figure:
     """One simulated run: the task losses, the weights the method applied and, for DWA and
-    ATDWA, the temperature of each epoch."""
+    ATDWA, the temperature of each epoch; at the page's width, the tasks' legend above."""
     panels = 3 if has_temperature(frame) else 2
-    fig, axes = plt.subplots(1, panels, dpi=FIG_DPI, figsize=(3.6 * panels, 3.1))
+    fig, axes = plt.subplots(1, panels, dpi=FIG_DPI,
+                             figsize=(PAGE_WIDTH_IN * panels / 3, 2.9 + (0.3 if title else 0)))
     plot_losses(axes[0], frame)
-    plot_weights(axes[1], frame, f"{label(method)}: task weights")
+    plot_weights(axes[1], frame, f"{label(method).split(' (')[0]}: weights")
     if panels == 3:
         plot_temperature(axes[2], {method: frame})
-        if axes[2].get_legend() is not None:
-            axes[2].get_legend().remove()
+    for ax in axes:
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
     if title:
-        fig.suptitle(title, fontsize=TITLE_SIZE)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=TITLE_SIZE, y=0.99)
+    legend_above(fig, axes[0], ncol=len(TASK_NAMES))
+    if title:  # the suptitle above the legend
+        fig.legends[0].set_bbox_to_anchor((0.5, 0.93), transform=fig.transFigure)
+        fig.tight_layout(rect=(0, 0, 1, 0.86))
     return fig
 
 
@@ -122,16 +129,16 @@ def comparison_figure(runs: Mapping[str, Mapping[str, pd.DataFrame]],
     panels = 3 if any(has_adaptive_temperature(frame) for frames in runs.values()
                       for frame in frames.values()) else 2
     fig, axes = plt.subplots(len(runs), panels, dpi=FIG_DPI,
-                             figsize=(11 if panels == 3 else 8, 3.2 * len(runs)), squeeze=False)
+                             figsize=(PAGE_WIDTH_IN * panels / 3, 3.0 * len(runs)), squeeze=False)
     for row, (scenario, frames) in zip(axes, runs.items()):
         first = next(iter(frames.values()))
-        plot_losses(row[0], first, f"{scenario}: task losses")
+        plot_losses(row[0], first, f"{scenario}:\ntask losses")
         for i, (method, frame) in enumerate(frames.items()):
             w = per_epoch(frame)[f"w_{task}"]
             row[1].plot(w.index, w.values, color=color(method), marker=MARKERS[i % len(MARKERS)],
                         ms=3.5, lw=1.4, label=label(method))
         row[1].axhline(1.0, color=NEUTRAL, lw=0.6, alpha=0.4)
-        _style(row[1], f"{scenario}: {TASK_NAMES[task]} weight", "epoch", "weight")
+        _style(row[1], f"{scenario}:\n{TASK_NAMES[task]} weight", "epoch", "weight")
         row[1].legend(frameon=False)
         if panels == 3:
             plot_temperature(row[2], frames)
@@ -145,8 +152,9 @@ def methods_grid(frames: Mapping[str, pd.DataFrame], ncols: int = 3) -> plt.Figu
     n = len(frames)
     ncols = min(ncols, max(n, 1))
     nrows = math.ceil(max(n, 1) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, dpi=FIG_DPI, figsize=(3.7 * ncols, 2.8 * nrows),
-                             squeeze=False, sharex=True)
+    fig, axes = plt.subplots(nrows, ncols, dpi=FIG_DPI,
+                             figsize=(PAGE_WIDTH_IN * ncols / 3, 2.3 * nrows), squeeze=False,
+                             sharex=True)
     for ax, (method, frame) in zip(axes.ravel(), frames.items()):
         for task, name in TASK_NAMES.items():
             ax.plot(frame["step"], frame[f"w_{task}"], color=TASK_COLORS[task],
@@ -155,10 +163,9 @@ def methods_grid(frames: Mapping[str, pd.DataFrame], ncols: int = 3) -> plt.Figu
         _style(ax, label(method), "step", "weight")
     for ax in axes.ravel()[n:]:
         ax.axis("off")
-    handles, labels = axes.ravel()[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncols=2, frameon=False,
-               fontsize=LABEL_SIZE, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    for ax in axes.ravel()[max(n - ncols, 0):n]:  # the lowest panel of each column: its ticks
+        ax.tick_params(labelbottom=True)
+    legend_above(fig, axes.ravel()[0], ncol=len(TASK_NAMES))
     return fig
 
 
