@@ -35,6 +35,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from busmtl.bench.options import add_network_options, check_counts
+
 #: The Jacobians an aggregation can be timed on.
 JACOBIANS: tuple[str, ...] = ("parameters", "representation")
 
@@ -157,11 +159,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"not a gradient-balancing method: {', '.join(unknown)}; valid: "
                          f"{', '.join(every)}")
-    for name in ("image_size", "batch_size", "calls", "repeats"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-    if args.image_size % 32:
-        raise ValueError(f"--image-size must be a multiple of 32 (U-Net), got {args.image_size}")
+    check_counts(args, "image_size", "batch_size", "calls", "repeats")
     if args.threads:
         torch.set_num_threads(args.threads)
     jacobians = list(JACOBIANS) if args.jacobian == "both" else [args.jacobian]
@@ -186,9 +184,7 @@ def run(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The benchmark's options (shared by ``busmtl bench aggregators`` and ``python -m``)."""
-    p.add_argument("--image-size", type=int, default=96, help="square input side (default 96)")
-    p.add_argument("--batch-size", type=int, default=16, help="batch size (default 16)")
-    p.add_argument("--encoder", default="resnet18", help="smp encoder name (default resnet18)")
+    add_network_options(p, image_size=96, batch_size=16, encoder="resnet18")
     p.add_argument("--calls", type=int, default=3, help="timed calls per round (default 3)")
     p.add_argument("--repeats", type=int, default=2, help="interleaved rounds (default 2)")
     p.add_argument("--methods", default="all",

@@ -62,6 +62,8 @@ import sys
 import time
 from typing import Any
 
+from busmtl.bench.options import add_network_options, check_counts
+
 #: Overhead budget: method -> {"time": max median-time ratio, "memory": max memory ratio}.
 TARGETS: dict[str, dict[str, float]] = {
     "dwa": {"time": 1.05},
@@ -408,13 +410,9 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(methods) - set(available()))
     if unknown:
         raise ValueError(f"unknown method(s) {', '.join(unknown)}; valid: {', '.join(available())}")
-    for name in ("image_size", "batch_size", "steps", "repeats"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    check_counts(args, "image_size", "batch_size", "steps", "repeats")
     if args.warmup < 0:
         raise ValueError(f"--warmup must be >= 0, got {args.warmup}")
-    if args.image_size % 32:
-        raise ValueError(f"--image-size must be a multiple of 32 (U-Net), got {args.image_size}")
     resolve_device(args.device)
     if "ew" not in methods:
         methods = ["ew", *methods]
@@ -466,9 +464,7 @@ def run(args: argparse.Namespace) -> int:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The benchmark's options (shared by ``busmtl bench weighting`` and ``python -m``)."""
-    p.add_argument("--image-size", type=int, default=128, help="square input side (default 128)")
-    p.add_argument("--batch-size", type=int, default=8, help="batch size, all methods (default 8)")
-    p.add_argument("--encoder", default="resnet34", help="smp encoder name (default resnet34)")
+    add_network_options(p, image_size=128, batch_size=8, encoder="resnet34")
     p.add_argument("--steps", type=int, default=10, help="timed steps per method (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     p.add_argument("--repeats", type=int, default=1,
