@@ -216,7 +216,7 @@ def test_fold_and_per_image_figures(runs):
     ax = fig.axes[0]
     # one grey line per fold with at least one of the methods, one black mean bar per method
     assert len(ax.get_lines()) == 5 and len(ax.collections) == 3 + 3
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["EW (SSC-ResNet)", "DWA", "ATDWA"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["EW", "DWA", "ATDWA"]
     matplotlib.pyplot.close(fig)
     box = figures.per_image_figure(aggregate.per_image(runs), ["ew", "atdwa"])
     medians = [line.get_ydata()[0] for line in box.axes[0].lines[4::6]]  # boxplot median lines

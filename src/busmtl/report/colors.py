@@ -13,10 +13,10 @@ from busmtl.report.palette import OKABE_ITO
 
 #: Resolution of every figure of the book and the run notebooks.
 FIG_DPI: int = 150
-#: Width of the book's text column in inches (about 690 px at 96 px per inch): a figure this
-#: wide is shown at its own size, so its text keeps its point size on the page; a wider one is
-#: shrunk with all its text.
-PAGE_WIDTH_IN: float = 7.2
+#: Width of the book's text column in inches (672 px at 1280 px wide, 96 px per inch): a figure
+#: this wide is shown at its own size, so its text keeps its point size on the page; a wider one
+#: is shrunk with all its text.
+PAGE_WIDTH_IN: float = 7.0
 
 #: Task -> colour for per-task curves (blue and orange: far apart for every colour vision).
 TASK_COLORS: dict[str, str] = {"seg": OKABE_ITO["blue"], "cls": OKABE_ITO["orange"]}

@@ -162,7 +162,7 @@ def fold_comparison_figure(runs: pd.DataFrame, methods: list[str],
     from busmtl.report.paper_values import METRIC_NAMES
 
     done = runs[runs["status"] == "done"]
-    fig, axes = plt.subplots(1, len(metrics), dpi=FIG_DPI, figsize=(4.6 * len(metrics), 3.6),
+    fig, axes = plt.subplots(1, len(metrics), dpi=FIG_DPI, figsize=(PAGE_WIDTH_IN, 3.4),
                              squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         table = done[done["method"].isin(methods)].pivot(index="fold", columns="method",
@@ -176,7 +176,11 @@ def fold_comparison_figure(runs: pd.DataFrame, methods: list[str],
             ax.scatter(np.full(len(values), k), values, color=color(method), s=28, zorder=2,
                        edgecolor=NEUTRAL, linewidth=0.4)
             ax.hlines(values.mean(), k - 0.25, k + 0.25, color=NEUTRAL, lw=2, zorder=3)
-        ax.set_xticks(x, [label(m) for m in table.columns])
+        # names turned, and short where that keeps them apart, to fit half the page's width
+        names = [label(m) for m in table.columns]
+        short = [n.split(" (")[0] for n in names]
+        ax.set_xticks(x, short if len(set(short)) == len(short) else names, rotation=30,
+                      ha="right")
         ax.set_title(f"test {METRIC_NAMES[metric]} per fold", fontsize=TITLE_SIZE)
         ax.set_ylabel(METRIC_NAMES[metric])
     fig.tight_layout()
