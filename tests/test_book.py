@@ -5,6 +5,7 @@ path on any page, and the data chapter without a dataset."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
@@ -14,6 +15,7 @@ import pytest
 import yaml
 from book_fixtures import copy_book_sources
 
+from busmtl.publish import run_titles
 from busmtl.publish.pipeline import write_toc
 from busmtl.settings import repo_root
 
@@ -37,6 +39,24 @@ def test_toc_lists_only_finished_run_notebooks(tmp_path):
     assert [s["file"] for s in pages[0]["sections"]] == [
         "book/runs/smoke/ew/fold0", "book/runs/smoke/ew/fold1", "book/runs/smoke/ew/fold10"]
     assert pages[0]["sections"][0]["title"] == "EW, SSC-ResNet, fold 0"
+    # the run pages' headings follow the toc (busmtl.publish.run_titles)
+    titles = json.loads((root / run_titles.TITLES).read_text())
+    assert titles == {s["file"]: s["title"] for s in pages[0]["sections"]}
+
+
+def test_a_run_page_is_retitled_and_nothing_else_changes():
+    notebook = {"cells": [
+        {"cell_type": "code", "source": ["# not a heading\n"], "metadata": {}},
+        {"cell_type": "markdown", "source": ["# EW (SSC-ResNet), fold 2\n", "\n", "Text.\n"],
+         "metadata": {}},
+        {"cell_type": "markdown", "source": ["# Another heading"], "metadata": {}}],
+        "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    out = json.loads(run_titles.retitle(json.dumps(notebook), "EW, SSC-ResNet (busi-cpu), fold 2"))
+    assert out["cells"][1]["source"] == "# EW, SSC-ResNet (busi-cpu), fold 2\n\nText.\n"
+    assert out["cells"][0] == notebook["cells"][0]
+    assert out["cells"][2] == notebook["cells"][2]
+    without = {**notebook, "cells": [{"cell_type": "markdown", "source": "Text", "metadata": {}}]}
+    assert run_titles.retitle(json.dumps(without), "T") == json.dumps(without)
 
 
 def test_toc_without_runs_has_no_appendix_sections(tmp_path):
@@ -63,7 +83,7 @@ def article(page: Path) -> str:
 @needs_book
 @pytest.mark.slow
 def test_smoke_book_builds_offline_with_warnings_as_errors(smoke_book):
-    _, html = smoke_book
+    root, html = smoke_book
     assert (html / "index.html").is_file()
     for chapter in ("intro", "methods", "data", "results", "reproducing", "lab", "instructor",
                     "references", "appendix"):
@@ -75,13 +95,14 @@ def test_smoke_book_builds_offline_with_warnings_as_errors(smoke_book):
     section = re.split(r'<section id="[a-z-]*table-ii-analogue', results, maxsplit=1)[1]
     table2 = section.split("<table", 1)[1].split("</table>", 1)[0]
     assert "pending" not in table2 and "±" in table2
+    titles = json.loads((root / run_titles.TITLES).read_text(encoding="utf-8"))
     for method in ("ew", "atdwa"):
         for fold in (0, 1):
             page = html / "book" / "runs" / "smoke" / method / f"fold{fold}.html"
             assert page.is_file()
-            from busmtl.report.colors import label
-
-            assert f"{label(method)}, fold {fold}" in page.read_text(encoding="utf-8")
+            # the page's heading is its title in the table of contents
+            title = titles[f"book/runs/smoke/{method}/fold{fold}"]
+            assert re.search(rf"<h1>{re.escape(title)}<", page.read_text(encoding="utf-8"))
     # MathJax is served from the book itself, not a CDN
     methods = (html / "book" / "methods.html").read_text(encoding="utf-8")
     assert "_static/mathjax" in methods and "cdn.jsdelivr" not in methods

@@ -29,7 +29,9 @@ import yaml
 
 from busmtl.config import PROFILES
 from busmtl.errors import UserError
+from busmtl.io import write_json
 from busmtl.orchestration.executors import Executor
+from busmtl.publish import run_titles
 from busmtl.runs import layout
 from busmtl.runs.protect import committed_sets
 from busmtl.settings import repo_root
@@ -109,7 +111,8 @@ def _run_name(notebook: Path) -> str:
 def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
     """Write ``book/_generated/_toc.yml``: the chapters, then an appendix page per method with
     a table of its runs and its executed run notebooks of ``profile`` (fold order), then the
-    same for each committed companion profile (:func:`companion_profiles`) that has runs."""
+    same for each committed companion profile (:func:`companion_profiles`) that has runs; and
+    the run pages' titles for their headings (:mod:`busmtl.publish.run_titles`)."""
     out = root / GENERATED
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("runs_*.md"):
@@ -118,19 +121,20 @@ def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
     if folder.is_dir() and any(folder.iterdir()) and not folder.is_relative_to(root.resolve()):
         print(f"note: the runs in {folder} are outside the book's folder {root}: the tables use "
               "them, the appendix cannot include their notebooks")
-    method_pages = []
+    method_pages, titles = [], {}
     for shown in [profile, *companion_profiles(profile, runs_root)]:
         for method, notebooks in run_notebooks(root, shown, runs_root).items():
             stem = f"runs_{method}" if shown == profile else f"runs_{shown}_{method}"
             page = out / f"{stem}.md"
             page.write_text(_method_page(method, shown, runs_root, root), encoding="utf-8")
             title = _run_title(method, shown, profile)
-            method_pages.append({
-                "file": page.relative_to(root).with_suffix("").as_posix(),
-                "sections": [{"file": nb.relative_to(root.resolve()).with_suffix("").as_posix(),
-                              "title": f"{title}, {_run_name(nb)}"}
-                             for nb in notebooks],
-            })
+            sections = [{"file": nb.relative_to(root.resolve()).with_suffix("").as_posix(),
+                         "title": f"{title}, {_run_name(nb)}"} for nb in notebooks]
+            titles.update({s["file"]: s["title"] for s in sections})
+            method_pages.append({"file": page.relative_to(root).with_suffix("").as_posix(),
+                                 "sections": sections})
+    # the page headings of the run notebooks (busmtl.publish.run_titles)
+    write_json(root / run_titles.TITLES, titles)
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     for part in toc["parts"]:
         for chapter in part["chapters"]:
