@@ -129,12 +129,8 @@ def _range(cost: dict[str, dict], methods: list[str], limit: float,
            representation: bool = False) -> tuple[str, str] | None:
     """``("1.49-2.59 times", "above 2: GradDrop, ConFIG")`` over the ``methods`` with a
     CPU-time ratio (``None`` without any)."""
-    ratios = {}
-    for m in methods:
-        entry = cost.get(m, {})
-        entry = entry.get("representation", {}) if representation else entry
-        if entry.get("cpu_time_ratio") is not None:
-            ratios[m] = float(entry["cpu_time_ratio"])
+    jacobian = "representation" if representation else "parameters"
+    ratios = {m: r for m in methods if (r := _ratio(cost, m, jacobian))}
     if not ratios:
         return None
     above = [short(m) for m, r in ratios.items() if r > limit]
