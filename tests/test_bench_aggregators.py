@@ -7,22 +7,37 @@ import statistics
 
 import pytest
 
-from busmtl.bench.aggregators import jacobian_sizes, summarise
+from busmtl.bench.aggregators import ew_setup, summarise, training_jacobians
 from busmtl.report import benchmark
 
 TINY = ["--image-size", "32", "--batch-size", "2", "--encoder", "resnet18", "--calls", "1",
         "--repeats", "1", "--threads", "1"]
 
 
-def test_the_jacobian_sizes_are_the_encoder_and_its_features():
-    from busmtl.models import SSCResNet
+def test_the_jacobians_are_each_tasks_gradient_at_consecutive_training_steps():
+    import torch
 
-    sizes = jacobian_sizes("resnet18", 32, 2)
+    from busmtl.models import SSCResNet
+    from busmtl.training.step import network_losses
+    from busmtl.weighting.base import unique_parameters
+
+    matrices = training_jacobians("resnet18", 32, 2, 2, ["parameters", "representation"])
     encoder = SSCResNet(encoder="resnet18").unet.encoder
-    assert sizes["parameters"] == sum(p.numel() for p in encoder.parameters())
+    n_params = sum(p.numel() for p in encoder.parameters())
     # ResNet-18's five stages at strides 2-32 of a 32 px image: 64x16x16, 64x8x8, 128x4x4,
     # 256x2x2, 512x1x1 per image (the input itself carries no gradient), two images
-    assert sizes["representation"] == 2 * (64 * 256 + 64 * 64 + 128 * 16 + 256 * 4 + 512)
+    n_rep = 2 * (64 * 256 + 64 * 64 + 128 * 16 + 256 * 4 + 512)
+    assert [tuple(m.shape) for m in matrices["parameters"]] == [(2, n_params)] * 2
+    assert [tuple(m.shape) for m in matrices["representation"]] == [(2, n_rep)] * 2
+    assert not torch.equal(matrices["parameters"][0], matrices["parameters"][1])  # it trained
+    # the rows of the first Jacobian add up to the gradient of L_seg + L_cls (EW's, before any
+    # update), taken here on the same seeded network and batch, up to float rounding (the
+    # gradients of a random network reach thousands)
+    model, _, _, batch = ew_setup("resnet18", 32, 2)
+    sum(network_losses(model, batch, torch.device("cpu"), "fp32").terms).backward()
+    ew = torch.cat([p.grad.reshape(-1) for p in unique_parameters(model.shared_parameters())])
+    scale = float(ew.abs().max())
+    torch.testing.assert_close(matrices["parameters"][0].sum(0), ew, rtol=0, atol=1e-5 * scale)
 
 
 def test_every_aggregation_is_timed_beside_an_ew_step(tmp_path, capsys):

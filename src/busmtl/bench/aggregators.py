@@ -9,9 +9,12 @@ pass per extra task, plus the aggregation ``d = A(J)`` of the ``K x n`` Jacobian
 first two are the same for every method; the third is what sets the methods apart. This
 benchmark times the third directly:
 
-* ``J`` is a random ``2 x n`` matrix (standard normal rows) with ``n`` the size of the shared
-  parameters of SSC-ResNet (``--jacobian parameters``) or of its shared representation for the
-  given batch and image size (``representation``), both read from the network itself;
+* ``J`` is a real Jacobian of the training's shape: the gradients of the two task losses with
+  respect to the shared parameters of SSC-ResNet (``--jacobian parameters``) or to its shared
+  representation (``representation``), taken at ``calls + 1`` consecutive EW training steps on
+  a fixed random batch, so that every call meets another matrix, as every training step does
+  (a solver warm-started from its last answer, Nash-MTL's, stops at once when it meets the same
+  matrix again: on one fixed matrix it would look cheaper than in training);
 * each method's aggregator is the one its weighter builds (:meth:`JacobianWeighter.make_aggregator`,
   with the registered defaults), called ``calls`` times after one untimed call;
 * one EW training step (forward, both losses, backward, Adam) on a random batch is timed the
@@ -20,43 +23,26 @@ benchmark times the third directly:
   times EW per step over the parameters (plus its extra backward pass).
 
 Rounds are interleaved (EW, every method, EW, ...) and pooled, as in :mod:`busmtl.bench.weighting`;
-times are this process's CPU time (``time.process_time``). The solvers' iteration counts (MGDA's
-Frank-Wolfe, Nash-MTL's and CAGrad's convex programs) depend on the gradients, so on real
-Jacobians those few methods can take longer or shorter than here; the cost of reading and
-combining an ``n``-long matrix, which dominates at these sizes, does not.
+times are this process's CPU time (``time.process_time``). The gradients of a random network on
+a random batch are not those of a network trained on BUSI, so the solvers' iteration counts
+(MGDA's Frank-Wolfe, Nash-MTL's and CAGrad's convex programs) can still differ from a real run's;
+the cost of reading and combining an ``n``-long matrix, which dominates at these sizes, does not.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from busmtl.bench.options import add_network_options, check_counts
+from busmtl.bench.options import add_network_options, check_counts, environment
 
 #: The Jacobians an aggregation can be timed on.
 JACOBIANS: tuple[str, ...] = ("parameters", "representation")
-
-
-def jacobian_sizes(encoder: str, image_size: int, batch_size: int, seed: int = 0) -> dict[str, int]:
-    """Columns of the shared Jacobian of SSC-ResNet: ``parameters`` (the encoder's parameters,
-    counted once each) and ``representation`` (the elements of the encoder's output the heads
-    read, for one batch of ``batch_size`` images of ``image_size`` px)."""
-    import torch
-
-    from busmtl.models import SSCResNet
-    from busmtl.weighting.base import unique_parameters
-
-    torch.manual_seed(seed)
-    model = SSCResNet(encoder=encoder).train()
-    model(torch.randn(batch_size, 3, image_size, image_size))
-    return {
-        "parameters": sum(p.numel() for p in unique_parameters(model.shared_parameters())),
-        "representation": sum(t.numel() for t in model.shared_representation()),
-    }
 
 
 def gradient_methods() -> list[str]:
@@ -66,21 +52,31 @@ def gradient_methods() -> list[str]:
     return [m for m, family in FAMILIES.items() if family.startswith("gradient balancing")]
 
 
-def ew_step(encoder: str, image_size: int, batch_size: int, seed: int = 0) -> Callable[[], None]:
-    """One EW training step of SSC-ResNet on a fixed random batch (fp32), as a callable."""
+def ew_setup(encoder: str, image_size: int, batch_size: int, seed: int = 0) -> tuple[Any, ...]:
+    """SSC-ResNet, EW, Adam and a fixed random batch (fp32, CPU), seeded: what an EW training
+    step needs."""
     import torch
 
     from busmtl.models import SSCResNet
-    from busmtl.training.step import Batch, network_losses, train_step
+    from busmtl.training.step import Batch
     from busmtl.weighting import get_weighter
 
     torch.manual_seed(seed)
     model = SSCResNet(encoder=encoder).train()
-    weighter = get_weighter("ew", 2)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     batch = Batch(torch.randn(batch_size, 3, image_size, image_size),
                   (torch.rand(batch_size, 1, image_size, image_size) > 0.8).float(),
                   torch.randint(0, 2, (batch_size,)))
+    return model, get_weighter("ew", 2), optimizer, batch
+
+
+def ew_step(encoder: str, image_size: int, batch_size: int, seed: int = 0) -> Callable[[], None]:
+    """One EW training step of SSC-ResNet on a fixed random batch (fp32), as a callable."""
+    import torch
+
+    from busmtl.training.step import network_losses, train_step
+
+    model, weighter, optimizer, batch = ew_setup(encoder, image_size, batch_size, seed)
     dev = torch.device("cpu")
 
     def step() -> None:
@@ -88,6 +84,36 @@ def ew_step(encoder: str, image_size: int, batch_size: int, seed: int = 0) -> Ca
                    where="ew, aggregation benchmark")
 
     return step
+
+
+def training_jacobians(encoder: str, image_size: int, batch_size: int, steps: int,
+                       jacobians: list[str], seed: int = 0) -> dict[str, list[Any]]:
+    """The ``2 x n`` Jacobians of ``steps`` consecutive EW training steps (each taken before the
+    step's update): row ``k`` is the gradient of task ``k``'s loss with respect to the shared
+    parameters (``parameters``) or the shared representation (``representation``), zero where
+    the task does not reach it."""
+    import torch
+
+    from busmtl.training.step import network_losses, train_step
+    from busmtl.weighting.base import unique_parameters
+
+    model, weighter, optimizer, batch = ew_setup(encoder, image_size, batch_size, seed)
+    dev = torch.device("cpu")
+    shared = unique_parameters(model.shared_parameters())
+    out: dict[str, list[Any]] = {j: [] for j in jacobians}
+    for _ in range(steps):
+        terms = network_losses(model, batch, dev, "fp32").terms
+        for jacobian in jacobians:
+            inputs = shared if jacobian == "parameters" else list(model.shared_representation())
+            rows = []
+            for term in terms:
+                grads = torch.autograd.grad(term, inputs, retain_graph=True, allow_unused=True)
+                rows.append(torch.cat([(g if g is not None else torch.zeros_like(x)).reshape(-1)
+                                       for g, x in zip(grads, inputs)]))
+            out[jacobian].append(torch.stack(rows))
+        train_step(model, weighter, optimizer, lambda: network_losses(model, batch, dev, "fp32"),
+                   where="ew, the aggregation benchmark's Jacobians")
+    return out
 
 
 def cpu_ms(call: Callable[[], Any], calls: int) -> list[float]:
@@ -101,28 +127,24 @@ def cpu_ms(call: Callable[[], Any], calls: int) -> list[float]:
     return out
 
 
-def measure(methods: list[str], jacobians: list[str], sizes: dict[str, int],
-            step: Callable[[], None], calls: int, repeats: int, seed: int = 0) -> dict[str, Any]:
-    """Interleaved rounds of EW's step and every (method, jacobian) aggregation; returns
-    ``{"ew_step_ms": [...], "rows": [{method, jacobian, columns, ms: [...]}, ...]}`` with each
-    round's times concatenated."""
-    import torch
-
+def measure(methods: list[str], matrices: dict[str, list[Any]], step: Callable[[], None],
+            calls: int, repeats: int) -> dict[str, Any]:
+    """Interleaved rounds of EW's step and every (method, jacobian) aggregation, each call on
+    the next of that Jacobian's ``matrices`` (in turn); returns ``{"ew_step_ms": [...], "rows":
+    [{method, jacobian, columns, ms: [...]}, ...]}`` with each round's times concatenated."""
     from busmtl.weighting import get_weighter
 
-    gen = torch.Generator().manual_seed(seed)
-    matrices = {j: torch.randn(2, sizes[j], generator=gen) for j in jacobians}
     aggregators = {(m, j): get_weighter(m, 2, jacobian=j).aggregator
-                   for m in methods for j in jacobians}
+                   for m in methods for j in matrices}
+    turns = {key: itertools.cycle(matrices[key[1]]) for key in aggregators}
     times: dict[Any, list[float]] = {"ew": [], **{key: [] for key in aggregators}}
     for _ in range(repeats):
         times["ew"] += cpu_ms(step, calls)
-        for (method, jacobian), aggregator in aggregators.items():
-            matrix = matrices[jacobian]
-            print(f"  {method} ({jacobian})", file=sys.stderr, flush=True)
-            times[(method, jacobian)] += cpu_ms(lambda a=aggregator, J=matrix: a(J), calls)
-    rows = [{"method": m, "jacobian": j, "columns": sizes[j], "ms": times[(m, j)]}
-            for (m, j) in aggregators]
+        for key, aggregator in aggregators.items():
+            print(f"  {key[0]} ({key[1]})", file=sys.stderr, flush=True)
+            times[key] += cpu_ms(lambda a=aggregator, t=turns[key]: a(next(t)), calls)
+    rows = [{"method": m, "jacobian": j, "columns": int(matrices[j][0].shape[1]),
+             "ms": times[(m, j)]} for (m, j) in aggregators]
     return {"ew_step_ms": times["ew"], "rows": rows}
 
 
@@ -163,20 +185,23 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     jacobians = list(JACOBIANS) if args.jacobian == "both" else [args.jacobian]
-    sizes = jacobian_sizes(args.encoder, args.image_size, args.batch_size, args.seed)
+    matrices = training_jacobians(args.encoder, args.image_size, args.batch_size,
+                                  args.calls + 1, jacobians, args.seed)
+    sizes = {j: int(m[0].shape[1]) for j, m in matrices.items()}
     step = ew_step(args.encoder, args.image_size, args.batch_size, args.seed)
-    result = measure(methods, jacobians, sizes, step, args.calls, args.repeats, args.seed)
+    result = measure(methods, matrices, step, args.calls, args.repeats)
     rows = summarise(result)
     ew_ms = statistics.median(result["ew_step_ms"])
     settings = {k: getattr(args, k) for k in ("methods", "image_size", "batch_size", "encoder",
                                                "calls", "repeats", "threads", "jacobian", "seed")}
-    title = (f"torchjd aggregations on a random 2 x n Jacobian of SSC-ResNet ({args.encoder}), "
+    title = (f"torchjd aggregations on the 2 x n Jacobians of {args.calls + 1} EW training steps "
+             f"of SSC-ResNet ({args.encoder}) on a random batch, "
              f"batch {args.batch_size}, {args.image_size}x{args.image_size}, {args.calls} calls x "
              f"{args.repeats} round(s), {torch.get_num_threads()} thread(s), CPU time")
     print(title)
     print(format_table(rows, ew_ms))
     write_json(args.out, {"title": title, "settings": settings, "sizes": sizes,
-                          "torch_version": torch.__version__, "ew_step_ms": result["ew_step_ms"],
+                          "environment": environment(), "ew_step_ms": result["ew_step_ms"],
                           "ew_step_ms_median": ew_ms, "rows": rows})
     print(f"written: {args.out}")
     return 0

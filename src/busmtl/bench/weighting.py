@@ -55,14 +55,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from typing import Any
 
-from busmtl.bench.options import add_network_options, check_counts
+from busmtl.bench.options import add_network_options, check_counts, environment
 
 #: Overhead budget: method -> {"time": max median-time ratio, "memory": max memory ratio}.
 TARGETS: dict[str, dict[str, float]] = {
@@ -381,23 +380,6 @@ def variants(methods: list[str], jacobian: str) -> list[tuple[str, str]]:
     return out
 
 
-def _environment() -> dict[str, Any]:
-    import torch
-
-    try:
-        load = list(os.getloadavg())
-    except OSError:  # pragma: no cover - not on Linux/macOS
-        load = None
-    return {
-        "torch_version": torch.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "load_average": load,
-        "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-
-
 def run(args: argparse.Namespace) -> int:
     """``busmtl bench weighting``: measure every method, print the table, write the JSON."""
     from busmtl.io import write_json
@@ -418,7 +400,7 @@ def run(args: argparse.Namespace) -> int:
         methods = ["ew", *methods]
     methods = list(dict.fromkeys(methods))
 
-    env_before = _environment()
+    env_before = environment()
     started = time.perf_counter()
     plan = variants(methods, args.jacobian)
     measured: dict[tuple[str, str], list[dict[str, Any]]] = {v: [] for v in plan}
@@ -436,9 +418,9 @@ def run(args: argparse.Namespace) -> int:
                   "seed", "threads", "device", "jacobian")
     }
     settings["resolved_device"] = device
-    environment = env_before | {"load_average_end": _environment()["load_average"],
-                                "wall_s": time.perf_counter() - started,
-                                "threads_used": table[0].get("threads")}
+    machine = env_before | {"load_average_end": environment()["load_average"],
+                            "wall_s": time.perf_counter() - started,
+                            "threads_used": table[0].get("threads")}
     title = (
         f"SSC-ResNet ({args.encoder}), batch {args.batch_size}, {args.image_size}x"
         f"{args.image_size}, {args.steps} timed steps after {args.warmup} warm-up x "
@@ -455,7 +437,7 @@ def run(args: argparse.Namespace) -> int:
     if device == "cpu":
         print("CPU memory: peak RSS of a fresh process per method (includes torch and the model); "
               "'step MiB' = peak minus the RSS before the first step.")
-    write_json(args.out, {"title": title, "settings": settings, "environment": environment,
+    write_json(args.out, {"title": title, "settings": settings, "environment": machine,
                           "targets": TARGETS, "loss_only_time": LOSS_ONLY_TIME,
                           "jacobian_time": JACOBIAN_TIME, "rows": table})
     print(f"written: {args.out}")

@@ -202,16 +202,16 @@ def aggregation_sentence(cost: dict[str, dict], path: Path) -> str:
     if not parts:
         return ""
     run = command(path, "busmtl bench aggregators", AGGREGATOR_OPTIONS)
-    text = (" Timed alone on a random Jacobian of the training's shape, beside an EW step in the "
-            f"same process (`{run}`), one aggregation takes, in EW "
-            f"steps, {'; '.join(parts)}.")
+    text = (" Timed alone on the Jacobians of consecutive EW training steps (another one at each "
+            f"call, as in training), beside an EW step in the same process (`{run}`), one "
+            f"aggregation takes, in EW steps, {'; '.join(parts)}.")
     if explained:
         text += (f" For {_join(explained)} the aggregation alone is at least the excess over "
                  "the target, the Jacobian costing every method the same.")
     if unexplained:
-        text += (f" For {_join(unexplained)} it is not: a solver iterating longer on real "
-                 "gradients than on random ones, or the load of the machine (the rounds' "
-                 "spread), would have to account for the rest.")
+        text += (f" For {_join(unexplained)} it is not: a solver iterating longer on the "
+                 "gradients of BUSI than on those of a random batch, or the load of the machine "
+                 "(the rounds' spread), would have to account for the rest.")
     return text
 
 
