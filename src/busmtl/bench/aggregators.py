@@ -96,6 +96,7 @@ def training_jacobians(encoder: str, image_size: int, batch_size: int, steps: in
 
     from busmtl.training.step import network_losses, train_step
     from busmtl.weighting.base import unique_parameters
+    from busmtl.weighting.jacobian import jacobian_row
 
     model, weighter, optimizer, batch = ew_setup(encoder, image_size, batch_size, seed)
     dev = torch.device("cpu")
@@ -108,8 +109,7 @@ def training_jacobians(encoder: str, image_size: int, batch_size: int, steps: in
             rows = []
             for term in terms:
                 grads = torch.autograd.grad(term, inputs, retain_graph=True, allow_unused=True)
-                rows.append(torch.cat([(g if g is not None else torch.zeros_like(x)).reshape(-1)
-                                       for g, x in zip(grads, inputs)]))
+                rows.append(jacobian_row(grads, inputs))
             out[jacobian].append(torch.stack(rows))
         train_step(model, weighter, optimizer, lambda: network_losses(model, batch, dev, "fp32"),
                    where="ew, the aggregation benchmark's Jacobians")

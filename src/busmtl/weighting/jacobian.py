@@ -24,6 +24,7 @@ are the coefficients of the least-squares projection of ``d`` onto the task grad
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -129,8 +130,7 @@ class JacobianWeighter(Weighter):
             # one task's gradient with respect to the representation (a row of J) and its heads
             grads = torch.autograd.grad(term, [*features, *heads], retain_graph=True,
                                         allow_unused=True)
-            rows.append(torch.cat([(g if g is not None else torch.zeros_like(f)).reshape(-1)
-                                   for g, f in zip(grads, features)]))
+            rows.append(jacobian_row(grads[:len(features)], features))
             for p, g in zip(heads, grads[len(features):]):
                 if g is not None:
                     add_grad(p, g)
@@ -141,6 +141,15 @@ class JacobianWeighter(Weighter):
 
     def extra_state(self) -> ExtraState:
         return {}
+
+
+def jacobian_row(grads: Sequence[torch.Tensor | None], inputs: Sequence[torch.Tensor]
+                 ) -> torch.Tensor:
+    """One task's row of the Jacobian: its gradients with respect to ``inputs`` flattened and
+    concatenated in order, zeros for an input the task does not reach (``grads`` as
+    ``torch.autograd.grad(..., allow_unused=True)`` returns them)."""
+    return torch.cat([(g if g is not None else torch.zeros_like(x)).reshape(-1)
+                      for g, x in zip(grads, inputs, strict=True)])
 
 
 def require_modules(method: str, modules: tuple[str, ...]) -> None:
