@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+
+def shared_busi() -> Path | None:
+    """The raw BUSI copy of this machine, or None: ``BUSMTL_REFERENCE_BUSI`` (set by ``.ci/run``
+    wherever it finds one), else the shared copy beside the repository."""
+    from busmtl.settings import repo_root
+
+    candidates = [os.environ.get("BUSMTL_REFERENCE_BUSI"),
+                  str(repo_root().parent / "shared" / "data" / "busi")]
+    for c in candidates:
+        if c and (Path(c) / "benign").is_dir() and (Path(c) / "malignant").is_dir():
+            return Path(c)
+    return None
 
 
 def write_png(path: Path, array: np.ndarray, mode: str | None = None) -> Path:

@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from data_fixtures import make_busi
+from data_fixtures import make_busi, shared_busi
 
 from busmtl.data.augment import (
     N_VARIANTS,
@@ -108,11 +108,9 @@ def test_splits_are_stratified_disjoint_covering_and_reproducible(prepared, tmp_
 
 
 def test_shared_busi_split_sizes_when_present(tmp_path):
-    from pathlib import Path
-
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "busi"
-    if not (shared / "benign").is_dir():
-        pytest.skip("shared BUSI copy not present")
+    shared = shared_busi()
+    if shared is None:
+        pytest.skip("no BUSI copy (set BUSMTL_REFERENCE_BUSI, or put it in ../shared/data/busi)")
     prep = prepare_dataset(shared, tmp_path / "busi16", size=16, progress=False)
     splits = load_splits(make_splits(prep, seed=0), prep)
     assert len(splits.test) == 129 and len(splits.folds) == 5  # floor(0.2 * 647), the paper's

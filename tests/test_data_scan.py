@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from data_fixtures import disc, make_busi, write_png
+from data_fixtures import disc, make_busi, shared_busi, write_png
 
 from busmtl.data.busi import check_dataset, load_case, read_mask, scan_dataset
 
@@ -55,11 +55,9 @@ def test_one_bit_and_zero_one_masks_are_read_as_binary(tmp_path):
 
 
 def test_shared_busi_counts_when_present():
-    from pathlib import Path
-
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "busi"
-    if not (shared / "benign").is_dir():
-        pytest.skip("shared BUSI copy not present")
+    shared = shared_busi()
+    if shared is None:
+        pytest.skip("no BUSI copy (set BUSMTL_REFERENCE_BUSI, or put it in ../shared/data/busi)")
     from busmtl.data.busi import scan_dataset as scan
 
     cases = scan(shared)

@@ -14,24 +14,14 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from data_fixtures import shared_busi
 
 from busmtl.orchestration import drift as reference
 from busmtl.orchestration.drift import DRIFT_RUNS, check_drift, committed_runs, runs_root
-from busmtl.settings import repo_root
-
-
-def busi_for_reference() -> Path | None:
-    candidates = [os.environ.get("BUSMTL_REFERENCE_BUSI"),
-                  str(repo_root().parent / "shared" / "data" / "busi")]
-    for c in candidates:
-        if c and (Path(c) / "benign").is_dir() and (Path(c) / "malignant").is_dir():
-            return Path(c)
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -67,7 +57,7 @@ def test_a_profile_edit_names_the_runs_to_rerun(monkeypatch):
 @pytest.fixture(scope="module")
 def retrained(tmp_path_factory):
     """Every run of :data:`DRIFT_RUNS` re-trained, two processes at a time (one thread each)."""
-    busi = busi_for_reference()
+    busi = shared_busi()
     if busi is None:
         pytest.skip("no BUSI copy (set BUSMTL_REFERENCE_BUSI): the training check needs the data")
     workdir = tmp_path_factory.mktemp("drift")
