@@ -126,3 +126,21 @@ def test_the_cost_sentence_gives_each_family_its_range_and_names_the_expensive_o
     rounds["dwa"]["cpu_time_ratio"] = 0.93
     assert ("A ratio below 1 (the lowest is 0.93) is such noise"
             in benchmark.cost_sentence(rounds))
+
+
+def test_a_difference_resting_on_one_fold_is_marked():
+    import pytest
+
+    from busmtl.report.tables import ONE_FOLD_MARK
+    from busmtl.settings import repo_root
+
+    runs = benchmark.collect(repo_root() / "book" / "runs")
+    dwa = runs[(runs["method"] == "dwa") & (runs["status"] == "done")]
+    if len(dwa) < 2:
+        pytest.skip("needs two finished seed-0 DWA runs of busi-cpu-grouped in book/runs")
+    full = benchmark.table(runs, {}).set_index("method").loc["DWA"]
+    one = benchmark.table(runs.drop(index=dwa.index[1:]), {}).set_index("method").loc["DWA"]
+    for column in ("Dice \u2212 EW", "accuracy \u2212 EW"):
+        assert not full[column].endswith(ONE_FOLD_MARK)
+        assert one[column].endswith(" " + ONE_FOLD_MARK) and one[column].count("[") == 1
+    assert one["runs"] == "1/5"

@@ -19,7 +19,7 @@ import pandas as pd
 from busmtl.report import aggregate
 from busmtl.report.colors import LABEL_SIZE, color
 from busmtl.report.headline import crossed_bootstrap, paired_cube, short
-from busmtl.report.tables import COLLAPSED_MARK
+from busmtl.report.tables import COLLAPSED_MARK, ONE_FOLD_MARK
 
 #: Where the committed cost measurement lies (relative to the repository root).
 BENCH_JSON = "book/data/bench-weighting.json"
@@ -253,7 +253,8 @@ def _spread_sentence(cost: dict[str, dict]) -> str:
 def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame:
     """One row per method: runs finished, mean test Dice and accuracy (``†k``: k of its runs have
     a collapsed classifier), their differences to EW (crossed bootstrap over folds and test
-    images) and the CPU-time ratio to EW pooled over the benchmark's rounds, the Jacobian over
+    images; ``‡`` where only one fold is paired, so the interval covers the images alone) and
+    the CPU-time ratio to EW pooled over the benchmark's rounds, the Jacobian over
     the shared parameters as the runs train (:func:`cost_table` has the spread and the cheaper
     Jacobian over the representation). A method without finished runs reads ``pending`` with
     ``–`` for its differences."""
@@ -278,7 +279,9 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame
                 row[f"{name} \u2212 EW"] = "(baseline)"
                 continue
             e = crossed_bootstrap(paired_cube(per_image, method, "ew", per))
-            row[f"{name} \u2212 EW"] = e.text() if e else "\u2013 (no EW pair)"
+            # one fold leaves nothing to resample but images: the interval is marked too narrow
+            mark = f" {ONE_FOLD_MARK}" if e and e.cells < 2 else ""
+            row[f"{name} \u2212 EW"] = e.text() + mark if e else "\u2013 (no EW pair)"
         row["CPU time / EW"] = _pooled(cost.get(method, {}))
         rows.append(row)
     return pd.DataFrame(rows)

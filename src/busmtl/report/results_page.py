@@ -199,7 +199,9 @@ class ResultsPage:
                 f"{tables.COLLAPSED_MARK}k: k runs whose classifier collapsed, predicting one "
                 f"class for at least {aggregate.COLLAPSE_SHARE:.0%} of the test images), the "
                 "difference to EW on the folds both have finished, with its "
-                "95 % interval over folds and test images, and the CPU time of a training step "
+                "95 % interval over folds and test images "
+                f"({tables.ONE_FOLD_MARK}: one fold so far, so the interval covers the test "
+                "images only and is too narrow to judge by), and the CPU time of a training step "
                 "as a ratio to EW (pooled over the benchmark's rounds; its spread in "
                 "{numref}`tab-bench-cost`).", "tab-benchmark", index=False),
             "tab_bench_cost": tables.myst_table(

@@ -24,6 +24,8 @@ from busmtl.report.paper_values import METRIC_NAMES, METRICS, TABLE1, TABLE1_MET
 PENDING = "pending"
 #: Marker of classification cells that include collapsed classifiers.
 COLLAPSED_MARK = "†"
+#: Marker of a difference resting on one fold: its interval covers the test images only.
+ONE_FOLD_MARK = "‡"
 
 
 def _done(runs: pd.DataFrame) -> pd.DataFrame:
