@@ -43,8 +43,8 @@ TASK_NAMES: dict[str, str] = {"seg": "segmentation", "cls": "classification"}
 
 #: The toy's own settings of some weighters. Small loss memories for the DMF weighters, so that
 #: they leave their warm-up within the toy's few hundred steps (the real runs use a memory of
-#: 100 steps and a warm-up of 50). Nash-MTL solves its bargaining problem on every 5th step
-#: only and reuses that solution in between (torchjd's ``update_weights_every``): each solve costs
+#: 100 steps and a warm-up of 50). Nash-MTL solves its bargaining problem only once every few
+#: steps and reuses that solution in between (torchjd's ``update_weights_every``): each solve costs
 #: tens of milliseconds in cvxpy, which on the tiny toy made this one method cost as much as
 #: all the others together; the real runs solve on every step.
 TOY_HYPERPARAMETERS: dict[str, dict[str, int]] = {
