@@ -47,6 +47,25 @@ def test_the_interval_widens_with_seed_noise_and_skips_missing_cells():
     assert headline.crossed_bootstrap(np.full((1, 1, 3), np.nan)) is None
 
 
+def test_the_interval_is_that_of_the_resampled_cubes_themselves():
+    # The definition, resample by resample: index the cube with the drawn seeds, folds and
+    # images and average what is present (the same draws, in the same order).
+    rng = np.random.default_rng(1)
+    cube = rng.standard_normal((3, 5, 12))
+    cube[1, 2, :] = np.nan                 # a run not finished
+    cube[0, :, 3] = np.nan                 # an image missing from one seed's runs
+    cube[:, :, 5] = np.nan                 # an image in no run: some resamples hold only holes
+    draws = np.random.default_rng(7)
+    means = []
+    for _ in range(300):
+        sub = cube[np.ix_(*(draws.integers(0, size, size) for size in cube.shape))]
+        means.append(np.nanmean(sub) if not np.isnan(sub).all() else np.nan)
+    low, high = np.nanquantile(means, [0.025, 0.975])
+    e = headline.crossed_bootstrap(cube, n=300, seed=7)
+    assert (e.low, e.high) == pytest.approx((low, high), abs=1e-12)
+    assert e.value == pytest.approx(np.nanmean(cube)) and e.cells == 14 and e.images == 12
+
+
 def test_seed_spread_is_the_mean_over_methods_and_folds_of_the_sd_over_seeds():
     runs = pd.DataFrame({
         "method": ["ew"] * 4 + ["dwa"] * 2, "fold": [0, 0, 1, 1, 0, 0],

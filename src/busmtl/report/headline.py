@@ -76,19 +76,29 @@ def paired_cube(per_image: pd.DataFrame, a: str, b: str, column: str) -> np.ndar
 
 def crossed_bootstrap(cube: np.ndarray, n: int = 2000, seed: int = 0) -> Estimate | None:
     """Mean of ``cube`` with a 95 % interval from resampling seeds, folds and images
-    independently (module docstring); ``None`` without a single complete cell."""
+    independently (module docstring); ``None`` without a single complete cell.
+
+    A resample draws ``n_s`` seeds, ``n_f`` folds and ``n_i`` images with replacement; its mean
+    over the non-missing cells of ``cube[seeds][:, folds][:, :, images]`` only depends on how
+    often each seed, fold and image was drawn (``c_s``, ``c_f``, ``c_i``):
+    ``sum c_s c_f c_i d[s, f, i] / sum c_s c_f c_i [d[s, f, i] present]``, which gives all ``n``
+    means at once without building the resampled cubes."""
     if cube.size == 0:
         return None
     complete = ~np.isnan(cube).all(axis=2)
     if not complete.any():
         return None
     rng = np.random.default_rng(seed)
-    n_s, n_f, n_i = cube.shape
-    means = np.empty(n)
-    for k in range(n):
-        sub = cube[np.ix_(rng.integers(0, n_s, n_s), rng.integers(0, n_f, n_f),
-                          rng.integers(0, n_i, n_i))]
-        means[k] = np.nanmean(sub) if not np.isnan(sub).all() else np.nan
+    n_i = cube.shape[2]
+    counts = [np.zeros((n, size)) for size in cube.shape]
+    for k in range(n):  # one resample after the other, so the draws follow the seed's stream
+        for axis_counts, size in zip(counts, cube.shape, strict=True):
+            axis_counts[k] = np.bincount(rng.integers(0, size, size), minlength=size)
+    present = ~np.isnan(cube)
+    totals = np.einsum("ks,kf,ki,sfi->k", *counts, np.where(present, cube, 0.0))
+    cells = np.einsum("ks,kf,ki,sfi->k", *counts, present.astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(cells > 0, totals / cells, np.nan)
     low, high = np.nanquantile(means, [0.025, 0.975])
     return Estimate(float(np.nanmean(cube)), float(low), float(high), int(complete.sum()), n_i)
 
