@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from busmtl.publish.execute import CACHE_FOLDER, chapter_notebooks, execute_chapters
+from busmtl.publish.execute import CACHE_FOLDER, chapter_notebooks, execute_chapters, longest_first
 
 NOTEBOOK = """---
 jupytext:
@@ -48,6 +48,20 @@ def test_the_chapters_are_the_text_notebooks_of_the_toc(tmp_path):
         {"file": "book/one"}, {"file": "book/missing"},
         {"file": "book/two", "sections": [{"file": "book/runs/fold0"}]}]}]}
     assert chapter_notebooks(root, toc) == [root / "book/one.md", root / "book/two.md"]
+
+
+def test_the_chapters_with_most_code_cells_start_first(tmp_path):
+    cell = "```{code-cell} ipython3\nx = 1\n```\n\n"
+    paths = []
+    for name, cells in (("one", 1), ("three", 3), ("none", 0), ("two", 2), ("also_one", 1)):
+        path = tmp_path / f"{name}.md"
+        path.write_text(f"# {name}\n\n" + cell * cells)
+        paths.append(path)
+    assert [p.stem for p in longest_first(paths)] == ["three", "two", "one", "also_one", "none"]
+    four_ticks = tmp_path / "four.md"
+    four_ticks.write_text("````{code-cell} ipython3\nx = 1\n````\n" * 4
+                          + "```python\nnot a cell\n```\n")
+    assert longest_first([paths[1], four_ticks])[0] == four_ticks
 
 
 @pytest.mark.slow

@@ -6,6 +6,10 @@ jupyter-cache's ``local-parallel`` executor, into the cache the build reads
 (``execute_notebooks: cache`` in ``_config.yml``; the cache is ``_build/.jupyter_cache``, where
 myst-nb looks by default). The build then finds every chapter executed and only renders it.
 
+The kernels take the chapters in order, the ones with the most code cells first (the count
+stands in for the cost): a long chapter started last would keep one core busy while the other
+waits.
+
 The cache is emptied first, so a build always shows the runs present now and never an earlier
 build's numbers. A chapter that fails here is not cached: the build executes it again itself
 and reports its error as usual (``allow_errors: false``).
@@ -18,6 +22,7 @@ the calling process.
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -28,6 +33,8 @@ from pathlib import Path
 MYST_READER: dict[str, str] = {"name": "myst_nb_md", "type": "plugin"}
 #: Where myst-nb keeps its cache when ``execute.cache`` is empty: beside the HTML output.
 CACHE_FOLDER: str = "_build/.jupyter_cache"
+#: The start of a MyST code cell (three or more backticks, then ``{code-cell}``).
+CODE_CELL = re.compile(r"^`{3,}\{code-cell\}", re.MULTILINE)
 #: How a chapter that failed is reported (the build then executes it and shows the error).
 NOT_CACHED: str = "chapter failed, the build executes it again:"
 
@@ -59,6 +66,13 @@ def chapter_notebooks(root: Path, toc: dict) -> list[Path]:
     return [p for p in paths if p.is_file() and is_text_notebook(p)]
 
 
+def longest_first(notebooks: Sequence[Path]) -> list[Path]:
+    """``notebooks`` by their number of code cells, most first (ties keep their order), so that
+    two kernels taking them in turn finish close together."""
+    cells = {path: len(CODE_CELL.findall(path.read_text(encoding="utf-8"))) for path in notebooks}
+    return sorted(notebooks, key=lambda path: -cells[path])
+
+
 def execute_chapters(root: Path, notebooks: Sequence[Path], env: dict[str, str],
                      timeout: int) -> int:
     """Execute ``notebooks`` in parallel into ``<root>/_build/.jupyter_cache`` (emptied first);
@@ -83,7 +97,7 @@ def _execute(cache_path: Path, notebooks: Sequence[Path], timeout: int) -> int:
     cache = get_cache(cache_path)
     cache.clear_cache()
     cache = get_cache(cache_path)
-    for notebook in notebooks:
+    for notebook in longest_first(notebooks):  # the pool takes them in the order they were added
         cache.add_nb_to_project(str(notebook.resolve()), read_data=MYST_READER)
     executor = load_executor("local-parallel", cache)
     result = executor.run_and_cache(timeout=timeout, allow_errors=False)
