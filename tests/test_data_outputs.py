@@ -107,6 +107,15 @@ def test_the_hint_for_a_raw_data_dir_names_a_new_folder(tmp_path, capsys):
     assert f"--out {source}" not in text
 
 
+def test_training_on_a_raw_data_dir_says_to_prepare_it_first(tmp_path, capsys):
+    # the hint is the one of a raw folder (prepare a cache elsewhere), not to split it in place
+    source = make_busi(tmp_path / "BUSI")
+    err = refused(capsys, ["train", "--profile", "smoke", "--method", "ew", "--fold", "0",
+                           "--data-dir", str(source), "--out", str(tmp_path / "run")],
+                  tmp_path, "is a raw dataset", f"--source {source} --out <new folder>")
+    assert "busmtl data split" not in err
+
+
 def test_split_out_at_a_folder_or_a_foreign_file(tmp_path, capsys):
     cache = prepare_dataset(make_busi(tmp_path / "BUSI", 8, 8), tmp_path / "cache", size=16,
                             progress=False)

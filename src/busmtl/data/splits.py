@@ -234,6 +234,7 @@ def load_splits(path: str | Path, data_dir: str | Path) -> Splits:
     """
     path = Path(path)
     if not path.is_file():
+        _require_cache(Path(data_dir))  # a raw or unprepared folder: say how to prepare it first
         raise DataError(
             f"split file {path} does not exist: run `busmtl data split --data-dir {data_dir}`"
         )
