@@ -83,6 +83,21 @@ def test_the_command_behind_the_costs_is_rebuilt_from_the_json(tmp_path):
     assert benchmark.command(tmp_path / "absent.json") == "busmtl bench weighting --methods all"
 
 
+def test_the_machine_behind_the_costs_is_read_from_the_json(tmp_path):
+    path = tmp_path / "bench.json"
+    env = {"torch_version": "2.14.1+cu130", "cpu_count": 2, "cpu_capability": "AVX2",
+           "cpu": "AMD EPYC", "cuda_device": None}
+    path.write_text(json.dumps({"environment": env}))
+    assert benchmark.machine(path) == "AMD EPYC, 2 cores, AVX2, torch 2.14.1"
+    path.write_text(json.dumps({"environment": {**env, "cuda_device": "NVIDIA H200"}}))
+    assert benchmark.machine(path).startswith("NVIDIA H200, 2 cores")
+    del env["cpu"], env["cpu_capability"]
+    path.write_text(json.dumps({"environment": env}))
+    assert benchmark.machine(path) == ("a 2-core machine whose CPU model it did not record, "
+                                       "with torch 2.14.1")
+    assert "no benchmark" in benchmark.machine(tmp_path / "absent.json")
+
+
 def test_finished_runs_give_values_and_a_collapsed_classifier_is_flagged():
     from busmtl.settings import repo_root
 

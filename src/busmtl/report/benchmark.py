@@ -82,6 +82,22 @@ def command(path: Path, base: str = "busmtl bench weighting",
     return " ".join([base, f"--methods {settings.get('methods', 'all')}", *options])
 
 
+def machine(path: Path) -> str:
+    """Where the benchmark at ``path`` ran, for a caption: ``"AMD EPYC, 2 cores, AVX2, torch
+    2.14.1"``; a CPU model the JSON does not record is said to be unrecorded."""
+    if not path.is_file():
+        return "this machine (no benchmark recorded yet)"
+    env = json.loads(path.read_text(encoding="utf-8")).get("environment", {})
+    cores = env.get("cpu_count")
+    torch = f"torch {env['torch_version'].split('+')[0]}" if env.get("torch_version") else ""
+    device = env.get("cuda_device") or env.get("cpu")
+    if device:
+        return ", ".join(str(d) for d in (device, cores and f"{cores} cores",
+                                          env.get("cpu_capability"), torch) if d)
+    sized = f"a {cores}-core machine" if cores else "a machine"
+    return f"{sized} whose CPU model it did not record" + (f", with {torch}" if torch else "")
+
+
 def ratio_text(entry: dict | None) -> str:
     """``0.93 (rounds 0.96, 1.01)``: the CPU-time ratio pooled over the rounds (median of all
     the method's timed steps over the median of all EW's), then the ratio within each round. The

@@ -207,7 +207,8 @@ class ResultsPage:
             "tab_bench_cost": tables.myst_table(
                 benchmark.cost_table(list(available()), cost),
                 "What a training step of each method costs, from one run of "
-                f"`{benchmark.command(self.bench_json())}` (every method timed in interleaved "
+                f"`{benchmark.command(self.bench_json())}` on "
+                f"{benchmark.machine(self.bench_json())} (every method timed in interleaved "
                 "rounds, each method's steps right after EW's in the same process): CPU time as "
                 "a ratio to EW pooled over all timed steps and within each round (the rounds "
                 "differ in the machine's load, so the pooled ratio can lie outside them), the "
