@@ -83,6 +83,24 @@ def test_the_command_behind_the_costs_is_rebuilt_from_the_json(tmp_path):
     assert benchmark.command(tmp_path / "absent.json") == "busmtl bench weighting --methods all"
 
 
+def test_the_sentence_on_clear_differences_counts_them_against_chance():
+    from busmtl.report.headline import Estimate
+
+    null = Estimate(0.01, -0.02, 0.04, 5, 100)
+    clear = Estimate(0.08, 0.02, 0.15, 5, 100)
+    one_fold = Estimate(0.09, 0.03, 0.15, 1, 100)  # too narrow to judge by: not counted as clear
+    estimates = {("mgda", "Dice"): null, ("mgda", "accuracy"): null,
+                 ("aligned_mtl", "Dice"): clear, ("aligned_mtl", "accuracy"): null,
+                 ("imtl_l", "Dice"): one_fold, ("imtl_l", "accuracy"): None}
+    text = benchmark.clear_sentence(estimates)
+    assert text.startswith("1 of the 5 differences to EW has an interval without zero: "
+                           "Aligned-MTL's Dice (+0.080 [+0.020, +0.150])")
+    assert "about 0.2 would exclude zero by chance alone" in text and "IMTL-L" not in text
+    none = benchmark.clear_sentence({("mgda", "Dice"): null})
+    assert none.startswith("None of the 1 differences") and "best" not in none
+    assert benchmark.clear_sentence({}) == "No difference to EW can be estimated yet."
+
+
 def test_the_machine_behind_the_costs_is_read_from_the_json(tmp_path):
     path = tmp_path / "bench.json"
     env = {"torch_version": "2.14.1+cu130", "cpu_count": 2, "cpu_capability": "AVX2",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from busmtl.report import aggregate
 from busmtl.report.colors import LABEL_SIZE, color
-from busmtl.report.headline import crossed_bootstrap, paired_cube, short
+from busmtl.report.headline import Estimate, crossed_bootstrap, paired_cube, short
 from busmtl.report.tables import COLLAPSED_MARK, ONE_FOLD_MARK
 
 #: Where the committed cost measurement lies (relative to the repository root).
@@ -266,7 +266,47 @@ def _spread_sentence(cost: dict[str, dict]) -> str:
     return text
 
 
-def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame:
+#: The two metrics of the benchmark: name, per-image column, run-level column.
+BENCH_METRICS: tuple[tuple[str, str, str], ...] = (("Dice", "test_seg_dice", "seg_dice"),
+                                                   ("accuracy", "test_cls_acc", "cls_correct"))
+
+
+def differences(runs: pd.DataFrame) -> dict[tuple[str, str], Estimate | None]:
+    """(method, metric) -> its difference to EW on the folds both have finished (crossed
+    bootstrap over folds and test images), for every registered method but EW with a run."""
+    from busmtl.weighting import available
+
+    per_image = aggregate.per_image(runs)
+    if runs.empty or "method" not in runs:
+        return {}
+    done = runs[runs["status"] == "done"]
+    methods = [m for m in available() if m != "ew" and (done["method"] == m).any()]
+    return {(method, name): crossed_bootstrap(paired_cube(per_image, method, "ew", per))
+            for method in methods for name, _, per in BENCH_METRICS}
+
+
+def clear_sentence(estimates: dict[tuple[str, str], Estimate | None]) -> str:
+    """How many differences to EW have an interval without zero, which ones, and how many
+    such intervals chance alone would give among that many (one in twenty at 95 %)."""
+    shown = {key: e for key, e in estimates.items() if e is not None}
+    if not shown:
+        return "No difference to EW can be estimated yet."
+    clear = [(method, name, e) for (method, name), e in shown.items()
+             if e.clear and e.cells >= 2]
+    n, expected = len(shown), len(shown) / 20
+    chance = (f"At the 95 % level about one interval in twenty misses the true difference, so "
+              f"among these {n} about {expected:.1f} would exclude zero by chance alone even if "
+              "no method differed from EW")
+    if not clear:
+        return f"None of the {n} differences to EW has an interval without zero. {chance}."
+    listed = "; ".join(f"{short(m)}'s {name} ({e.text()})" for m, name, e in clear)
+    return (f"{len(clear)} of the {n} differences to EW {'has' if len(clear) == 1 else 'have'} "
+            f"an interval without zero: {listed}. {chance}: a single such interval is a lead "
+            "to check with more seeds, not evidence that a method is best.")
+
+
+def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]],
+          estimates: dict[tuple[str, str], Estimate | None] | None = None) -> pd.DataFrame:
     """One row per method: runs finished, mean test Dice and accuracy (``†k``: k of its runs have
     a collapsed classifier), their differences to EW (crossed bootstrap over folds and test
     images; ``‡`` where only one fold is paired, so the interval covers the images alone) and
@@ -276,14 +316,13 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame
     ``–`` for its differences."""
     from busmtl.weighting import available
 
-    per_image = aggregate.per_image(runs)
+    estimates = differences(runs) if estimates is None else estimates
     rows = []
     for method in available():
         group = runs[runs["method"] == method]
         done = group[group["status"] == "done"]
         row = {"method": short(method), "runs": f"{len(done)}/{max(len(group), 5)}"}
-        for name, column, per in (("Dice", "test_seg_dice", "seg_dice"),
-                                  ("accuracy", "test_cls_acc", "cls_correct")):
+        for name, column, _ in BENCH_METRICS:
             if len(done) == 0:
                 row[name], row[f"{name} \u2212 EW"] = "pending", "\u2013"
                 continue
@@ -294,7 +333,7 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pd.DataFrame
             if method == "ew":
                 row[f"{name} \u2212 EW"] = "(baseline)"
                 continue
-            e = crossed_bootstrap(paired_cube(per_image, method, "ew", per))
+            e = estimates.get((method, name))
             # one fold leaves nothing to resample but images: the interval is marked too narrow
             mark = f" {ONE_FOLD_MARK}" if e and e.cells < 2 else ""
             row[f"{name} \u2212 EW"] = e.text() + mark if e else "\u2013 (no EW pair)"

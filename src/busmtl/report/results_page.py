@@ -179,6 +179,7 @@ class ResultsPage:
         bench_runs = benchmark.collect(self.runs_root)
         cost = self.costs()
         done, planned = benchmark.count(bench_runs)
+        estimates = benchmark.differences(bench_runs)
         fig = benchmark.tradeoff_figure(bench_runs, cost)
         plt.close(fig)
         from busmtl.weighting import FAMILIES, available
@@ -189,11 +190,12 @@ class ResultsPage:
             "bench_done": done,
             "bench_planned": planned,
             "bench_pending": ", ".join(benchmark.pending(bench_runs)) or "none",
+            "bench_clear": benchmark.clear_sentence(estimates),
             # Markdown (``{glue:md}``): the aggregation benchmark's command shows as code
             "bench_cost": Markdown(benchmark.cost_sentence(cost) + benchmark.aggregation_sentence(
                 cost, self.bench_json(benchmark.AGGREGATORS_JSON))),
             "tab_benchmark": tables.myst_table(
-                benchmark.table(bench_runs, cost),
+                benchmark.table(bench_runs, cost, estimates),
                 "Every registered weighter on the leak-free protocol (seed 0, five folds): test "
                 "Dice and accuracy (mean over the finished folds; "
                 f"{tables.COLLAPSED_MARK}k: k runs whose classifier collapsed, predicting one "
