@@ -18,7 +18,7 @@ import pandas as pd
 
 from busmtl.report import aggregate
 from busmtl.report.colors import LABEL_SIZE, color
-from busmtl.report.headline import Estimate, crossed_bootstrap, paired_cube, short
+from busmtl.report.headline import METRICS, Estimate, crossed_bootstrap, paired_cube, short
 from busmtl.report.tables import COLLAPSED_MARK, ONE_FOLD_MARK
 
 #: Where the committed cost measurement lies (relative to the repository root).
@@ -266,23 +266,18 @@ def _spread_sentence(cost: dict[str, dict]) -> str:
     return text
 
 
-#: The two metrics of the benchmark: name, per-image column, run-level column.
-BENCH_METRICS: tuple[tuple[str, str, str], ...] = (("Dice", "test_seg_dice", "seg_dice"),
-                                                   ("accuracy", "test_cls_acc", "cls_correct"))
-
-
 def differences(runs: pd.DataFrame) -> dict[tuple[str, str], Estimate | None]:
     """(method, metric) -> its difference to EW on the folds both have finished (crossed
     bootstrap over folds and test images), for every registered method but EW with a run."""
     from busmtl.weighting import available
 
-    per_image = aggregate.per_image(runs)
     if runs.empty or "method" not in runs:
         return {}
+    per_image = aggregate.per_image(runs)
     done = runs[runs["status"] == "done"]
     methods = [m for m in available() if m != "ew" and (done["method"] == m).any()]
     return {(method, name): crossed_bootstrap(paired_cube(per_image, method, "ew", per))
-            for method in methods for name, _, per in BENCH_METRICS}
+            for method in methods for name, (per, _) in METRICS.items()}
 
 
 def clear_sentence(estimates: dict[tuple[str, str], Estimate | None]) -> str:
@@ -322,7 +317,7 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]],
         group = runs[runs["method"] == method]
         done = group[group["status"] == "done"]
         row = {"method": short(method), "runs": f"{len(done)}/{max(len(group), 5)}"}
-        for name, column, _ in BENCH_METRICS:
+        for name, (_, column) in METRICS.items():
             if len(done) == 0:
                 row[name], row[f"{name} \u2212 EW"] = "pending", "\u2013"
                 continue
