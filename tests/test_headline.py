@@ -88,7 +88,7 @@ def test_the_seed_line_says_how_many_method_fold_pairs_it_rests_on():
     grouped = {("dwa", "Dice"): headline.Estimate(-0.012, -0.04, 0.01, 15, 600),
                ("ew", "Dice"): headline.Estimate(0.004, -0.03, 0.04, 15, 600)}
     assert headline.seed_line(runs, grouped).endswith(
-        " ATDWA's largest difference to DWA or EW above is 0.012.")
+        " ATDWA's largest difference to DWA or EW on the leak-free protocol is 0.012.")
     assert headline.seed_line(runs.iloc[[0, 2, 4]], {}).startswith("Seed-to-seed variation "
                                                                   "cannot be measured yet")
 

@@ -342,6 +342,15 @@ def test_deviations_table_labels_every_row():
     assert paper.loc["augmentation", "status"] != DEVIATION
     assert cpu.loc["GradNorm", "status"] == CHOICE and cpu.loc["GradNorm", "why"]
     assert (cpu.loc[cpu["status"] == DEVIATION, "why"] != "").all()
+    # the window of ATDWA holds finished epochs only, and the head-only dropout: both deviate
+    assert cpu.loc["ATDWA", "status"] == DEVIATION and "finished" in cpu.loc["ATDWA", "busi-cpu"]
+    assert cpu.loc["dropout", "status"] == DEVIATION
+    # the leak-free profile's grouped split deviates from the paper's split by image; the
+    # reference profile's does not; the seeds are a choice (the paper does not state them)
+    grouped = deviations_table("busi-cpu-grouped")
+    assert cpu.loc["split", "status"] == SAME and grouped.loc["split", "status"] == DEVIATION
+    assert grouped.loc["seeds", "status"] == CHOICE
+    assert grouped.loc["seeds", "busi-cpu-grouped"].startswith("0, 1, 2 (3 runs")
 
 
 def test_myst_table_is_a_numbered_table_directive():

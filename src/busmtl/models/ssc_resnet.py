@@ -202,8 +202,8 @@ class SSCResNet(KeepsRepresentation):
             with instructions when absent and offline), or a path to a state-dict file.
         num_classes: classes of the classification head (2: benign/malignant; 3 with normal).
         dropout: dropout before the classification layer (0.3 in the paper).
-        decoder_channels: U-Net decoder widths (smp's default; ``(128, 64, 32, 16, 16)`` halves
-            the CPU cost).
+        decoder_channels: U-Net decoder widths (smp's default; the CPU profiles'
+            ``(128, 64, 32, 16, 16)``, the first four halved, about halves the CPU cost).
         in_channels: input channels (3: the grey image repeated, as for ImageNet encoders).
         decoder_dropout: channel dropout (``Dropout2d``) applied to the output of every decoder
             block in training; 0 (the default) leaves dropout in the classification head only.

@@ -217,7 +217,8 @@ def seed_line(grouped_runs: pd.DataFrame, grouped: dict) -> str:
                 "finished seeds.")
     diffs = [abs(e.value) for e in grouped.values() if e]
     rivals = " or ".join(dict.fromkeys(short(rival) for rival, _ in grouped))
-    biggest = (f" ATDWA's largest difference to {rivals} above is {max(diffs):.3f}." if diffs
+    biggest = (f" ATDWA's largest difference to {rivals} on the leak-free protocol is "
+               f"{max(diffs):.3f}." if diffs
                else "")
     done = grouped_runs[grouped_runs["status"] == "done"]
     seeds = done.groupby(["method", "fold"])["seed"].nunique()

@@ -57,7 +57,8 @@ METRICS: tuple[str, ...] = tuple(METRIC_NAMES)
 #: :mod:`busmtl.report.protocol` sets each row beside a profile's value.
 PROTOCOL: dict[str, str | None] = {
     "data": "BUSI, 647 benign + malignant",
-    "split": "80/20 train/test (129 test images), 5-fold CV on the training part",
+    "split": "80/20 train/test (129 test images), 5-fold CV on the training part, by image",
+    "seeds": None,
     "image size": "256 x 256",
     "augmentation": "grid distortion, rotation up to 45 degrees, optical distortion, horizontal "
                     "and vertical flips, elastic; p = 1; ~2,900 training images",
@@ -71,7 +72,7 @@ PROTOCOL: dict[str, str | None] = {
     "batch size": "16 (8 for GradNorm)",
     "segmentation loss": None,
     "DWA temperature": "T = 2",
-    "ATDWA": "T0 = 2, gamma = 0.8, window 3 (eqs. 2-5)",
+    "ATDWA": "T0 = 2, gamma = 0.8, window: the current and the two previous epochs (eqs. 2-5)",
     "GradNorm": None,
     "UW": None,
     "precision": None,

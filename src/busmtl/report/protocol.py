@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from busmtl.config import make_config
+from busmtl.config import PROFILES, make_config
 from busmtl.data.augment import PROJECT_CHOICES as AUGMENT_CHOICES
 from busmtl.report.paper_values import PROTOCOL
 from busmtl.weighting import hyperparameters
@@ -40,6 +40,7 @@ def profile_values(profile: str, precision: str | None = None) -> dict[str, str]
     gn = {**hyperparameters("gradnorm")}
     at = hyperparameters("atdwa")
     weights = cfg.encoder_weights or "random initialisation"
+    seeds = PROFILES[profile].seeds
     augment = {
         "online": "one of 7 variants per read (original or one transform alone)",
         "offline": f"original + {cfg.offline_copies} copies, copy j = transform j alone",
@@ -48,7 +49,12 @@ def profile_values(profile: str, precision: str | None = None) -> dict[str, str]
     return {
         "data": "BUSI, 647 benign + malignant" if cfg.dataset == "busi" else
                 f"{cfg.dataset} ({'phantoms' if cfg.dataset != 'busi' else 'BUSI'})",
-        "split": "129 test (floor of 20 %), 5 stratified folds of the rest",
+        "split": ("20 % test, 5 stratified folds of the rest, grouped: each near-duplicate "
+                  "cluster on one side of every split; clusters filed under both classes left "
+                  "out" if cfg.split_group == "duplicates" else
+                  "129 test (floor of 20 %), 5 stratified folds of the rest, by image"),
+        "seeds": (f"{', '.join(str(s) for s in seeds)} ({len(seeds)} runs per method and fold)"
+                  if len(seeds) > 1 else f"{seeds[0]} (one run per method and fold)"),
         "image size": f"{cfg.prepare_size} x {cfg.prepare_size}",
         "augmentation": augment,
         "encoder": f"{cfg.encoder}, {weights}",
@@ -65,7 +71,8 @@ def profile_values(profile: str, precision: str | None = None) -> dict[str, str]
                       " for GradNorm)",
         "segmentation loss": "soft Dice + binary cross-entropy",
         "DWA temperature": f"T = {hyperparameters('dwa')['T']:g}",
-        "ATDWA": f"T0 = {at['T0']:g}, gamma = {at['gamma']:g}, window {at['window']}",
+        "ATDWA": f"T0 = {at['T0']:g}, gamma = {at['gamma']:g}, window: the {at['window']} most "
+                 "recent finished epochs (population sd)",
         "GradNorm": f"alpha = {gn['alpha']:g}, weights learn with their own Adam at the network's "
                     f"lr ({cfg.lr:g}), W = last encoder convolution",
         "UW": "sum_k 0.5 exp(-s_k) L_k + 0.5 s_k, s_k learned with the network",
@@ -87,15 +94,18 @@ def _stopping_note(epochs: int, patience: int) -> str:
 
 #: Rows the paper leaves open, with the reason for this project's value.
 CHOICE_NOTES: dict[str, str] = {
-    "decoder widths": "the paper does not give the U-Net decoder; the CPU profiles halve smp's "
-                      "default widths (the step is about twice as fast)",
+    "decoder widths": "the paper does not give the U-Net decoder; the CPU profiles halve the "
+                      "first four of smp's default widths (256, 128, 64, 32, 16) and keep the "
+                      "last (the step is about twice as fast)",
+    "seeds": "the paper reports one result per fold; repeating a run with other seeds measures "
+             "how far training noise alone moves a result",
     "epochs": "the paper stops early (patience 15) without a cap",
     "segmentation loss": "the paper does not name its segmentation loss",
     "GradNorm": "the paper does not give alpha, the weights' learning rate or the layer W; "
                 "alpha 1.5 is Chen et al.'s default",
     "UW": "the paper does not use UW; this is Kendall et al.'s objective in its common form",
     "dropout": "the paper applies 0.3 'throughout the network' without saying where; "
-               "dropout_scope='network' also drops decoder channels",
+               "`dropout_scope=\"network\"` also drops decoder channels",
     "LR schedule": "the paper reduces the learning rate on a plateau without factor or patience",
     "augmentation": "; ".join(f"{k}: {v}" for k, v in AUGMENT_CHOICES.items()),
     "precision": "the paper trains on a GPU in (presumably) float32",
@@ -112,6 +122,14 @@ DEVIATION_NOTES: dict[str, str] = {
     "early stopping": "the fixed CPU budget ends most runs before early stopping can act; the "
                       "checkpoint with the lowest mean validation loss is still the one tested",
     "data": "synthetic phantoms stand in for BUSI where the dataset is absent",
+    "split": "split by image, copies of test images fall into training (see the data "
+             "chapter); the grouped split keeps each near-duplicate cluster on one side, and "
+             "leaves out the clusters filed under both classes, whose true class is unknown",
+    "dropout": "the paper applies 0.3 'throughout the network' without saying where; this "
+               "profile keeps it to the classification head, and `dropout_scope=\"network\"` "
+               "also drops decoder channels",
+    "ATDWA": "an epoch's weights are fixed before it starts, when its own losses are not yet "
+             "known, so the window holds the most recent finished epochs",
     "augmentation": "online: each read gives the original or one transform alone, so an epoch "
                     "is as long as the training split; the paper's offline expansion (the "
                     "original plus a copy per transform) would multiply every CPU epoch's "
@@ -144,6 +162,7 @@ def deviations_table(profile: str, precision: str | None = None) -> pd.DataFrame
 def _differs(setting: str, paper: str, value: str) -> bool:
     """Whether the profile's value departs from the paper's stated one (by the key numbers)."""
     keys = {"image size": "256", "encoder": "resnet34", "optimizer": "lr 0.0001",
-            "epochs": "200", "data": "BUSI", "augmentation": "copies"}
+            "epochs": "200", "data": "BUSI", "augmentation": "copies", "split": "by image",
+            "dropout": "decoder", "ATDWA": "current"}
     key = keys.get(setting)
     return key is not None and key not in value

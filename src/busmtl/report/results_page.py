@@ -23,7 +23,7 @@ from IPython.display import Markdown
 from busmtl.config import PROFILES, make_config
 from busmtl.report import aggregate, benchmark, figures, headline, stats, summary, systems, tables
 from busmtl.report.colors import label
-from busmtl.report.paper_values import INTERACTION_PAPER
+from busmtl.report.paper_values import INTERACTION_PAPER, TABLE1, TABLE2
 from busmtl.report.protocol import deviations_table
 
 #: The leak-free reference profile, whose answer leads the chapter.
@@ -147,10 +147,10 @@ class ResultsPage:
                 "ATDWA against DWA and EW: the paper's reported difference, and ours on the "
                 "leak-free protocol and on the paper's split by image (mean per-image difference "
                 "with its 95 % interval, resampling seeds, folds and test images together; the "
-                "paper's split has one seed, so there folds and test images only, and the "
-                "interval lies between the ones over folds alone and over test images alone "
-                "that the section on the paper's protocol gives; 'pending': no finished pair of "
-                "runs yet).", "tab-headline", index=False),
+                "paper's split has one seed, so there folds and test images only; resampling both "
+                "at once, its interval need not match either of the intervals over folds alone "
+                "and over test images alone that the section on the paper's protocol gives; "
+                "'pending': no finished pair of runs yet).", "tab-headline", index=False),
             "budgets": headline.budgets_line(LEAK_FREE),
             "seed_line": headline.seed_line(lf_runs, lf_est),
             "lf_seeds": len(PROFILES[LEAK_FREE].seeds),
@@ -211,12 +211,10 @@ class ResultsPage:
                 "What a training step of each method costs, from one run of "
                 f"`{benchmark.command(self.bench_json())}` on "
                 f"{benchmark.machine(self.bench_json())} (every method timed in interleaved "
-                "rounds, each method's steps right after EW's in the same process): CPU time as "
-                "a ratio to EW pooled over all timed steps and within each round (the rounds "
-                "differ in the machine's load, so the pooled ratio can lie outside them), the "
-                "memory one step adds, and for a gradient-balancing method the CPU time with "
-                "its Jacobian taken over the shared representation instead of the shared "
-                "parameters.", "tab-bench-cost", index=False),
+                "rounds, each method's steps right after EW's in the same process): "
+                f"{benchmark.RATIO_NOTE}; the memory one step adds; and for a gradient-balancing "
+                "method the CPU time with its Jacobian taken over the shared representation "
+                "instead of the shared parameters.", "tab-bench-cost", index=False),
             "fig_tradeoff": fig,
         }
 
@@ -321,7 +319,11 @@ class ResultsPage:
                 "Table II, and their difference (ours minus paper).", "tab-vs-paper-cls"),
             "tab_t1": tables.myst_table(
                 tables.table1(self.runs), "Earlier BUSI multi-task models as cited by the "
-                "primary paper (NA: not reported), the paper's ATDWA and this build's ATDWA.",
+                "primary paper (NA: not reported), the paper's ATDWA and this build's ATDWA. "
+                "The paper prints ATDWA's precision as "
+                f"{TABLE1['ATDWA (paper)']['cls_precision']:.4f} in its Table I and "
+                f"{TABLE2['atdwa']['cls_precision']:.4f} in its Table II; each table here copies "
+                "the one it stands beside.",
                 "tab-t1"),
         }
 
@@ -341,14 +343,17 @@ class ResultsPage:
                 "other run).", "tab-t3-time"),
             "tab_t3_paper": tables.myst_table(
                 tables.table3_paper(), "The primary paper's Table III (GPU), with ratios "
-                "computed from its values.", "tab-t3-paper"),
+                "computed from its values as printed to four decimals (so a ratio can differ "
+                "slightly from one of the rounded values shown).", "tab-t3-paper"),
             "tab_t3_cpu": tables.myst_table(
                 benchmark.cost_table(self.methods, self.costs()),
                 "The CPU time of one training step as a ratio to EW, from the weighting "
                 f"benchmark (`{benchmark.command(self.bench_json())}`: every method timed in "
-                "one run, in interleaved rounds): pooled over all timed steps, and within each round "
-                "(the rounds differ in the machine's load, so the pooled ratio can lie outside "
-                "them); and the memory one step adds.", "tab-t3-cpu", index=False),
+                f"one run, in interleaved rounds): {benchmark.RATIO_NOTE}; and the memory one step "
+                "adds.", "tab-t3-cpu", index=False),
+            "gradnorm_epochs": ("GradNorm's smaller batch (noted with the Table II analogue) "
+                                "gives it more steps per epoch, which lengthens its epochs."
+                                if self.gradnorm_steps() else ""),
             "memory_kind": ("the peak resident memory of the run's process"
                             if kind == "cpu_peak_rss"
                             else "the peak memory allocated by PyTorch on the GPU"),
@@ -440,13 +445,28 @@ class ResultsPage:
             return ""
         return (f"In these runs the factor's mean over an epoch fell below 1 % of its start by "
                 f"epoch {int(fade.max())} of {config.epochs}: CB-Dice shapes only the first "
-                "epochs, as the decay of eq. 2 makes it.")
+                f"epochs here because of this project's tau = {config.aux_tau:g} per step (the "
+                "default of DMF's demo code). DMF's own BUSI example counts t in blocks of "
+                "steps, so there the factor fades far more slowly; these runs do not follow it.")
 
     def deviations(self) -> Values:
         """The paper's protocol beside this profile's settings."""
         precision = str(self.first("precision", None)) if len(self.done) else None
-        return {"tab_deviations": tables.myst_table(
-            deviations_table(self.profile, precision),
-            f"The primary paper's protocol beside the {self.profile} profile. 'choice' marks "
-            "values the paper does not give; 'deviation' marks values the paper gives and this "
-            "profile changes.", "tab-deviations", prose=True)}
+        table = deviations_table(self.profile, precision)
+        other = LEAK_FREE if self.profile != LEAK_FREE else PAPER_PROTOCOL
+        theirs = deviations_table(other, precision)
+        changed = theirs[theirs[other] != table[self.profile]]
+        return {
+            "tab_deviations": tables.myst_table(
+                table, f"The primary paper's protocol beside the {self.profile} profile. "
+                "'choice' marks values the paper does not give; 'deviation' marks values the "
+                "paper gives and this profile changes.", "tab-deviations", prose=True),
+            "deviations_other": (
+                f"The headline's leak-free protocol and the benchmark use the {other} profile, "
+                f"which differs from {self.profile} in the rows below" if other == LEAK_FREE
+                else f"The runs on the paper's split by image use the {other} profile, which "
+                f"differs from {self.profile} in the rows below"),
+            "tab_deviations_other": tables.myst_table(
+                changed, f"The rows where the {other} profile differs from the {self.profile} "
+                "profile (every other row is the same).", "tab-deviations-other", prose=True),
+        }
