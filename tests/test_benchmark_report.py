@@ -40,6 +40,31 @@ def test_the_tradeoff_figure_is_drawn_without_any_finished_run(tmp_path):
     plt.close(fig)
 
 
+def test_the_tradeoff_figure_keeps_crowded_names_apart():
+    import itertools
+
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    methods = ["ew", "dwa", "atdwa", "rlw", "gls", "imtl_l", "upgrad", "mgda"]
+    # six methods within 0.02 of each other in cost and 0.005 in both metrics; two far away
+    # stretch the axes, so that the six names written at their points would overlap
+    runs = pd.DataFrame({"method": methods, "status": "done",
+                         "test_seg_dice": [0.600 + 0.001 * i for i in range(6)] + [0.50, 0.70],
+                         "test_cls_acc": [0.770 + 0.001 * (i % 3) for i in range(6)]
+                         + [0.70, 0.85]})
+    cost = {m: {"cpu_time_ratio": 1.0 + 0.003 * i} for i, m in enumerate(methods[:6])}
+    cost |= {"upgrad": {"cpu_time_ratio": 1.5}, "mgda": {"cpu_time_ratio": 2.0}}
+    fig = benchmark.tradeoff_figure(runs, cost)
+    renderer = fig.canvas.get_renderer()
+    for ax in fig.axes:
+        boxes = [t.get_window_extent(renderer) for t in ax.texts]
+        assert len(boxes) == len(methods)
+        overlapping = [(a, b) for a, b in itertools.combinations(boxes, 2) if a.overlaps(b)]
+        assert not overlapping
+    plt.close(fig)
+
+
 def test_cost_ratios_carry_their_spread_over_rounds():
     cost = {"ew": {"cpu_time_ratio": 1.0, "cpu_time_ratio_rounds": [1.0, 1.0]},
             "dwa": {"cpu_time_ratio": 1.086, "cpu_time_ratio_rounds": [1.018, 1.141],

@@ -363,26 +363,32 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]],
 
 def tradeoff_figure(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> plt.Figure:
     """Test Dice and accuracy (mean over the finished folds) against the CPU-time ratio to EW:
-    the trade-off a reader chooses on. Methods without runs or without a cost are left out of
-    the axes and named in the corner."""
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.8), sharex=True)
+    the trade-off a reader chooses on. Each point is named, the names moved clear of each other
+    and of the points (adjustText, a thin line to their point where moved). Methods without
+    runs or without a cost are left out of the axes and named in the corner."""
+    from adjustText import adjust_text
+
+    fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.4), sharex=True)
     done = runs[runs["status"] == "done"]
     columns = ["test_seg_dice", "test_cls_acc"]
     means = (done.groupby("method")[columns].mean() if len(done) and set(columns) <= set(done)
              else pd.DataFrame(columns=columns))
-    missing = []
+    missing, shown = [], []
     for method in dict.fromkeys(runs["method"]):
         ratio = cost.get(method, {}).get("cpu_time_ratio")
         if method not in means.index or ratio is None:
             missing.append(short(method))
-            continue
-        for ax, column in zip(axes, ("test_seg_dice", "test_cls_acc")):
+        else:
+            shown.append((method, ratio))
+    names: list[list] = []
+    for ax, column, name in zip(axes, columns, ("test Dice", "test accuracy")):
+        texts = []
+        for method, ratio in shown:
             value = means.loc[method, column]
             ax.scatter([ratio], [value], color=color(method), s=36, edgecolor="black",
                        linewidth=0.4, zorder=2)
-            ax.annotate(short(method), (ratio, value), fontsize=LABEL_SIZE - 1,
-                        xytext=(3, 3), textcoords="offset points")
-    for ax, name in zip(axes, ("test Dice", "test accuracy")):
+            texts.append(ax.text(ratio, value, short(method), fontsize=LABEL_SIZE - 1))
+        names.append(texts)
         ax.axvline(1.0, color="grey", lw=0.6, ls=":")
         ax.set_xlabel("CPU time per step / EW")
         ax.set_ylabel(name)
@@ -391,6 +397,13 @@ def tradeoff_figure(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pl
         fig.text(0.01, 0.01, "pending: " + ", ".join(missing), fontsize=LABEL_SIZE - 2,
                  wrap=True)
     fig.tight_layout(rect=(0, 0.08 if missing else 0, 1, 1))
+    # after the layout: adjustText moves the names within the axes' final size
+    for ax, column, texts in zip(axes, columns, names):
+        if texts:
+            adjust_text(texts, x=[ratio for _, ratio in shown],
+                        y=[means.loc[method, column] for method, _ in shown], ax=ax,
+                        expand=(1.15, 1.5), force_text=(0.3, 0.6), force_explode=(0.3, 0.8),
+                        arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.5})
     return fig
 
 
