@@ -18,7 +18,7 @@ import pandas as pd
 
 from busmtl.bench.weighting import JACOBIAN_TIME, LOSS_ONLY_TIME
 from busmtl.report import aggregate
-from busmtl.report.colors import LABEL_SIZE, color
+from busmtl.report.colors import FIG_DPI, LABEL_SIZE, PAGE_WIDTH_IN, color
 from busmtl.report.headline import METRICS, Estimate, crossed_bootstrap, paired_cube, short
 from busmtl.report.tables import COLLAPSED_MARK, ONE_FOLD_MARK
 
@@ -368,7 +368,9 @@ def tradeoff_figure(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pl
     runs or without a cost are left out of the axes and named in the corner."""
     from adjustText import adjust_text
 
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 4.4), sharex=True)
+    # one panel above the other, each as wide as the text column, so that the names keep
+    # their point size on the page
+    fig, axes = plt.subplots(2, 1, figsize=(PAGE_WIDTH_IN, 7.4), dpi=FIG_DPI, sharex=True)
     done = runs[runs["status"] == "done"]
     columns = ["test_seg_dice", "test_cls_acc"]
     means = (done.groupby("method")[columns].mean() if len(done) and set(columns) <= set(done)
@@ -390,13 +392,14 @@ def tradeoff_figure(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pl
             texts.append(ax.text(ratio, value, short(method), fontsize=LABEL_SIZE - 1))
         names.append(texts)
         ax.axvline(1.0, color="grey", lw=0.6, ls=":")
-        ax.set_xlabel("CPU time per step / EW")
-        ax.set_ylabel(name)
+        ax.set_ylabel(name, fontsize=LABEL_SIZE)
+        ax.tick_params(labelsize=LABEL_SIZE - 1, labelbottom=True)
         ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("CPU time per step / EW", fontsize=LABEL_SIZE)
     if missing:
-        fig.text(0.01, 0.01, "pending: " + ", ".join(missing), fontsize=LABEL_SIZE - 2,
+        fig.text(0.01, 0.01, "pending: " + ", ".join(missing), fontsize=LABEL_SIZE - 1,
                  wrap=True)
-    fig.tight_layout(rect=(0, 0.08 if missing else 0, 1, 1))
+    fig.tight_layout(rect=(0, 0.06 if missing else 0, 1, 1))
     # after the layout: adjustText moves the names within the axes' final size
     for ax, column, texts in zip(axes, columns, names):
         if texts:
