@@ -49,3 +49,33 @@ def test_the_page_reads_the_build_environment(tmp_path, monkeypatch):
     page = ResultsPage.from_environment()
     assert page.profile == "quick" and page.runs_root == tmp_path
     assert page.overview()["data_name"] == "the phantoms"
+
+
+@pytest.mark.parametrize("profile, other", [("busi-cpu", "busi-cpu-grouped"),
+                                            ("busi-cpu-grouped", "busi-cpu")])
+def test_the_deviations_name_the_rows_where_the_other_busi_protocol_differs(tmp_path, profile,
+                                                                           other):
+    values = ResultsPage(profile, tmp_path).deviations()
+    table = values["tab_deviations_other"].data
+    # the split and the seeds differ between the two protocols; every other row is the same
+    rows = [line.split("|")[1].strip() for line in table.splitlines()
+            if line.startswith("| ") and "---" not in line][1:]
+    assert rows == ["split", "seeds"]
+    assert f"| setting | paper | {profile} | {other} | status | why |" in table
+    assert values["deviations_other"].endswith(f"differs from {profile} in the rows below")
+    assert other in values["deviations_other"]
+
+
+def test_gradnorm_batch_sentences_follow_the_recorded_batch_sizes(tmp_path):
+    import pandas as pd
+
+    page = ResultsPage("busi-cpu", tmp_path)
+    page.done = pd.DataFrame({"method": ["ew", "gradnorm"], "batch_size": [16, 8]})
+    assert page.gradnorm_batches() == (8, 16)
+    assert "so it takes twice as many optimizer steps" in page.gradnorm_steps()
+    page.done = pd.DataFrame({"method": ["ew", "gradnorm"], "batch_size": [8, 16]})
+    assert "so it takes half as many optimizer steps" in page.gradnorm_steps()
+    page.done = pd.DataFrame({"method": ["ew", "gradnorm"], "batch_size": [8, 32]})
+    assert "so it takes 4.0 times fewer optimizer steps" in page.gradnorm_steps()
+    page.done = pd.DataFrame({"method": ["ew", "gradnorm"], "batch_size": [16, 16]})
+    assert page.gradnorm_batches() is None and page.gradnorm_steps() == ""

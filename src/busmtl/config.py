@@ -54,6 +54,10 @@ BUSI_CPU_EPOCHS: int = 22
 BUSI_CPU_LR: float = 1e-3
 
 
+#: The U-Net decoder widths of segmentation-models-pytorch by default (the paper profile's).
+SMP_DECODER_CHANNELS: tuple[int, ...] = (256, 128, 64, 32, 16)
+
+
 @dataclass
 class TrainConfig:
     """Every setting of one training run (one method on one fold).
@@ -269,7 +273,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
             "prepare_size": 256,
             "encoder": "resnet34",
             "encoder_weights": "imagenet",
-            "decoder_channels": (256, 128, 64, 32, 16),
+            "decoder_channels": SMP_DECODER_CHANNELS,
             "epochs": 200,
             "batch_size": 16,
             "batch_size_overrides": {"gradnorm": 8},

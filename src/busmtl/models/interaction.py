@@ -49,6 +49,7 @@ from busmtl.models.blocks import (
     TaskInteraction,
     UncertaintyProxyAttention,
 )
+from busmtl.config import SMP_DECODER_CHANNELS
 from busmtl.models.blocks.tim import TAU
 from busmtl.models.representation import KeepsRepresentation
 from busmtl.models.ssc_resnet import (
@@ -184,7 +185,7 @@ class InteractionNet(KeepsRepresentation):
         encoder_weights: str | None = None,
         num_classes: int = 2,
         dropout: float = 0.3,
-        decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
+        decoder_channels: Sequence[int] = SMP_DECODER_CHANNELS,
         in_channels: int = 3,
         decoder_dropout: float = 0.0,
         tim: bool = True,

@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from busmtl.config import SMP_DECODER_CHANNELS
 from busmtl.models.representation import KeepsRepresentation
 
 #: Host and port probed (with a short timeout) before any download of encoder weights.
@@ -217,7 +218,7 @@ class SSCResNet(KeepsRepresentation):
         encoder_weights: str | None = None,
         num_classes: int = 2,
         dropout: float = 0.3,
-        decoder_channels: Sequence[int] = (256, 128, 64, 32, 16),
+        decoder_channels: Sequence[int] = SMP_DECODER_CHANNELS,
         in_channels: int = 3,
         decoder_dropout: float = 0.0,
     ) -> None:

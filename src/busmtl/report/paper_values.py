@@ -57,7 +57,8 @@ METRICS: tuple[str, ...] = tuple(METRIC_NAMES)
 #: :mod:`busmtl.report.protocol` sets each row beside a profile's value.
 PROTOCOL: dict[str, str | None] = {
     "data": "BUSI, 647 benign + malignant",
-    "split": "80/20 train/test (129 test images), 5-fold CV on the training part, by image",
+    "split": "80/20 train/test (129 test images), 5-fold CV on the training part; no "
+             "grouping stated (read as by image)",
     "seeds": None,
     "image size": "256 x 256",
     "augmentation": "grid distortion, rotation up to 45 degrees, optical distortion, horizontal "

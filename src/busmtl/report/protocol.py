@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from busmtl.config import PROFILES, make_config
+from busmtl.config import PROFILES, SMP_DECODER_CHANNELS, make_config
 from busmtl.data.augment import PROJECT_CHOICES as AUGMENT_CHOICES
 from busmtl.report.paper_values import PROTOCOL
 from busmtl.weighting import hyperparameters
@@ -49,9 +49,8 @@ def profile_values(profile: str, precision: str | None = None) -> dict[str, str]
     return {
         "data": "BUSI, 647 benign + malignant" if cfg.dataset == "busi" else
                 f"{cfg.dataset} ({'phantoms' if cfg.dataset != 'busi' else 'BUSI'})",
-        "split": ("20 % test, 5 stratified folds of the rest, grouped: each near-duplicate "
-                  "cluster on one side of every split; clusters filed under both classes left "
-                  "out" if cfg.split_group == "duplicates" else
+        "split": ("20 % test, 5 stratified folds, grouped by near-duplicate cluster; "
+                  "cross-class clusters left out" if cfg.split_group == "duplicates" else
                   "129 test (floor of 20 %), 5 stratified folds of the rest, by image"),
         "seeds": (f"{', '.join(str(s) for s in seeds)} ({len(seeds)} runs per method and fold)"
                   if len(seeds) > 1 else f"{seeds[0]} (one run per method and fold)"),
@@ -72,7 +71,8 @@ def profile_values(profile: str, precision: str | None = None) -> dict[str, str]
         "segmentation loss": "soft Dice + binary cross-entropy",
         "DWA temperature": f"T = {hyperparameters('dwa')['T']:g}",
         "ATDWA": f"T0 = {at['T0']:g}, gamma = {at['gamma']:g}, window: the {at['window']} most "
-                 "recent finished epochs (population sd)",
+                 "recent finished epochs ("
+                 + ("population sd" if at["ddof"] == 0 else f"sd with ddof {at['ddof']}") + ")",
         "GradNorm": f"alpha = {gn['alpha']:g}, weights learn with their own Adam at the network's "
                     f"lr ({cfg.lr:g}), W = last encoder convolution",
         "UW": "sum_k 0.5 exp(-s_k) L_k + 0.5 s_k, s_k learned with the network",
@@ -95,8 +95,9 @@ def _stopping_note(epochs: int, patience: int) -> str:
 #: Rows the paper leaves open, with the reason for this project's value.
 CHOICE_NOTES: dict[str, str] = {
     "decoder widths": "the paper does not give the U-Net decoder; the CPU profiles halve the "
-                      "first four of smp's default widths (256, 128, 64, 32, 16) and keep the "
-                      "last (the step is about twice as fast)",
+                      "first four of smp's default widths "
+                      f"{_fmt_channels(SMP_DECODER_CHANNELS)} and keep the last (the step is "
+                      "about twice as fast)",
     "seeds": "the paper reports one result per fold; repeating a run with other seeds measures "
              "how far training noise alone moves a result",
     "epochs": "the paper stops early (patience 15) without a cap",
@@ -104,14 +105,14 @@ CHOICE_NOTES: dict[str, str] = {
     "GradNorm": "the paper does not give alpha, the weights' learning rate or the layer W; "
                 "alpha 1.5 is Chen et al.'s default",
     "UW": "the paper does not use UW; this is Kendall et al.'s objective in its common form",
-    "dropout": "the paper applies 0.3 'throughout the network' without saying where; "
+    "dropout": "the paper applies 0.3 'throughout the network' without saying which layers; "
                "`dropout_scope=\"network\"` also drops decoder channels",
     "LR schedule": "the paper reduces the learning rate on a plateau without factor or patience",
     "augmentation": "; ".join(f"{k}: {v}" for k, v in AUGMENT_CHOICES.items()),
     "precision": "the paper trains on a GPU in (presumably) float32",
 }
 
-#: Rows where a CPU profile departs from a value the paper gives, with the reason.
+#: Rows where a profile departs from a value the paper gives, with the reason.
 DEVIATION_NOTES: dict[str, str] = {
     "image size": "a smaller image so that the reference sweep (its methods x 5 folds) trains "
                   "in hours on a 2-core CPU",
@@ -122,10 +123,10 @@ DEVIATION_NOTES: dict[str, str] = {
     "early stopping": "the fixed CPU budget ends most runs before early stopping can act; the "
                       "checkpoint with the lowest mean validation loss is still the one tested",
     "data": "synthetic phantoms stand in for BUSI where the dataset is absent",
-    "split": "split by image, copies of test images fall into training (see the data "
-             "chapter); the grouped split keeps each near-duplicate cluster on one side, and "
-             "leaves out the clusters filed under both classes, whose true class is unknown",
-    "dropout": "the paper applies 0.3 'throughout the network' without saying where; this "
+    "split": "the paper's split by image lets copies of test images into training (see the "
+             "data chapter); the grouped split keeps each near-duplicate cluster on one side, "
+             "and leaves out the clusters filed under both classes, whose true class is unknown",
+    "dropout": "the paper applies 0.3 'throughout the network' without saying which layers; this "
                "profile keeps it to the classification head, and `dropout_scope=\"network\"` "
                "also drops decoder channels",
     "ATDWA": "an epoch's weights are fixed before it starts, when its own losses are not yet "

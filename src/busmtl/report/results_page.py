@@ -55,6 +55,14 @@ def _pending_text(pending: int, planned: int, what: str) -> str:
     return f"{pending} of the {planned} {what} {verb} still pending"
 
 
+def _recorded_precision(runs_root: Path, profile: str) -> str | None:
+    """The precision the finished runs of ``profile`` recorded (they share it), or None."""
+    runs = aggregate.collect(runs_root, profile)
+    done = runs[runs["status"] == "done"] if "status" in runs else runs
+    values = done["precision"].dropna() if "precision" in done else pd.Series(dtype=object)
+    return str(values.iloc[0]) if len(values) else None
+
+
 @dataclass
 class ResultsPage:
     """The runs of one build and what the results chapter shows of them."""
@@ -271,21 +279,29 @@ class ResultsPage:
             "gradnorm_steps": self.gradnorm_steps(),
         }
 
-    def gradnorm_steps(self) -> str:
-        """A sentence on GradNorm's smaller batch (more steps per epoch), or ''."""
+    def gradnorm_batches(self) -> tuple[int, int] | None:
+        """GradNorm's batch size and the others' (EW's), where the two differ; else None."""
         if "batch_size" not in self.done:
-            return ""
+            return None
         batches = self.done.groupby("method")["batch_size"].first()
         if not {"gradnorm", "ew"} <= set(batches.index):
+            return None
+        mine, others = int(batches["gradnorm"]), int(batches["ew"])
+        return (mine, others) if mine != others else None
+
+    def gradnorm_steps(self) -> str:
+        """A sentence on GradNorm's other batch size (more or fewer steps per epoch), or ''."""
+        batches = self.gradnorm_batches()
+        if batches is None:
             return ""
-        ratio = float(batches["ew"]) / float(batches["gradnorm"])
-        if ratio == 1.0:
-            return ""
-        times = {2.0: "twice as many"}.get(ratio, f"{ratio:.1f} times as many")
-        return (f"GradNorm trains with batch {int(batches['gradnorm'])} against "
-                f"{int(batches['ew'])} for the others (as in the paper), so it takes {times} "
-                "optimizer steps per epoch: part of any difference between GradNorm and the "
-                "other methods comes from those extra steps, not from its weights.")
+        mine, others = batches
+        ratio = others / mine
+        times = ({2.0: "twice as many"}.get(ratio, f"{ratio:.1f} times as many") if ratio > 1
+                 else {0.5: "half as many"}.get(ratio, f"{1 / ratio:.1f} times fewer"))
+        return (f"GradNorm trains with batch {mine} against {others} for the others (as in the "
+                f"paper), so it takes {times} optimizer steps per epoch: part of any difference "
+                "between GradNorm and the other methods comes from that difference in steps, "
+                "not from its weights.")
 
     def paired(self) -> Values:
         """Paired differences of :data:`PAIRS`, and the fold and per-image figures."""
@@ -351,9 +367,10 @@ class ResultsPage:
                 f"benchmark (`{benchmark.command(self.bench_json())}`: every method timed in "
                 f"one run, in interleaved rounds): {benchmark.RATIO_NOTE}; and the memory one step "
                 "adds.", "tab-t3-cpu", index=False),
-            "gradnorm_epochs": ("GradNorm's smaller batch (noted with the Table II analogue) "
-                                "gives it more steps per epoch, which lengthens its epochs."
-                                if self.gradnorm_steps() else ""),
+            "gradnorm_epochs": ("GradNorm's other batch size (noted with the Table II "
+                                "analogue) gives it another number of steps per epoch, so its "
+                                "step and epoch times are not comparable with the others'."
+                                if self.gradnorm_batches() else ""),
             "memory_kind": ("the peak resident memory of the run's process"
                             if kind == "cpu_peak_rss"
                             else "the peak memory allocated by PyTorch on the GPU"),
@@ -434,39 +451,55 @@ class ResultsPage:
 
     @staticmethod
     def cb_fade(sys_runs: pd.DataFrame) -> str:
-        """When CB-Dice's factor gamma(t) has faded (below 1 % of gamma0 over a whole epoch,
-        in every run), or '' without CB-Dice runs."""
+        """When CB-Dice's factor gamma(t) has faded (its mean over an epoch below 1 % of
+        gamma0) in the CB-Dice runs, or '' without them."""
         config = make_config("busi-cpu-cbdice", method="dmf_var")
         hist = aggregate.histories(sys_runs[sys_runs["profile"] == "busi-cpu-cbdice"])
         if not len(hist):
             return ""
         fade = hist[hist["aux_gamma"] < 0.01 * config.aux_gamma0].groupby("fold")["epoch"].min()
+        runs = int(hist["fold"].nunique())
         if not len(fade):
-            return ""
-        return (f"In these runs the factor's mean over an epoch fell below 1 % of its start by "
+            return (f"In none of the {runs} runs did the factor's mean over an epoch fall below "
+                    f"1 % of its start within {config.epochs} epochs.")
+        which = "these runs" if len(fade) == runs else f"{len(fade)} of the {runs} runs"
+        return (f"In {which} the factor's mean over an epoch fell below 1 % of its start by "
                 f"epoch {int(fade.max())} of {config.epochs}: CB-Dice shapes only the first "
-                f"epochs here because of this project's tau = {config.aux_tau:g} per step (the "
-                "default of DMF's demo code). DMF's own BUSI example counts t in blocks of "
-                "steps, so there the factor fades far more slowly; these runs do not follow it.")
+                f"epochs here because of this project's tau = {config.aux_tau:g} per "
+                f"{config.aux_schedule} (the default of DMF's demo code). DMF's own BUSI example "
+                "counts t in blocks of steps, so there the factor fades far more slowly; these "
+                "runs do not follow it.")
 
     def deviations(self) -> Values:
-        """The paper's protocol beside this profile's settings."""
+        """The paper's protocol beside this profile's settings, and the rows in which the other
+        BUSI protocol's profile (the leak-free one, or the paper's split for it) differs."""
         precision = str(self.first("precision", None)) if len(self.done) else None
         table = deviations_table(self.profile, precision)
         other = LEAK_FREE if self.profile != LEAK_FREE else PAPER_PROTOCOL
-        theirs = deviations_table(other, precision)
-        changed = theirs[theirs[other] != table[self.profile]]
+        theirs = deviations_table(other, _recorded_precision(self.runs_root, other))
+        changed = theirs[theirs[other] != table[self.profile]].copy()
+        changed.insert(1, self.profile, table.loc[changed.index, self.profile])
+        if other == LEAK_FREE:
+            uses = (f"The headline's leak-free protocol uses the {other} profile (and the "
+                    "benchmark its seed-0 runs, beside those of busi-cpu-benchmark: the same "
+                    "settings, seed 0 only)")
+        else:
+            uses = f"The runs on the paper's split by image use the {other} profile"
+        if changed.empty:
+            changed = pd.DataFrame({"setting": ["every row"], "paper": ["\u2013"],
+                                    self.profile: ["the same"], other: ["the same"],
+                                    "status": ["\u2013"], "why": ["\u2013"]}).set_index("setting")
+            uses += f"; its settings are those of {self.profile} in every row"
+        else:
+            uses += f", which differs from {self.profile} in the rows below"
         return {
             "tab_deviations": tables.myst_table(
                 table, f"The primary paper's protocol beside the {self.profile} profile. "
                 "'choice' marks values the paper does not give; 'deviation' marks values the "
                 "paper gives and this profile changes.", "tab-deviations", prose=True),
-            "deviations_other": (
-                f"The headline's leak-free protocol and the benchmark use the {other} profile, "
-                f"which differs from {self.profile} in the rows below" if other == LEAK_FREE
-                else f"The runs on the paper's split by image use the {other} profile, which "
-                f"differs from {self.profile} in the rows below"),
+            "deviations_other": uses,
             "tab_deviations_other": tables.myst_table(
                 changed, f"The rows where the {other} profile differs from the {self.profile} "
-                "profile (every other row is the same).", "tab-deviations-other", prose=True),
+                "profile (every other row is the same); the status and the reason are "
+                f"{other}'s.", "tab-deviations-other", prose=True),
         }
