@@ -119,7 +119,8 @@ def test_the_sentence_on_clear_differences_counts_them_against_chance():
                  ("imtl_l", "Dice"): one_fold, ("imtl_l", "accuracy"): None}
     text = benchmark.clear_sentence(estimates)
     assert text.startswith("1 of the 5 differences to EW has an interval without zero: "
-                           "Aligned-MTL's Dice (+0.080 [+0.020, +0.150])")
+                           "Aligned-MTL's Dice (+0.080 [+0.020, +0.150], 5 folds)")
+    assert text.endswith("not evidence that a method is better or worse than EW.")
     assert "about 0.2 would exclude zero by chance alone" in text and "IMTL-L" not in text
     none = benchmark.clear_sentence({("mgda", "Dice"): null})
     assert none.startswith("None of the 1 differences") and "best" not in none

@@ -327,10 +327,11 @@ def clear_sentence(estimates: dict[tuple[str, str], Estimate | None]) -> str:
               "no method differed from EW")
     if not clear:
         return f"None of the {n} differences to EW has an interval without zero. {chance}."
-    listed = "; ".join(f"{short(m)}'s {name} ({e.text()})" for m, name, e in clear)
+    listed = "; ".join(f"{short(m)}'s {name} ({e.text()}, {e.cells} folds)"
+                       for m, name, e in clear)
     return (f"{len(clear)} of the {n} differences to EW {'has' if len(clear) == 1 else 'have'} "
-            f"an interval without zero: {listed}. {chance}: a single such interval is a lead "
-            "to check with more seeds, not evidence that a method is best.")
+            f"an interval without zero: {listed}. {chance}: such an interval is a lead to check "
+            "with more seeds, not evidence that a method is better or worse than EW.")
 
 
 def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]],
