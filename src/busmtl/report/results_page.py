@@ -55,12 +55,11 @@ def _pending_text(pending: int, planned: int, what: str) -> str:
     return f"{pending} of the {planned} {what} {verb} still pending"
 
 
-def _recorded_precision(runs_root: Path, profile: str) -> str | None:
-    """The precision the finished runs of ``profile`` recorded (they share it), or None."""
-    runs = aggregate.collect(runs_root, profile)
-    done = runs[runs["status"] == "done"] if "status" in runs else runs
-    values = done["precision"].dropna() if "precision" in done else pd.Series(dtype=object)
-    return str(values.iloc[0]) if len(values) else None
+def _first(done: pd.DataFrame, column: str, default: Any = "unknown") -> Any:
+    """The first finished run's value of ``column`` (the runs of a profile share it), else
+    ``default``."""
+    values = done[column].dropna() if column in done else pd.Series(dtype=object)
+    return values.iloc[0] if len(values) else default
 
 
 @dataclass
@@ -93,9 +92,7 @@ class ResultsPage:
     # ---------------------------------------------------------------------------------------
     def first(self, column: str, default: Any = "unknown") -> Any:
         """The first finished run's value of ``column`` (they share it), else ``default``."""
-        values = (self.done[column].dropna() if column in self.done
-                  else pd.Series(dtype=object))
-        return values.iloc[0] if len(values) else default
+        return _first(self.done, column, default)
 
     @property
     def methods(self) -> list[str]:
@@ -476,7 +473,9 @@ class ResultsPage:
         precision = str(self.first("precision", None)) if len(self.done) else None
         table = deviations_table(self.profile, precision)
         other = LEAK_FREE if self.profile != LEAK_FREE else PAPER_PROTOCOL
-        theirs = deviations_table(other, _recorded_precision(self.runs_root, other))
+        their_runs = aggregate.collect(self.runs_root, other)
+        their_precision = _first(their_runs[their_runs["status"] == "done"], "precision", None)
+        theirs = deviations_table(other, None if their_precision is None else str(their_precision))
         changed = theirs[theirs[other] != table[self.profile]].copy()
         changed.insert(1, self.profile, table.loc[changed.index, self.profile])
         if other == LEAK_FREE:
