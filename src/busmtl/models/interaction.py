@@ -42,6 +42,7 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
+from busmtl.config import SMP_DECODER_CHANNELS
 from busmtl.models.blocks import (
     HMSF,
     DecoderLevel,
@@ -49,7 +50,6 @@ from busmtl.models.blocks import (
     TaskInteraction,
     UncertaintyProxyAttention,
 )
-from busmtl.config import SMP_DECODER_CHANNELS
 from busmtl.models.blocks.tim import TAU
 from busmtl.models.representation import KeepsRepresentation
 from busmtl.models.ssc_resnet import (
