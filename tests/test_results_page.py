@@ -79,3 +79,25 @@ def test_gradnorm_batch_sentences_follow_the_recorded_batch_sizes(tmp_path):
     assert "so it takes 4.0 times fewer optimizer steps" in page.gradnorm_steps()
     page.done = pd.DataFrame({"method": ["ew", "gradnorm"], "batch_size": [16, 16]})
     assert page.gradnorm_batches() is None and page.gradnorm_steps() == ""
+
+
+def test_the_benchmark_progress_names_the_methods_still_waiting(tmp_path):
+    from busmtl.report import benchmark
+    from busmtl.weighting import available
+
+    progress = ResultsPage("busi-cpu", tmp_path).benchmark()["bench_progress"]
+    planned = benchmark.count(benchmark.collect(tmp_path))[1]
+    assert progress.startswith(f"{planned} of the {planned} benchmark runs are still pending; "
+                               f"{len(available())} methods have no finished run yet")
+    waiting = benchmark.pending(benchmark.collect(tmp_path))
+    assert progress.endswith(f"never dropped: {', '.join(waiting)}.")
+    plt.close("all")
+
+
+def test_the_benchmark_progress_reads_when_one_or_no_method_waits():
+    from busmtl.report.results_page import _methods_waiting, _pending_text
+
+    assert _pending_text(0, 130, "benchmark runs") + _methods_waiting([]) + "." == (
+        "All 130 benchmark runs have finished.")
+    assert _methods_waiting(["FairGrad"]) == (
+        "; 1 method has no finished run yet and shows as pending, never dropped: FairGrad")

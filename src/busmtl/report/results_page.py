@@ -55,6 +55,16 @@ def _pending_text(pending: int, planned: int, what: str) -> str:
     return f"{pending} of the {planned} {what} {verb} still pending"
 
 
+def _methods_waiting(methods: list[str]) -> str:
+    """``; 2 methods have no finished run yet and show as pending, never dropped: A, B`` (empty
+    when every method has one)."""
+    if not methods:
+        return ""
+    n = len(methods)
+    return (f"; {n} method{'s have' if n > 1 else ' has'} no finished run yet and "
+            f"show{'' if n > 1 else 's'} as pending, never dropped: {', '.join(methods)}")
+
+
 def _first(done: pd.DataFrame, column: str, default: Any = "unknown") -> Any:
     """The first finished run's value of ``column`` (the runs of a profile share it), else
     ``default``."""
@@ -192,9 +202,8 @@ class ResultsPage:
         return {
             "bench_own": sum(family.endswith(", own") for family in FAMILIES.values()),
             "bench_registered": len(FAMILIES),
-            "bench_done": done,
-            "bench_planned": planned,
-            "bench_pending": ", ".join(benchmark.pending(bench_runs)) or "none",
+            "bench_progress": _pending_text(planned - done, planned, "benchmark runs")
+            + _methods_waiting(benchmark.pending(bench_runs)) + ".",
             "bench_clear": benchmark.clear_sentence(estimates),
             # Markdown (``{glue:md}``): the aggregation benchmark's command shows as code
             "bench_cost": Markdown(benchmark.cost_sentence(cost) + benchmark.aggregation_sentence(
