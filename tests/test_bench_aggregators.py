@@ -101,11 +101,12 @@ def test_the_sentence_says_whether_the_aggregation_accounts_for_a_missed_target(
     text = benchmark.aggregation_sentence(cost, path)
     assert "`busmtl bench aggregators --methods all --calls 3`" in text
     # ConFIG: 2.6 - 2.0 = 0.6 excess <= 1.1 of aggregation; Nash-MTL: 1.5 - 1.3 = 0.2 > 0.02
-    assert ("over the shared parameters, 1.10 for ConFIG (above the target of 2 times EW) and "
-            "at most 0.07 for the others") in text
-    assert ("over the representation, 0.02 for Nash-MTL (above the target of 1.3 times EW) and "
-            "at most 0.30 for the others") in text
-    assert "For ConFIG (shared parameters) the aggregation alone is at least the excess" in text
+    assert ("over the shared parameters, 1.10 for ConFIG (whose pooled step ratio is above the "
+            "target of 2 times EW) and at most 0.07 for the others") in text
+    assert ("over the representation, 0.02 for Nash-MTL (whose pooled step ratio is above the "
+            "target of 1.3 times EW) and at most 0.30 for the others") in text
+    assert ("For ConFIG (shared parameters) the aggregation alone costs at least the step's "
+            "excess over the target: the aggregator puts it over") in text
     assert "For Nash-MTL (representation) it is not" in text
 
 

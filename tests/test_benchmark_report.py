@@ -127,6 +127,57 @@ def test_the_sentence_on_clear_differences_counts_them_against_chance():
     assert benchmark.clear_sentence({}) == "No difference to EW can be estimated yet."
 
 
+def test_a_method_with_runs_pending_is_left_out_of_the_count_of_clear_differences():
+    from busmtl.report.headline import Estimate
+
+    null = Estimate(0.01, -0.02, 0.04, 5, 100)
+    two_folds = Estimate(-0.06, -0.10, -0.02, 2, 100)  # clear, but on 2 of 5 folds
+    estimates = {("mgda", "Dice"): null, ("config", "Dice"): two_folds,
+                 ("config", "accuracy"): null}
+    text = benchmark.clear_sentence(estimates, ["config"])
+    assert text.startswith("None of the 1 differences to EW has an interval without zero.")
+    assert text.endswith("ConFIG is left out of this count until all of its folds have finished.")
+    assert "ConFIG" in benchmark.clear_sentence(estimates).split(":")[1]  # counted once finished
+    # a method without any estimate yet is not named
+    assert "FairGrad" not in benchmark.clear_sentence(estimates, ["config", "fairgrad"])
+
+
+def test_the_seed_sentence_sizes_seed_noise_against_the_differences():
+    import math
+
+    from busmtl.report.headline import Estimate
+
+    estimates = {("mgda", "Dice"): Estimate(0.01, -0.02, 0.04, 5, 100),
+                 ("upgrad", "Dice"): Estimate(-0.03, -0.06, 0.0, 5, 100),
+                 ("mgda", "accuracy"): Estimate(0.001, -0.02, 0.02, 5, 100)}
+    # sd 0.0316 per run over seeds; a difference of two 5-fold means: 0.0316 * sqrt(2/5) = 0.020
+    text = benchmark.seed_sentence(estimates, 0.0316)
+    assert text.startswith("These intervals resample the folds and test images of one seed")
+    assert "moves one run's test Dice by 0.032" in text
+    assert "means over 5 folds moves by about 0.020 with the seed alone" in text
+    assert text.endswith("; 1 of the 2 Dice differences to EW is smaller than that.")
+    unknown = benchmark.seed_sentence(estimates, math.nan)
+    assert unknown.endswith("How much a seed moves a result cannot be measured yet.")
+
+
+def test_methods_part_way_are_counted_and_labelled_in_the_figure():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    runs = pd.DataFrame({"method": ["ew"] * 2 + ["config"] * 5 + ["fairgrad"] * 5,
+                         "status": ["done"] * 2 + ["done"] * 2 + ["pending"] * 3
+                         + ["pending"] * 5,
+                         "test_seg_dice": [0.6] * 4 + [float("nan")] * 8,
+                         "test_cls_acc": [0.8] * 4 + [float("nan")] * 8})
+    assert benchmark.partial(runs) == {"config": (2, 5)}
+    fig = benchmark.tradeoff_figure(runs, {"ew": {"cpu_time_ratio": 1.0},
+                                           "config": {"cpu_time_ratio": 2.2}})
+    names = {t.get_text() for t in fig.axes[0].texts}
+    assert names == {"EW", "ConFIG (2/5)"}
+    assert fig.texts[0].get_text() == "pending: FairGrad"
+    plt.close(fig)
+
+
 def test_the_machine_behind_the_costs_is_read_from_the_json(tmp_path):
     path = tmp_path / "bench.json"
     env = {"torch_version": "2.14.1+cu130", "cpu_count": 2, "cpu_capability": "AVX2",
@@ -181,6 +232,16 @@ def test_the_cost_sentence_gives_each_family_its_range_and_names_the_expensive_o
     assert "costs 1.02 times EW's (none above the target of 1.05)" in only and "gradient" not in only
     assert only.count("target") == 2 and "1.05 for a method that weighs the losses only" in only
     assert benchmark.cost_sentence({}) == "The cost of the methods has not been measured yet."
+    # a round on each side of the target: neither above nor below it, named as such
+    near = {"ew": {"cpu_time_ratio": 1.0},
+            "graddrop": {"cpu_time_ratio": 2.01, "cpu_time_ratio_rounds": [2.00, 2.18]},
+            "config": {"cpu_time_ratio": 2.19, "cpu_time_ratio_rounds": [2.10, 2.28]},
+            "gradvac": {"cpu_time_ratio": 1.57, "cpu_time_ratio_rounds": [1.62, 2.17]},
+            "uw": {"cpu_time_ratio": 1.04, "cpu_time_ratio_rounds": [0.93, 1.06]}}
+    text = benchmark.cost_sentence(near)
+    assert ("(above the target of 2: ConFIG; GradDrop and GradVac within the rounds' spread "
+            "of it)") in text
+    assert "(none above the target of 1.05; UW within the rounds' spread of it)" in text
     rounds = {"ew": {"cpu_time_ratio": 1.0, "cpu_time_ratio_rounds": [1.0, 1.0]},
               "dwa": {"cpu_time_ratio": 1.0, "cpu_time_ratio_rounds": [0.9, 1.1]},
               "mgda": {"cpu_time_ratio": 1.6, "cpu_time_ratio_rounds": [1.5, 1.6],

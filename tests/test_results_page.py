@@ -99,5 +99,12 @@ def test_the_benchmark_progress_reads_when_one_or_no_method_waits():
 
     assert _pending_text(0, 130, "benchmark runs") + _methods_waiting([]) + "." == (
         "All 130 benchmark runs have finished.")
+    from busmtl.report.results_page import _methods_partway
+
+    assert _methods_partway({}) == ""
+    assert _methods_partway({"config": (2, 5)}) == (
+        "; part of the runs have finished for ConFIG (2 of 5)")
+    assert _methods_partway({"config": (2, 5), "mgda": (4, 5)}) == (
+        "; part of the runs have finished for ConFIG (2 of 5) and MGDA (4 of 5)")
     assert _methods_waiting(["FairGrad"]) == (
         "; 1 method has no finished run yet and shows as pending, never dropped: FairGrad")

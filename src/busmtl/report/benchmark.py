@@ -156,17 +156,26 @@ def cost_table(methods: list[str], cost: dict[str, dict]) -> pd.DataFrame:
 
 def _range(cost: dict[str, dict], methods: list[str], limit: float,
            representation: bool = False) -> tuple[str, str] | None:
-    """``("1.49-2.59 times", "above 2: GradDrop, ConFIG")`` over the ``methods`` with a
-    CPU-time ratio (``None`` without any)."""
+    """``("1.49-2.59 times", "above the target of 2: ConFIG; GradDrop within the rounds'
+    spread of it")`` over the ``methods`` with a CPU-time ratio (``None`` without any).
+
+    A method is above the target when its pooled ratio and every round's ratio are; one whose
+    pooled or round ratios fall on both sides of the target is within the rounds' spread of it:
+    the benchmark cannot tell on which side it lies."""
     jacobian = "representation" if representation else "parameters"
-    ratios = {m: r for m in methods if (r := _ratio(cost, m, jacobian))}
-    if not ratios:
+    entries = {m: _entry(cost, m, jacobian) for m in methods if _ratio(cost, m, jacobian)}
+    if not entries:
         return None
-    above = [short(m) for m, r in ratios.items() if r > limit]
+    ratios = {m: float(e["cpu_time_ratio"]) for m, e in entries.items()}
+    sides = {m: [ratios[m], *(entries[m].get("cpu_time_ratio_rounds") or [])] for m in entries}
+    above = [short(m) for m, values in sides.items() if min(values) > limit]
+    near = [short(m) for m, values in sides.items() if min(values) <= limit < max(values)]
     low, high = f"{min(ratios.values()):.2f}", f"{max(ratios.values()):.2f}"
-    return (f"{low} times" if low == high else f"{low}\u2013{high} times",
-            f"above the target of {limit:g}: {', '.join(above)}" if above
-            else f"none above the target of {limit:g}")
+    verdict = (f"above the target of {limit:g}: {', '.join(above)}" if above
+               else f"none above the target of {limit:g}")
+    if near:
+        verdict += f"; {_join(near)} within the rounds' spread of it"
+    return (f"{low} times" if low == high else f"{low}\u2013{high} times", verdict)
 
 
 def cost_sentence(cost: dict[str, dict]) -> str:
@@ -237,7 +246,8 @@ def aggregation_sentence(cost: dict[str, dict], path: Path) -> str:
         text = where + ", "
         if over:
             text += (_join([f"{steps[m]:.2f} for {short(m)}" for m in over])
-                     + f" (above the target of {limit:g} times EW)")
+                     + f" (whose pooled step ratio{'s are' if len(over) > 1 else ' is'} above "
+                       f"the target of {limit:g} times EW)")
         if rest:
             text += (" and " if over else "") + (
                 f"at most {max(rest):.2f} for {'the others' if over else 'every method'}")
@@ -255,8 +265,9 @@ def aggregation_sentence(cost: dict[str, dict], path: Path) -> str:
             f"call, as in training), beside an EW step in the same process (`{run}`), one "
             f"aggregation takes, in EW steps, {'; '.join(parts)}.")
     if explained:
-        text += (f" For {_join(explained)} the aggregation alone is at least the excess over "
-                 "the target, the Jacobian costing every method the same.")
+        text += (f" For {_join(explained)} the aggregation alone costs at least the step's "
+                 "excess over the target: the aggregator puts it over, not the Jacobian, which "
+                 "costs every method the same.")
     if unexplained:
         text += (f" For {_join(unexplained)} it is not: a solver iterating longer on the "
                  "gradients of BUSI than on those of a random batch, or the load of the machine "
@@ -269,11 +280,15 @@ def _join(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
+def _entry(cost: dict[str, dict], method: str, jacobian: str) -> dict:
+    """The method's cost entry over ``jacobian`` (empty when not measured)."""
+    entry = cost.get(method, {})
+    return entry.get("representation", {}) if jacobian == "representation" else entry
+
+
 def _ratio(cost: dict[str, dict], method: str, jacobian: str) -> float:
     """The method's pooled CPU-time ratio to EW over ``jacobian`` (0 when not measured)."""
-    entry = cost.get(method, {})
-    entry = entry.get("representation", {}) if jacobian == "representation" else entry
-    return float(entry.get("cpu_time_ratio") or 0.0)
+    return float(_entry(cost, method, jacobian).get("cpu_time_ratio") or 0.0)
 
 
 def _spread_sentence(cost: dict[str, dict]) -> str:
@@ -313,12 +328,18 @@ def differences(runs: pd.DataFrame) -> dict[tuple[str, str], Estimate | None]:
             for method in methods for name, (per, _) in METRICS.items()}
 
 
-def clear_sentence(estimates: dict[tuple[str, str], Estimate | None]) -> str:
+def clear_sentence(estimates: dict[tuple[str, str], Estimate | None],
+                   unfinished: list[str] | tuple[str, ...] = ()) -> str:
     """How many differences to EW have an interval without zero, which ones, and how many
-    such intervals chance alone would give among that many (one in twenty at 95 %)."""
-    shown = {key: e for key, e in estimates.items() if e is not None}
+    such intervals chance alone would give among that many (one in twenty at 95 %). The
+    methods in ``unfinished`` (some of their runs pending) are left out of the count and
+    named: their few folds make an interval too narrow to judge by."""
+    shown = {key: e for key, e in estimates.items() if e is not None and key[0] not in unfinished}
+    waiting = [short(m) for m in unfinished if any(key[0] == m for key in estimates)]
+    later = (f" {_join(waiting)} {'is' if len(waiting) == 1 else 'are'} left out of this count "
+             "until all of its folds have finished." if waiting else "")
     if not shown:
-        return "No difference to EW can be estimated yet."
+        return "No difference to EW can be estimated yet." + later
     clear = [(method, name, e) for (method, name), e in shown.items()
              if e.clear and e.cells >= 2]
     n, expected = len(shown), len(shown) / 20
@@ -326,12 +347,38 @@ def clear_sentence(estimates: dict[tuple[str, str], Estimate | None]) -> str:
               f"among these {n} about {expected:.1f} would exclude zero by chance alone even if "
               "no method differed from EW")
     if not clear:
-        return f"None of the {n} differences to EW has an interval without zero. {chance}."
+        return f"None of the {n} differences to EW has an interval without zero. {chance}." + later
     listed = "; ".join(f"{short(m)}'s {name} ({e.text()}, {e.cells} folds)"
                        for m, name, e in clear)
     return (f"{len(clear)} of the {n} differences to EW {'has' if len(clear) == 1 else 'have'} "
             f"an interval without zero: {listed}. {chance}: such an interval is a lead to check "
-            "with more seeds, not evidence that a method is better or worse than EW.")
+            "with more seeds, not evidence that a method is better or worse than EW." + later)
+
+
+def seed_sentence(estimates: dict[tuple[str, str], Estimate | None], spread: float,
+                  folds: int = 5) -> str:
+    """What the intervals leave out: they resample the folds and test images of one seed.
+    ``spread`` is the standard deviation over seeds of one run's test Dice (the leak-free
+    reference set's, :func:`busmtl.report.headline.seed_spread`); with independent seed noise on
+    each fold, the difference of two methods' means over ``folds`` folds moves by
+    ``spread * sqrt(2 / folds)`` with the seed alone. Counts the Dice differences smaller than
+    that."""
+    import math
+
+    text = ("These intervals resample the folds and test images of one seed, not the seeds, "
+            "so they are narrower than a rerun with other seeds would show.")
+    if math.isnan(spread):
+        return text + " How much a seed moves a result cannot be measured yet."
+    noise = spread * math.sqrt(2 / folds)
+    dice = [abs(e.value) for (_, name), e in estimates.items() if name == "Dice" and e]
+    text += (f" On the leak-free reference set another seed moves one run's test Dice by "
+             f"{spread:.3f} (standard deviation over seeds), so the difference of two methods' "
+             f"means over {folds} folds moves by about {noise:.3f} with the seed alone")
+    if dice:
+        smaller = sum(d < noise for d in dice)
+        text += (f"; {smaller} of the {len(dice)} Dice differences to EW "
+                 f"{'is' if smaller == 1 else 'are'} smaller than that")
+    return text + "."
 
 
 def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]],
@@ -373,7 +420,8 @@ def table(runs: pd.DataFrame, cost: dict[str, dict[str, float]],
 
 def tradeoff_figure(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> plt.Figure:
     """Test Dice and accuracy (mean over the finished folds) against the CPU-time ratio to EW:
-    the trade-off a reader chooses on. Each point is named, the names moved clear of each other
+    the trade-off a reader chooses on. Each point is named (with ``k/n`` while only k of its n
+    runs have finished), the names moved clear of each other
     and of the points (adjustText, a thin line to their point where moved). Methods without
     runs or without a cost are left out of the axes and named in the corner."""
     from adjustText import adjust_text
@@ -386,6 +434,7 @@ def tradeoff_figure(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pl
     means = (done.groupby("method")[columns].mean() if len(done) and set(columns) <= set(done)
              else pd.DataFrame(columns=columns))
     missing, shown = [], []
+    progress = partial(runs) if len(runs) else {}
     for method in dict.fromkeys(runs["method"]):
         ratio = cost.get(method, {}).get("cpu_time_ratio")
         if method not in means.index or ratio is None:
@@ -399,7 +448,9 @@ def tradeoff_figure(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pl
             value = means.loc[method, column]
             ax.scatter([ratio], [value], color=color(method), s=36, edgecolor="black",
                        linewidth=0.4, zorder=2)
-            texts.append(ax.text(ratio, value, short(method), fontsize=LABEL_SIZE - 1))
+            name = short(method) + (f" ({progress[method][0]}/{progress[method][1]})"
+                                    if method in progress else "")
+            texts.append(ax.text(ratio, value, name, fontsize=LABEL_SIZE - 1))
         names.append(texts)
         ax.axvline(1.0, color="grey", lw=0.6, ls=":")
         ax.set_ylabel(name, fontsize=LABEL_SIZE)
@@ -424,6 +475,16 @@ def pending(runs: pd.DataFrame) -> list[str]:
     """Methods with no finished run yet."""
     done = set(runs.loc[runs["status"] == "done", "method"])
     return [short(m) for m in dict.fromkeys(runs["method"]) if m not in done]
+
+
+def partial(runs: pd.DataFrame) -> dict[str, tuple[int, int]]:
+    """Methods with some but not all of their runs finished -> (finished, planned)."""
+    out = {}
+    for method, group in runs.groupby("method", sort=False):
+        done = int((group["status"] == "done").sum())
+        if 0 < done < len(group):
+            out[method] = (done, len(group))
+    return out
 
 
 def count(runs: pd.DataFrame) -> tuple[int, int]:

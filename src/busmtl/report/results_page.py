@@ -23,6 +23,7 @@ from IPython.display import Markdown
 from busmtl.config import PROFILES, make_config
 from busmtl.report import aggregate, benchmark, figures, headline, stats, summary, systems, tables
 from busmtl.report.colors import label
+from busmtl.report.headline import METRICS, short
 from busmtl.report.paper_values import INTERACTION_PAPER, TABLE1, TABLE2
 from busmtl.report.protocol import deviations_table
 
@@ -63,6 +64,16 @@ def _methods_waiting(methods: list[str]) -> str:
     n = len(methods)
     return (f"; {n} method{'s have' if n > 1 else ' has'} no finished run yet and "
             f"show{'' if n > 1 else 's'} as pending, never dropped: {', '.join(methods)}")
+
+
+def _methods_partway(progress: dict[str, tuple[int, int]]) -> str:
+    """``; part of the runs have finished for ConFIG (2 of 5) and X (3 of 5)`` (empty when no
+    method is part-way)."""
+    if not progress:
+        return ""
+    names = [f"{short(m)} ({done} of {planned})" for m, (done, planned) in progress.items()]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"; part of the runs have finished for {listed}"
 
 
 def _first(done: pd.DataFrame, column: str, default: Any = "unknown") -> Any:
@@ -194,7 +205,9 @@ class ResultsPage:
         bench_runs = benchmark.collect(self.runs_root)
         cost = self.costs()
         done, planned = benchmark.count(bench_runs)
+        progress = benchmark.partial(bench_runs)
         estimates = benchmark.differences(bench_runs)
+        finished = {key: e for key, e in estimates.items() if key[0] not in progress}
         fig = benchmark.tradeoff_figure(bench_runs, cost)
         plt.close(fig)
         from busmtl.weighting import FAMILIES, available
@@ -203,8 +216,10 @@ class ResultsPage:
             "bench_own": sum(family.endswith(", own") for family in FAMILIES.values()),
             "bench_registered": len(FAMILIES),
             "bench_progress": _pending_text(planned - done, planned, "benchmark runs")
-            + _methods_waiting(benchmark.pending(bench_runs)) + ".",
-            "bench_clear": benchmark.clear_sentence(estimates),
+            + _methods_waiting(benchmark.pending(bench_runs)) + _methods_partway(progress) + ".",
+            "bench_clear": benchmark.clear_sentence(estimates, list(progress)),
+            "bench_seeds": benchmark.seed_sentence(finished, headline.seed_spread(
+                aggregate.collect(self.runs_root, LEAK_FREE), METRICS["Dice"][1])),
             # Markdown (``{glue:md}``): the aggregation benchmark's command shows as code
             "bench_cost": Markdown(benchmark.cost_sentence(cost) + benchmark.aggregation_sentence(
                 cost, self.bench_json(benchmark.AGGREGATORS_JSON))),
@@ -375,7 +390,8 @@ class ResultsPage:
                 "adds.", "tab-t3-cpu", index=False),
             "gradnorm_epochs": ("GradNorm's other batch size (noted with the Table II "
                                 "analogue) gives it another number of steps per epoch, so its "
-                                "step and epoch times are not comparable with the others'."
+                                "step and epoch times and its memory are not comparable "
+                                "with the others'."
                                 if self.gradnorm_batches() else ""),
             "memory_kind": ("the peak resident memory of the run's process"
                             if kind == "cpu_peak_rss"
