@@ -174,6 +174,7 @@ def test_methods_part_way_are_counted_and_labelled_in_the_figure():
                                            "config": {"cpu_time_ratio": 2.2}})
     names = {t.get_text() for t in fig.axes[0].texts}
     assert names == {"EW", "ConFIG (2/5)"}
+    assert [ax.get_ylabel() for ax in fig.axes] == ["test Dice", "test accuracy"]
     assert fig.texts[0].get_text() == "pending: FairGrad"
     plt.close(fig)
 

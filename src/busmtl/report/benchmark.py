@@ -448,9 +448,9 @@ def tradeoff_figure(runs: pd.DataFrame, cost: dict[str, dict[str, float]]) -> pl
             value = means.loc[method, column]
             ax.scatter([ratio], [value], color=color(method), s=36, edgecolor="black",
                        linewidth=0.4, zorder=2)
-            name = short(method) + (f" ({progress[method][0]}/{progress[method][1]})"
-                                    if method in progress else "")
-            texts.append(ax.text(ratio, value, name, fontsize=LABEL_SIZE - 1))
+            point = short(method) + (f" ({progress[method][0]}/{progress[method][1]})"
+                                     if method in progress else "")
+            texts.append(ax.text(ratio, value, point, fontsize=LABEL_SIZE - 1))
         names.append(texts)
         ax.axvline(1.0, color="grey", lw=0.6, ls=":")
         ax.set_ylabel(name, fontsize=LABEL_SIZE)
