@@ -174,7 +174,7 @@ def _range(cost: dict[str, dict], methods: list[str], limit: float,
     verdict = (f"above the target of {limit:g}: {', '.join(above)}" if above
                else f"none above the target of {limit:g}")
     if near:
-        verdict += f"; {_join(near)} within the rounds' spread of it"
+        verdict += f"; {join_names(near)} within the rounds' spread of it"
     return (f"{low} times" if low == high else f"{low}\u2013{high} times", verdict)
 
 
@@ -214,12 +214,12 @@ def cost_sentence(cost: dict[str, dict]) -> str:
     if own:
         mine = [f"{short(m)} {_ratio(cost, m, 'parameters'):.2f} times (target "
                 f"{target_for(m)['time']:g})" for m in own]
-        parts.append(f"of the methods that take gradients of their own, {_join(mine)}")
+        parts.append(f"of the methods that take gradients of their own, {join_names(mine)}")
     if not parts:
         return "The cost of the methods has not been measured yet."
     text = "In the benchmark's one run, " + "; ".join(parts) + "."
     if targets:
-        text += f" The targets are the costs this project set out to stay within: {_join(targets)}."
+        text += f" The targets are the costs this project set out to stay within: {join_names(targets)}."
     return text + _spread_sentence(cost)
 
 
@@ -245,7 +245,7 @@ def aggregation_sentence(cost: dict[str, dict], path: Path) -> str:
         rest = [steps[m] for m in steps if m not in over]
         text = where + ", "
         if over:
-            text += (_join([f"{steps[m]:.2f} for {short(m)}" for m in over])
+            text += (join_names([f"{steps[m]:.2f} for {short(m)}" for m in over])
                      + f" (whose pooled step ratio{'s are' if len(over) > 1 else ' is'} above "
                        f"the target of {limit:g} times EW)")
         if rest:
@@ -265,17 +265,17 @@ def aggregation_sentence(cost: dict[str, dict], path: Path) -> str:
             f"call, as in training), beside an EW step in the same process (`{run}`), one "
             f"aggregation takes, in EW steps, {'; '.join(parts)}.")
     if explained:
-        text += (f" For {_join(explained)} the aggregation alone costs at least the step's "
+        text += (f" For {join_names(explained)} the aggregation alone costs at least the step's "
                  "excess over the target: the aggregator puts it over, not the Jacobian, which "
                  "costs every method the same.")
     if unexplained:
-        text += (f" For {_join(unexplained)} it is not: a solver iterating longer on the "
+        text += (f" For {join_names(unexplained)} it is not: a solver iterating longer on the "
                  "gradients of BUSI than on those of a random batch, or the load of the machine "
                  "(the rounds' spread), would have to account for the rest.")
     return text
 
 
-def _join(names: list[str]) -> str:
+def join_names(names: list[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -336,7 +336,7 @@ def clear_sentence(estimates: dict[tuple[str, str], Estimate | None],
     named: their few folds make an interval too narrow to judge by."""
     shown = {key: e for key, e in estimates.items() if e is not None and key[0] not in unfinished}
     waiting = [short(m) for m in unfinished if any(key[0] == m for key in estimates)]
-    later = (f" {_join(waiting)} {'is' if len(waiting) == 1 else 'are'} left out of this count "
+    later = (f" {join_names(waiting)} {'is' if len(waiting) == 1 else 'are'} left out of this count "
              "until all of its folds have finished." if waiting else "")
     if not shown:
         return "No difference to EW can be estimated yet." + later

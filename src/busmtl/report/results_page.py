@@ -72,8 +72,7 @@ def _methods_partway(progress: dict[str, tuple[int, int]]) -> str:
     if not progress:
         return ""
     names = [f"{short(m)} ({done} of {planned})" for m, (done, planned) in progress.items()]
-    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return f"; part of the runs have finished for {listed}"
+    return f"; part of the runs have finished for {benchmark.join_names(names)}"
 
 
 def _first(done: pd.DataFrame, column: str, default: Any = "unknown") -> Any:
