@@ -216,3 +216,17 @@ def test_dataset_items_and_modes(prepared):
     assert len(offline["val"]) == len(sets["val"])
     resized = make_datasets(prepared, fold=0, augment="none", image_size=16, in_channels=1)
     assert resized["test"][0][0].shape == (1, 16, 16)
+
+
+def test_is_busi_tells_phantoms_from_busi_layout_data(phantoms, prepared, tmp_path, monkeypatch):
+    from busmtl.data.default import is_busi
+
+    busi = make_busi(tmp_path / "BUSI")
+    busi_cache = prepare_dataset(busi, tmp_path / "busi32", size=32, progress=False)
+    assert is_busi(busi) and is_busi(busi_cache) and is_busi("busi")
+    assert not is_busi(phantoms) and not is_busi(prepared) and not is_busi("phantoms")
+    monkeypatch.setenv("BUSMTL_BUSI_DIR", str(busi))
+    assert is_busi("auto")
+    monkeypatch.setenv("BUSMTL_BUSI_DIR", str(tmp_path / "missing"))
+    assert not is_busi("auto")
+    assert is_busi("auto", busi_dir=busi)

@@ -35,6 +35,7 @@ out.mkdir(parents=True, exist_ok=True)
 time.sleep(1)
 (out / "env.json").write_text(json.dumps({k: os.environ.get(k) for k in
                                           ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")}))
+(out / "metrics.json").write_text("{}")
 (out / "DONE").write_text(json.dumps({"run_hash": run_hash}))
 '''
 
@@ -210,6 +211,7 @@ def test_status_from_run_folders_and_the_last_summary(tmp_path, monkeypatch):
     for method, fold, digest in (("ew", 0, "h1"), ("atdwa", 0, "old")):
         (folder / method / f"fold{fold}").mkdir(parents=True)
         (folder / method / f"fold{fold}" / "DONE").write_text(json.dumps({"run_hash": digest}))
+        (folder / method / f"fold{fold}" / "metrics.json").write_text("{}")
     runs = [
         {"method": "ew", "fold": 0, "status": "done", "run_hash": "h1", "job_id": "7_0"},
         {"method": "atdwa", "fold": 0, "status": "failed", "run_hash": "h2", "job_id": "7_1",

@@ -152,3 +152,13 @@ def test_unknown_pretrained_weights_list_the_valid_ones():
     """Unknown pretrained weights name the valid ones."""
     with pytest.raises(ValueError, match="no pretrained weights 'bogus'.*imagenet"):
         SSCResNet(**SMALL, encoder_weights="bogus")
+
+
+def test_every_model_setting_names_a_class():
+    from busmtl.config import MODEL_NAMES
+    from busmtl.models import MODELS, model_class
+
+    assert tuple(MODELS) == MODEL_NAMES
+    assert [model_class(name).__name__ for name in MODEL_NAMES] == [c for _, c in MODELS.values()]
+    with pytest.raises(ValueError, match="unknown model 'unet'"):
+        model_class("unet")

@@ -344,3 +344,105 @@ def test_a_killed_driver_takes_its_workers_and_kernels_with_it(tiny_data, tmp_pa
     _gone, alive = psutil.wait_procs(family, timeout=60)
     assert not alive, [p.cmdline() for p in alive]
     assert lock.holder(run) is None
+
+
+# --------------------------------------------------------------------------------------------
+# what counts as finished, and a run another sweep finished meanwhile
+# --------------------------------------------------------------------------------------------
+def test_a_run_is_finished_only_with_its_metrics(tmp_path):
+    from busmtl.runs import state
+
+    run = tmp_path / "ew" / "fold0"
+    run.mkdir(parents=True)
+    (run / "DONE").write_text(json.dumps({"run_hash": "abc"}))
+    assert state.finished_hash(run) is None                       # DONE without metrics.json
+    (run / "metrics.json").write_text("{}")
+    assert state.finished_hash(run) == "abc"
+    (run / "DONE").write_text(json.dumps({"run_hash": None}))
+    assert state.finished_hash(run) is None                       # made by hand
+
+
+def test_a_worker_never_trains_a_run_another_sweep_finished(tmp_path):
+    from busmtl.orchestration import worker
+
+    run = tmp_path / "ew" / "fold0"
+    run.mkdir(parents=True)
+    job = {"input": str(tmp_path / "no-such-notebook.ipynb"), "output": str(run) + ".ipynb",
+           "parameters": {"run_hash": "abc"}, "kernel_name": "python3", "cwd": str(tmp_path),
+           "retries": 0, "run_dir": str(run), "result": str(tmp_path / "result.json")}
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    (run / "DONE").write_text(json.dumps({"run_hash": "abc"}))
+    (run / "metrics.json").write_text("{}")
+    assert worker.main([str(tmp_path / "job.json")]) == 0         # nothing executed
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["attempts"] == 0 and "another writer" in result["note"]
+    (run / "metrics.json").unlink()                               # not finished: it would train
+    assert worker.main([str(tmp_path / "job.json")]) == 1
+    assert json.loads((tmp_path / "result.json").read_text())["attempts"] == 1
+
+
+def test_train_writes_only_into_a_new_empty_or_run_folder(tiny_data, tmp_path, capsys):
+    from data_fixtures import refused
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"mine": true}')
+    (mine / "notes.txt").write_text("keep")
+    head = ["train", "--method", "ew", "--profile", "smoke", "--epochs", "1", "--no-progress"]
+    refused(capsys, [*head, "--data-dir", str(tiny_data), "--out", str(mine)], tmp_path,
+            "holds files that are not a run's (notes.txt)", "new or empty folder")
+    refused(capsys, [*head, "--data-dir", str(tiny_data), "--out", str(tiny_data)], tmp_path,
+            "is the data folder", "give a new folder")
+    refused(capsys, [*head, "--data-dir", str(tiny_data), "--out", str(tiny_data / "run")],
+            tmp_path, "is the data folder")
+
+
+def test_a_busy_run_folder_is_one_line_and_exit_2(tiny_data, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    code = ("import time; from busmtl.runs.lock import RunLock\n"
+            f"l = RunLock({str(run)!r}).__enter__(); print('held', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        from busmtl.cli import main
+
+        assert main(["train", "--method", "ew", "--profile", "smoke", "--epochs", "1",
+                     "--data-dir", str(tiny_data), "--out", str(run), "--no-progress"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "being written by" in err and err.count("\n") == 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.mark.parametrize(("extra", "needles"), [
+    (["--folds", "7"], ("fold 7 is not in splits.json", "folds 0-1")),
+    (["--device", "gpu0"], ("'gpu0' is not a device",)),
+])
+def test_a_sweep_that_cannot_run_changes_nothing(tiny_data, tmp_path, capsys, extra, needles):
+    from data_fixtures import refused
+
+    refused(capsys, ["sweep", "--profile", "smoke", "--methods", "ew", "--data-dir",
+                     str(tiny_data), "--runs-dir", str(tmp_path / "runs"), "--no-progress",
+                     *(["--folds", "0"] if "--folds" not in extra else []), *extra],
+            tmp_path, *needles)
+
+
+def test_a_run_folder_that_is_a_file_stops_the_sweep_before_it_writes(tiny_data, tmp_path,
+                                                                      capsys):
+    from data_fixtures import refused
+
+    (tmp_path / "runs" / "smoke" / "ew").mkdir(parents=True)
+    (tmp_path / "runs" / "smoke" / "ew" / "fold0").write_text("not a folder")
+    refused(capsys, ["sweep", "--profile", "smoke", "--methods", "ew", "--folds", "0",
+                     "--data-dir", str(tiny_data), "--runs-dir", str(tmp_path / "runs"),
+                     "--no-progress"], tmp_path, "run folder(s) are files", "--runs-dir")
+
+
+def test_evaluate_never_writes_among_the_data(finished_run, tiny_data, capsys):
+    from data_fixtures import refused
+
+    for out in (tiny_data, tiny_data / "eval"):
+        refused(capsys, ["evaluate", "--run", str(finished_run), "--data-dir", str(tiny_data),
+                         "--out", str(out)], tiny_data, "is the data folder")

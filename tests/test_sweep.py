@@ -20,7 +20,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from busmtl.orchestration import sweep
-from busmtl.runs import hashing as notebook_hash
+from busmtl.runs import hashing
 
 FAKE_SOURCE = '''
 import json, os, time
@@ -32,6 +32,7 @@ if spec["method"] == "dwa":
     raise RuntimeError("deliberate failure for the test")
 if spec["fold"] == 1 and os.environ.get("BUSMTL_TEST_SLOW"):
     time.sleep(60)
+(out / "metrics.json").write_text("{}")
 (out / "DONE").write_text(json.dumps({"run_hash": run_hash}))
 '''
 
@@ -69,25 +70,25 @@ def test_hash_follows_the_spec_notebook_and_data_not_where_it_runs(tmp_path, fak
     from busmtl.config import make_config
 
     base = make_config("smoke", method="ew", fold=0, data_dir=str(tiny_data))
-    h = notebook_hash.run_hash(base, fake_notebook)
+    h = hashing.run_hash(base, fake_notebook)
     moved = dataclasses.replace(base, data_dir=str(tmp_path / "elsewhere"), progress=True)
-    assert h == notebook_hash.run_hash(moved, fake_notebook, data_dir=tiny_data)
+    assert h == hashing.run_hash(moved, fake_notebook, data_dir=tiny_data)
     # CPU results depend on the thread count: a run with other threads is another run
-    assert h != notebook_hash.run_hash(dataclasses.replace(base, num_threads=3), fake_notebook)
-    assert h != notebook_hash.run_hash(dataclasses.replace(base, fold=1), fake_notebook)
-    assert h != notebook_hash.run_hash(dataclasses.replace(base, epochs=5), fake_notebook)
+    assert h != hashing.run_hash(dataclasses.replace(base, num_threads=3), fake_notebook)
+    assert h != hashing.run_hash(dataclasses.replace(base, fold=1), fake_notebook)
+    assert h != hashing.run_hash(dataclasses.replace(base, epochs=5), fake_notebook)
     # the split file the run reads is part of the data
     grouped = dataclasses.replace(base, split_group="duplicates")
-    assert h != notebook_hash.run_hash(grouped, fake_notebook)
+    assert h != hashing.run_hash(grouped, fake_notebook)
     executed = nbformat.read(fake_notebook, as_version=4)
     executed.cells[1].outputs = [nbformat.v4.new_output("stream", text="hello")]
     executed.cells[1].execution_count = 7
     nbformat.write(executed, tmp_path / "executed.ipynb")
-    assert h == notebook_hash.run_hash(base, tmp_path / "executed.ipynb")
+    assert h == hashing.run_hash(base, tmp_path / "executed.ipynb")
     edited = nbformat.read(fake_notebook, as_version=4)
     edited.cells[1].source += "\nprint('changed')"
     nbformat.write(edited, tmp_path / "edited.ipynb")
-    assert h != notebook_hash.run_hash(base, tmp_path / "edited.ipynb")
+    assert h != hashing.run_hash(base, tmp_path / "edited.ipynb")
 
 
 def test_parameters_are_injected_and_recorded(fake_notebook, tiny_data, tmp_path):
@@ -208,15 +209,15 @@ def test_library_hash_reads_only_the_files_that_can_change_a_result(tmp_path):
     package = tmp_path / "busmtl"
     shutil.copytree(Path(busmtl.__file__).parent, package,
                     ignore=shutil.ignore_patterns("__pycache__"))
-    base = notebook_hash.library_hash(package)
-    assert base == notebook_hash.library_hash()  # the copy hashes like the installed package
+    base = hashing.library_hash(package)
+    assert base == hashing.library_hash()  # the copy hashes like the installed package
     for not_training in ("cli/train.py", "orchestration/sweep.py", "report/tables.py",
                          "publish/pipeline.py"):
         with (package / not_training).open("a") as f:
             f.write("\n# a comment\n")
-        assert notebook_hash.library_hash(package) == base, not_training
+        assert hashing.library_hash(package) == base, not_training
     with (package / "training" / "trainer.py").open("a") as f:
         f.write("\n# a comment\n")
-    assert notebook_hash.library_hash(package) != base
-    for entry in notebook_hash.TRAINING_SOURCES:
+    assert hashing.library_hash(package) != base
+    for entry in hashing.TRAINING_SOURCES:
         assert (package / entry).exists(), entry

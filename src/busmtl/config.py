@@ -36,6 +36,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,16 @@ BUSI_CPU_LR: float = 1e-3
 
 #: The U-Net decoder widths of segmentation-models-pytorch by default (the paper profile's).
 SMP_DECODER_CHANNELS: tuple[int, ...] = (256, 128, 64, 32, 16)
+
+#: The networks a run can train, by the ``model`` setting's value (:data:`busmtl.models.MODELS`
+#: maps each to its class). The names live here, not in :mod:`busmtl.models`, so that settings
+#: are checked without importing the networks, and the networks import their vocabulary from
+#: here (never the other way round).
+MODEL_NAMES: tuple[str, ...] = ("ssc_resnet", "interaction")
+#: The switchable modules of the interaction network (:mod:`busmtl.models.interaction`).
+INTERACTION_MODULES: tuple[str, ...] = ("attention_gates", "hmsf", "tim", "upa")
+#: Decoder levels of the interaction network with a Task Interaction Module (D_1 .. D_4).
+INTERACTION_LEVELS: int = 4
 
 
 @dataclass
@@ -93,7 +104,7 @@ class TrainConfig:
     # model: "ssc_resnet" (the primary paper's network) or "interaction" (the decoder-interaction
     # network, busmtl.models.interaction); interaction_modules are the latter's switches
     model: str = "ssc_resnet"
-    interaction_modules: tuple[str, ...] = ("attention_gates", "hmsf", "tim", "upa")
+    interaction_modules: tuple[str, ...] = INTERACTION_MODULES
     encoder: str = "resnet18"
     encoder_weights: str | None = None
     decoder_channels: tuple[int, ...] = (128, 64, 32, 16, 16)  # CHOICE: the paper gives no decoder
@@ -248,7 +259,7 @@ PROFILES: dict[str, Profile] = {p.name: p for p in (
     ),
     Profile(
         "busi-cpu-cbdice",
-        "busi-cpu with DMF's decaying class-balanced Dice as auxiliary loss (DMF-var)",
+        "busi-cpu with DMF's decaying class-balanced Dice as auxiliary loss (DMF-Var)",
         {**BUSI_CPU_SETTINGS, "aux_loss": "cb_dice"},
         methods=("dmf_var",),
     ),
@@ -441,11 +452,34 @@ def validate(cfg: TrainConfig) -> None:
     _validate_model_and_losses(cfg)
 
 
+def check_model(name: str) -> str:
+    """``name`` when it is a known network, else ValueError listing the valid ones."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")
+    return name
+
+
+def check_modules(modules: Sequence[str]) -> tuple[str, ...]:
+    """``modules`` as a tuple when every name is an interaction-network module and UPA comes
+    with TIM, else ValueError."""
+    modules = tuple(modules)
+    unknown = [m for m in modules if m not in INTERACTION_MODULES]
+    if unknown:
+        raise ValueError(
+            f"unknown interaction module(s) {', '.join(map(repr, unknown))}; valid: "
+            f"{', '.join(INTERACTION_MODULES)}"
+        )
+    if "upa" in modules and "tim" not in modules:
+        raise ValueError(
+            "interaction module 'upa' needs 'tim' (UPA weighs TIM's enhanced features against "
+            "the base ones): add tim or remove upa"
+        )
+    return modules
+
+
 def _validate_model_and_losses(cfg: TrainConfig) -> None:
     """The model, its module switches and the loss settings (ValueError naming the bad value)."""
     from busmtl.losses import LossSetup
-    from busmtl.models import check_model
-    from busmtl.models.interaction import LEVELS, check_modules
 
     try:
         check_model(cfg.model)
@@ -459,9 +493,10 @@ def _validate_model_and_losses(cfg: TrainConfig) -> None:
             f"applies to model 'interaction' only, but model is {cfg.model!r}: add "
             "--model interaction or drop the modules"
         )
-    if cfg.model == "interaction" and len(cfg.decoder_channels) != LEVELS + 1:
+    levels = INTERACTION_LEVELS
+    if cfg.model == "interaction" and len(cfg.decoder_channels) != levels + 1:
         raise ValueError(
-            f"bad setting: model 'interaction' needs {LEVELS + 1} decoder_channels (D_1..D_4 and "
+            f"bad setting: model 'interaction' needs {levels + 1} decoder_channels (D_1..D_4 and "
             f"the segmentation head), got {tuple(cfg.decoder_channels)}"
         )
 

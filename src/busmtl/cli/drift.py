@@ -29,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from busmtl.orchestration import drift
+    from busmtl.runs import marker
 
     stale = drift.settings_drift()
     runs = drift.committed_runs()
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         jobs = {}
         for name, epochs in drift.DRIFT_RUNS.items():
             run_dir = drift.runs_root() / name
-            if not (run_dir / "DONE").is_file():
+            if not marker.exists(run_dir):
                 print(f"skipped {name}: not committed")
                 continue
             ok, why = drift.can_retrain(run_dir)

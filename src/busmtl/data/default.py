@@ -84,6 +84,39 @@ def ensure_dataset(
     return _ensure_phantoms(base, phantoms_n, size, seed, progress, split_group)
 
 
+def is_busi(dataset: str | Path = "auto", busi_dir: str | Path | None = None) -> bool:
+    """True when :func:`ensure_dataset` given ``dataset`` trains on real images in BUSI's layout,
+    False when on phantoms; decided from what is configured and on disk, making nothing.
+
+    ``"busi"`` is BUSI; ``"phantoms"`` is not; ``"auto"`` is BUSI when a BUSI folder is
+    configured (``busi_dir``, ``BUSMTL_BUSI_DIR`` or ``data/BUSI``). A folder is phantoms when
+    it holds the phantom generator's marker (:data:`busmtl.data.phantoms.MARKER_FILE`) or is a
+    cache prepared from such a folder (its ``info.json`` names the source)."""
+    from busmtl.data.phantoms import MARKER_FILE
+    from busmtl.data.prepare import INFO_FILE
+
+    name = str(dataset)
+    if name == "busi":
+        return True
+    if name == "phantoms":
+        return False
+    if name == "auto":
+        if busi_dir is not None:
+            return True
+        try:
+            return settings.busi_dir() is not None
+        except FileNotFoundError:  # BUSMTL_BUSI_DIR names a missing folder: no BUSI here
+            return False
+    folder = Path(name).expanduser()
+    source = folder
+    if (folder / INFO_FILE).is_file():
+        try:
+            source = Path(json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))["source"])
+        except (OSError, ValueError, KeyError, TypeError):
+            source = folder
+    return not ((folder / MARKER_FILE).is_file() or (source / MARKER_FILE).is_file())
+
+
 def _ensure_phantoms(base: Path, n: int, size: int, seed: int, progress: bool | None,
                      group: str = "none") -> Path:
     folder = base / f"phantoms-n{int(n)}-s{int(seed)}"

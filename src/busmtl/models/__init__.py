@@ -12,24 +12,20 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from busmtl.config import check_model
+
 if TYPE_CHECKING:
     from torch import nn
 
     from busmtl.models.interaction import InteractionNet
     from busmtl.models.ssc_resnet import SSCResNet
 
-#: Networks by the name of the ``model`` setting: the module and the class that define each.
+#: Networks by the name of the ``model`` setting (:data:`busmtl.config.MODEL_NAMES`, checked by
+#: :func:`busmtl.config.check_model`): the module and the class that define each.
 MODELS: dict[str, tuple[str, str]] = {
     "ssc_resnet": ("busmtl.models.ssc_resnet", "SSCResNet"),
     "interaction": ("busmtl.models.interaction", "InteractionNet"),
 }
-
-
-def check_model(name: str) -> str:
-    """``name`` when it is a known network, else ValueError listing the valid ones."""
-    if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of: {', '.join(MODELS)}")
-    return name
 
 
 def model_class(name: str) -> type[nn.Module]:

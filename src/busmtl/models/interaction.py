@@ -42,7 +42,12 @@ from collections.abc import Iterator, Sequence
 import torch
 from torch import nn
 
-from busmtl.config import SMP_DECODER_CHANNELS
+from busmtl.config import (
+    INTERACTION_LEVELS,
+    INTERACTION_MODULES,
+    SMP_DECODER_CHANNELS,
+    check_modules,
+)
 from busmtl.models.blocks import (
     HMSF,
     DecoderLevel,
@@ -60,8 +65,8 @@ from busmtl.models.ssc_resnet import (
     resolve_pretrained_file,
 )
 
-#: The switchable modules.
-MODULES: tuple[str, ...] = ("attention_gates", "hmsf", "tim", "upa")
+#: The switchable modules (their names are settings: :data:`busmtl.config.INTERACTION_MODULES`).
+MODULES: tuple[str, ...] = INTERACTION_MODULES
 #: The rows of the paper's ablation (Table 2) as module switches; attention gates stay on in
 #: every row (the table does not ablate them).
 ABLATION_VARIANTS: dict[str, tuple[str, ...]] = {
@@ -72,7 +77,7 @@ ABLATION_VARIANTS: dict[str, tuple[str, ...]] = {
     "full": ("attention_gates", "hmsf", "tim", "upa"),
 }
 #: Decoder levels with a Task Interaction Module (D_1 .. D_4).
-LEVELS: int = 4
+LEVELS: int = INTERACTION_LEVELS
 #: Width of the classification features (the paper's 256).
 CLS_CHANNELS: int = 256
 
@@ -140,23 +145,6 @@ def modules_for(variant: str) -> tuple[str, ...]:
             f"unknown ablation variant {variant!r}; valid: {', '.join(ABLATION_VARIANTS)}"
         )
     return ABLATION_VARIANTS[variant]
-
-
-def check_modules(modules: Sequence[str]) -> tuple[str, ...]:
-    """``modules`` as a tuple when every name is known and UPA comes with TIM, else ValueError."""
-    modules = tuple(modules)
-    unknown = [m for m in modules if m not in MODULES]
-    if unknown:
-        raise ValueError(
-            f"unknown interaction module(s) {', '.join(map(repr, unknown))}; valid: "
-            f"{', '.join(MODULES)}"
-        )
-    if "upa" in modules and "tim" not in modules:
-        raise ValueError(
-            "interaction module 'upa' needs 'tim' (UPA weighs TIM's enhanced features against "
-            "the base ones): add tim or remove upa"
-        )
-    return modules
 
 
 class InteractionNet(KeepsRepresentation):

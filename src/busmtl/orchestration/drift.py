@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from busmtl.runs import layout
+from busmtl.runs import layout, marker
 from busmtl.settings import repo_root
 from busmtl.training import isa
 
@@ -344,7 +344,7 @@ def record(busi_dir: Path, workdir: Path, names: list[str] | None = None,
     todo = {}
     for name in names or list(DRIFT_RUNS):
         run = runs_root(root) / name
-        if not (run / "DONE").is_file():
+        if not marker.exists(run):
             continue
         level = read_config(run)["config"].get("cpu_isa", "native")
         if isa.platform_key(level) == run_platform(run) or level == "native" \

@@ -6,12 +6,12 @@ specification (:func:`resolve`) and the parsing of what a sweep plans: methods, 
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from busmtl.config import PROFILES, TrainConfig, validate
+from busmtl.runs import state
 from busmtl.runs.layout import RunKey
 
 
@@ -127,9 +127,27 @@ class Run:
         return f"{name}, fold {self.fold}" + (f", seed {self.seed}" if self.seed else "")
 
     def is_done(self) -> bool:
-        """True when ``DONE`` exists and records this run's hash."""
-        marker = self.run_dir / "DONE"
-        try:
-            return json.loads(marker.read_text(encoding="utf-8")).get("run_hash") == self.run_hash
-        except (OSError, ValueError):
-            return False
+        """True when the run folder holds a finished run (``DONE`` and ``metrics.json``) whose
+        ``DONE`` records this run's hash."""
+        return state.finished_hash(self.run_dir) == self.run_hash
+
+
+def check_runs(runs: list[Run], data_dir: Path) -> None:
+    """Refuse a plan that cannot run, before anything is written (UserError naming the value):
+    a run folder that is a file, or a fold that the run's split file does not have."""
+    from busmtl.data.splits import load_splits, run_split_path
+    from busmtl.errors import UserError
+
+    files = [str(r.run_dir) for r in runs if r.run_dir.exists() and not r.run_dir.is_dir()]
+    if files:
+        raise UserError(f"{len(files)} run folder(s) are files, not folders ({', '.join(files[:3])}"
+                        f"{', ...' if len(files) > 3 else ''}): move them away or sweep into "
+                        "another folder with --runs-dir; nothing was run or changed")
+    folds_n: dict[Path, int] = {}
+    for r in runs:
+        path = run_split_path(data_dir, r.config.splits, r.config.split_group)
+        if path not in folds_n:
+            folds_n[path] = len(load_splits(path, data_dir).folds)
+        if r.fold >= folds_n[path]:
+            raise UserError(f"--folds: fold {r.fold} is not in {path.name}, which has folds "
+                            f"0-{folds_n[path] - 1}: give folds in that range; nothing was run")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from busmtl.runs import layout, lock
+from busmtl.runs import layout, lock, marker, state
 from busmtl.runs.layout import RunKey
 from busmtl.runs.state import Status
 
@@ -38,10 +38,8 @@ class RunState:
 
 
 def _done_hash(run_dir: Path) -> str | None:
-    try:
-        return json.loads((run_dir / "DONE").read_text(encoding="utf-8")).get("run_hash", "")
-    except (OSError, ValueError):
-        return None
+    """The run hash of the finished run in ``run_dir`` (:func:`busmtl.runs.state.finished_hash`)."""
+    return state.finished_hash(run_dir)
 
 
 def _timestamp(path: Path, *keys: str) -> dt.datetime | None:
@@ -58,7 +56,7 @@ def _timestamp(path: Path, *keys: str) -> dt.datetime | None:
 def run_span(run_dir: Path) -> tuple[dt.datetime | None, dt.datetime | None]:
     """When a finished run started (its ``config.json`` provenance) and finished (``DONE``)."""
     return (_timestamp(run_dir / "config.json", "provenance", "started"),
-            _timestamp(run_dir / "DONE", "finished"))
+            marker.finished(run_dir))
 
 
 def timing_line(states: list[RunState]) -> str:

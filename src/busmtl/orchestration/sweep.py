@@ -38,9 +38,15 @@ from busmtl.config import PROFILES, make_config
 from busmtl.io import write_json
 from busmtl.orchestration.executors import Executor, SweepContext, make_executor
 from busmtl.orchestration.executors.base import KERNEL_NAME  # noqa: F401 - re-exported
-from busmtl.orchestration.plan import Run, parse_folds, parse_methods, parse_seeds, resolve
-from busmtl.runs import hashing as notebook_hash
-from busmtl.runs import layout, lock, protect, spec
+from busmtl.orchestration.plan import (
+    Run,
+    check_runs,
+    parse_folds,
+    parse_methods,
+    parse_seeds,
+    resolve,
+)
+from busmtl.runs import hashing, layout, lock, marker, protect, spec
 from busmtl.runs.layout import RunKey
 from busmtl.settings import repo_root
 
@@ -158,7 +164,7 @@ def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
     resolved specification is what the run hash covers and the one setting parameter the
     notebook receives (``spec``), so a variant of a profile needs no profile of its own and
     the hash records the precision the run will actually use."""
-    library = notebook_hash.library_hash()
+    library = hashing.library_hash()
     runs = []
     seeds = [None] if seeds is None else seeds
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -175,7 +181,7 @@ def plan(profile: str, methods: list[str], folds: list[int], data_dir: Path, *,
             **(settings or {}), **given, "method": method, "fold": fold,
             "seed": None if seed is None else int(seed),
             "data_dir": portable(data_dir, base)}), precision_device)
-        digest = notebook_hash.run_hash(config, notebook, data_dir=data_dir, library=library)
+        digest = hashing.run_hash(config, notebook, data_dir=data_dir, library=library)
         # force: the sweep re-makes its own stale runs (committed ones are refused before)
         params = {"spec": spec.to_parameter(config), "out_dir": portable(run_dir, base),
                   "force": True, "run_hash": digest}
@@ -200,11 +206,7 @@ def hand_made_differences(r: Run, data_dir: Path) -> dict[str, tuple[Any, Any]] 
     from busmtl.data.prepare import dataset_identity
     from busmtl.training.trainer import resolve_device, weighter_settings
 
-    try:
-        done = json.loads((r.run_dir / "DONE").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if done.get("run_hash") is not None:
+    if marker.run_hash(r.run_dir) != "":
         return None
     try:
         recorded = json.loads((r.run_dir / "config.json").read_text(encoding="utf-8"))
@@ -247,7 +249,6 @@ def adopt_hand_made_runs(runs: list[Run], data_dir: Path, log=print) -> list[Run
     is run, deleted or overwritten: :class:`~busmtl.errors.UserError` names each folder and its
     differing settings. Returns the adopted runs."""
     from busmtl.errors import UserError
-    from busmtl.io import write_json
 
     adopted, refused = [], []
     for r in runs:
@@ -259,8 +260,7 @@ def adopt_hand_made_runs(runs: list[Run], data_dir: Path, log=print) -> list[Run
                               for a, b in [b_a])
             refused.append(f"{portable(r.run_dir)}: {shown}")
             continue
-        done = json.loads((r.run_dir / "DONE").read_text(encoding="utf-8"))
-        write_json(r.run_dir / "DONE", {**done, "run_hash": r.run_hash, "adopted": True})
+        marker.adopt(r.run_dir, r.run_hash)
         adopted.append(r)
         if log is not None:
             log(f"adopted {portable(r.run_dir)}: made by hand with exactly the sweep's settings")
@@ -365,6 +365,7 @@ def run_sweep(profile: str = "quick", methods: list[str] | str | None = None,
                 overrides=overrides, precision_device=runner.precision_device(device or "auto"),
                 base=base, seeds=seeds if seeds != [0] else None, settings=settings,
                 order=order)
+    check_runs(runs, data)
     adopt_hand_made_runs(runs, data, log=log)
     summary = SweepSummary(profile, runs, executor=runner.describe())
     for r in runs:

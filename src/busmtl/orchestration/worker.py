@@ -31,6 +31,7 @@ import papermill as pm
 from papermill.exceptions import PapermillExecutionError
 
 from busmtl.io import write_json
+from busmtl.runs import state
 from busmtl.runs.lock import RunBusyError, RunLock
 
 #: Substrings of errors raised while a kernel starts; these are worth another try.
@@ -120,6 +121,15 @@ def execute(job: dict[str, Any]) -> dict[str, Any]:
     return {"status": "failed", "error": error, "attempts": retries + 1}  # pragma: no cover
 
 
+def finished_elsewhere(job: dict[str, Any]) -> bool:
+    """True when the job's run folder already holds the finished run of the job's hash: a
+    second sweep planned the run while the first was training it, and must not train it
+    again (checked inside the run's lock, so the answer cannot change before training)."""
+    run_hash = job.get("parameters", {}).get("run_hash")
+    return bool(run_hash and job.get("run_dir")
+                and state.finished_hash(job["run_dir"]) == run_hash)
+
+
 def die_with_parent() -> None:
     """Ask Linux to send this process SIGTERM when its parent (the sweep driver) dies, even by
     ``kill -9``: no worker trains on as an orphan. A no-op elsewhere."""
@@ -150,8 +160,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # one writer per run folder: the kernel trains inside this lock (busmtl.runs.lock)
         with RunLock(job["run_dir"]) if job.get("run_dir") else contextlib.nullcontext():
-            result = execute(job)
-            retitle(job["output"], job.get("title"), job.get("cwd"))
+            if finished_elsewhere(job):
+                result = {"status": "ok", "error": None, "attempts": 0,
+                          "note": "finished by another writer before this one took the folder"}
+            else:
+                result = execute(job)
+                retitle(job["output"], job.get("title"), job.get("cwd"))
     except RunBusyError as exc:
         result = {"status": "busy", "error": str(exc), "attempts": 0}
     result["seconds"] = time.perf_counter() - start

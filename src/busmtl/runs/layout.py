@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from busmtl.runs import marker
+
 _NAME = re.compile(r"^fold(\d+)(?:-seed(\d+))?$")
 
 
@@ -79,8 +81,21 @@ def finished_runs(folder: Path) -> dict[RunKey, Path]:
     found: dict[RunKey, Path] = {}
     if not folder.is_dir():
         return found
-    for marker in folder.glob("*/*/DONE"):
-        key = key_of(marker.parent)
-        if key is not None and marker.is_file():
-            found[key] = marker.parent
+    for key, run_dir in run_folders(folder).items():
+        if marker.exists(run_dir):
+            found[key] = run_dir
+    return found
+
+
+def run_folders(folder: Path) -> dict[RunKey, Path]:
+    """Every run folder under one profile's folder (``<method>/<name>``, finished or not), by
+    key, sorted."""
+    folder = Path(folder)
+    found: dict[RunKey, Path] = {}
+    if not folder.is_dir():
+        return found
+    for run_dir in folder.glob("*/*"):
+        key = key_of(run_dir)
+        if key is not None and run_dir.is_dir():
+            found[key] = run_dir
     return dict(sorted(found.items()))

@@ -22,10 +22,12 @@ from typing import Any
 
 from typing_extensions import Self
 
+from busmtl.errors import UserError
+
 LOCK_FILE = ".lock"
 
 
-class RunBusyError(RuntimeError):
+class RunBusyError(UserError, RuntimeError):
     """The run folder is being written by another process (named in the message)."""
 
 

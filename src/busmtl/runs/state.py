@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 
-from busmtl.runs import lock
+from busmtl.runs import lock, marker
 
 
 class Status(str, Enum):
@@ -28,13 +28,24 @@ class Status(str, Enum):
         return self.value
 
 
+def finished_hash(run_dir: str | Path) -> str | None:
+    """The run hash of a finished run: what its ``DONE`` records (``""`` when it records no
+    key) when the folder also holds ``metrics.json``; ``None`` for a folder without both, or
+    whose ``DONE`` records a hash of ``null`` (a run made by hand)."""
+    folder = Path(run_dir)
+    if not (folder / "metrics.json").is_file():
+        return None
+    record = marker.read(folder)
+    return None if record is None else record.get("run_hash", "")
+
+
 def folder_status(run_dir: str | Path, failed: bool = False) -> Status:
     """What a run folder tells of its run: :attr:`Status.DONE` when it holds ``DONE`` and
     ``metrics.json``, :attr:`Status.RUNNING` while a writer holds its lock
     (:mod:`busmtl.runs.lock`), else :attr:`Status.FAILED` when the caller knows the last sweep
     failed it (``failed``), else :attr:`Status.PENDING`."""
     folder = Path(run_dir)
-    if (folder / "DONE").is_file() and (folder / "metrics.json").is_file():
+    if marker.exists(folder) and (folder / "metrics.json").is_file():
         return Status.DONE
     if lock.holder(folder) is not None:
         return Status.RUNNING

@@ -30,6 +30,7 @@ import torch
 
 from busmtl import TASKS, __version__
 from busmtl.io import atomic_path, write_json
+from busmtl.runs import marker
 from busmtl.runs.files import (  # noqa: F401 (the readers of what this module writes)
     read_config,
     read_history,
@@ -43,7 +44,7 @@ from busmtl.training.metrics import per_image_segmentation
 
 #: Files a run folder may hold; removed (only these) before a run rewrites the folder.
 ARTIFACTS: tuple[str, ...] = (
-    "DONE", "metrics.json", "per_image.csv", "predictions.npz", "model.pt", "history.csv",
+    marker.NAME, "metrics.json", "per_image.csv", "predictions.npz", "model.pt", "history.csv",
     "config.json",
 )
 HISTORY_COLUMNS: tuple[str, ...] = (
@@ -223,12 +224,3 @@ def write_per_image(out: Path, table: pd.DataFrame) -> Path:
     with atomic_path(out / "per_image.csv") as tmp:
         table.to_csv(tmp, index=False, float_format="%.9g")
     return out / "per_image.csv"
-
-
-def write_done(out: Path, run_hash: str | None) -> Path:
-    """``DONE``, written last: ``{"run_hash", "finished", "busmtl_version"}``."""
-    return write_json(out / "DONE", {
-        "run_hash": run_hash,
-        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "busmtl_version": __version__,
-    })

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader
 from busmtl.config import FIELD_NAMES, TrainConfig
 from busmtl.data.errors import DataError
 from busmtl.io import write_json
+from busmtl.runs import marker
 from busmtl.training import artifacts
 from busmtl.training.step import resolve_precision, torch_settings
 
@@ -45,21 +46,26 @@ def _run_config(run_dir: Path) -> tuple[TrainConfig, dict[str, Any]]:
     return TrainConfig(**values), recorded
 
 
-def check_output(run_dir: Path, out: Path) -> None:
-    """Refuse an output folder that would overwrite a run: the evaluated run itself, a folder
-    inside it, any training run (``history.csv`` or ``model.pt``), a file, or a non-empty
-    folder that is not an earlier evaluation (:class:`~busmtl.errors.UserError`)."""
+def check_output(run_dir: Path, out: Path, data_dir: Path | None = None) -> None:
+    """Refuse an output folder that would overwrite a run or mix with the data: the evaluated
+    run itself, a folder inside it, the evaluated data folder or one inside it, any training run
+    (``history.csv`` or ``model.pt``), a file, or a non-empty folder that is not an earlier
+    evaluation (:class:`~busmtl.errors.UserError`)."""
     from busmtl.errors import UserError
 
     run, target = run_dir.resolve(), out.resolve()
     if target == run or target.is_relative_to(run):
         raise UserError(f"--out {out} is the run folder {run_dir} (or inside it): an evaluation "
                         "would overwrite the run; give a new folder, e.g. eval/")
+    if data_dir is not None and (target == data_dir.resolve()
+                                 or target.is_relative_to(data_dir.resolve())):
+        raise UserError(f"--out {out} is the data folder {data_dir} (or inside it): an "
+                        "evaluation would write among the data; give a new folder, e.g. eval/")
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file: give a folder for the evaluation")
     if (out / "history.csv").exists() or (out / "model.pt").exists():
         raise UserError(f"--out {out} holds a training run: give a new folder, e.g. eval/")
-    earlier = (out / "DONE").is_file() and (out / "metrics.json").is_file()
+    earlier = marker.exists(out) and (out / "metrics.json").is_file()
     if out.is_dir() and any(out.iterdir()) and not earlier:
         raise UserError(f"--out {out} is a folder with other files: give a new or empty folder")
 
@@ -153,7 +159,7 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
 
     run_dir, data_dir, out = Path(run_dir), Path(data_dir), Path(out_dir)
     cfg, recorded = _run_config(run_dir)
-    check_output(run_dir, out)
+    check_output(run_dir, out, data_dir)
     model_file = run_dir / "model.pt"
     if not model_file.is_file():
         raise DataError(
@@ -210,5 +216,5 @@ def evaluate_run(run_dir: str | Path, data_dir: str | Path, out_dir: str | Path,
                "cases": len(dataset),
                "training_overlap": overlap.as_dict(data_dir, len(dataset))}
     write_json(out / "metrics.json", metrics)
-    artifacts.write_done(out, None)
+    marker.write(out, None)
     return metrics

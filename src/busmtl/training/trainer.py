@@ -57,6 +57,7 @@ from busmtl import TASKS
 from busmtl import losses as L
 from busmtl.config import TrainConfig, validate
 from busmtl.io import atomic_path, write_json
+from busmtl.runs import marker
 from busmtl.runs.lock import RunLock
 from busmtl.training import artifacts, isa
 from busmtl.training.efficiency import (
@@ -88,7 +89,10 @@ def resolve_device(name: str) -> torch.device:
     """``"auto"`` -> ``cuda`` when available else ``cpu``; anything else as given (checked)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"device {name!r} is not a device: use auto, cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} was asked for but CUDA is not available: use --device cpu")
     return device
@@ -163,6 +167,26 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
 # --------------------------------------------------------------------------------------------
 # setting up a run
 # --------------------------------------------------------------------------------------------
+def check_output(out: Path, data_dir: Path) -> None:
+    """A run may be written into ``out`` only when it is new, empty or a run folder (nothing
+    in it but a run's own files, :data:`busmtl.training.artifacts.ARTIFACTS`, and the hidden
+    lock and temporary files), and never into the data it trains on (UserError)."""
+    from busmtl.errors import UserError
+
+    target, data = out.resolve(), Path(data_dir).resolve()
+    if target == data or target.is_relative_to(data):
+        raise UserError(f"--out {out} is the data folder {data_dir} or inside it: a run "
+                        "would write among the data; give a new folder, e.g. runs/<name>")
+    if not out.is_dir():
+        return
+    foreign = sorted(p.name for p in out.iterdir()
+                     if p.name not in artifacts.ARTIFACTS and not p.name.startswith("."))
+    if foreign:
+        shown = ", ".join(foreign[:4]) + (", ..." if len(foreign) > 4 else "")
+        raise UserError(f"--out {out} holds files that are not a run's ({shown}): give a new or "
+                        "empty folder; nothing was written")
+
+
 def _data_dir(cfg: TrainConfig) -> Path:
     """``cfg.data_dir`` when given, else the profile's default dataset (``cfg.dataset``: BUSI
     when configured, else the phantoms), generated, prepared and split on first use."""
@@ -520,7 +544,7 @@ def write_results(s: Session, fit_result: FitResult, out: Path) -> dict[str, Any
         "stopped_early": fit_result.stopped_early,
     }
     write_json(out / "metrics.json", result)
-    artifacts.write_done(out, cfg.run_hash)
+    marker.write(out, cfg.run_hash)
     return result
 
 
@@ -575,7 +599,7 @@ def train(config: TrainConfig, out_dir: str | Path, replace: bool = False) -> di
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file, not a folder: give a folder for the run")
-    finished = (out / "DONE").is_file()
+    finished = marker.exists(out)
     if finished and not replace:
         raise UserError(f"--out {out} holds a finished run: give another folder, or add --force "
                         "to replace it (the old run stays until the new one has finished)")
@@ -587,6 +611,7 @@ def train(config: TrainConfig, out_dir: str | Path, replace: bool = False) -> di
     if device.type == "cpu":
         isa.check(cfg.cpu_isa)
     check_inputs(cfg, data_dir)
+    check_output(out, data_dir)
     out.mkdir(parents=True, exist_ok=True)
     with RunLock(out):  # one writer per run folder (busmtl.runs.lock)
         target = out.with_name(f".{out.name}.new-{os.getpid()}") if finished else out
