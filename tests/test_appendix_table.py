@@ -36,3 +36,15 @@ def test_with_its_profile_a_run_is_named_by_the_system_it_trains():
     table = runs_table([_record(0, 0)], {("ew", 0, 0): "/p"}, "busi-cpu-interaction")
     assert table["method"].iloc[0] == "EW, interaction network"
     assert table["run page"].iloc[0] == "{doc}`EW, interaction network, fold 0 </p>`"
+
+
+def test_the_runs_sentence_reads_as_written_by_hand():
+    from busmtl.report.pages import runs_sentence
+
+    assert runs_sentence("busi-cpu", 25, 25, 25) == (
+        "This build (profile busi-cpu) holds 25 run folders, all finished, each with its "
+        "executed notebook in the book.")
+    assert runs_sentence("quick", 20, 3, 3) == (
+        "This build (profile quick) holds 20 run folders, three of them finished, three with "
+        "its executed notebook in the book.")
+    assert runs_sentence("quick", 0, 0, 0) == "This build (profile quick) holds no run folder yet."

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from book_fixtures import copy_book_sources
 
-from busmtl.publish import run_titles
+from busmtl.publish import run_pages
 from busmtl.publish.pipeline import write_toc
 from busmtl.settings import repo_root
 
@@ -34,13 +34,14 @@ def test_toc_lists_only_finished_run_notebooks(tmp_path):
             (nb.with_suffix("") / "DONE").write_text("{}")
     toc = yaml.safe_load(write_toc(root, "smoke", runs).read_text())
     appendix = next(c for part in toc["parts"] for c in part["chapters"] if c["file"] == "book/appendix")
-    pages = appendix["sections"]
+    assert [p["file"] for p in appendix["sections"]] == ["book/_generated/runs_profile_smoke"]
+    pages = appendix["sections"][0]["sections"]                        # the profile's methods
     assert [p["file"] for p in pages] == ["book/_generated/runs_ew"]     # atdwa has no finished run
     assert [s["file"] for s in pages[0]["sections"]] == [
         "book/runs/smoke/ew/fold0", "book/runs/smoke/ew/fold1", "book/runs/smoke/ew/fold10"]
     assert pages[0]["sections"][0]["title"] == "EW, SSC-ResNet, fold 0"
-    # the run pages' headings follow the toc (busmtl.publish.run_titles)
-    titles = json.loads((root / run_titles.TITLES).read_text())
+    # the run pages' headings follow the toc (busmtl.publish.run_pages)
+    titles = json.loads((root / run_pages.TITLES).read_text())
     assert titles == {s["file"]: s["title"] for s in pages[0]["sections"]}
 
 
@@ -51,12 +52,61 @@ def test_a_run_page_is_retitled_and_nothing_else_changes():
          "metadata": {}},
         {"cell_type": "markdown", "source": ["# Another heading"], "metadata": {}}],
         "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    out = json.loads(run_titles.retitle(json.dumps(notebook), "EW, SSC-ResNet (busi-cpu), fold 2"))
+    out = json.loads(run_pages.retitle(json.dumps(notebook), "EW, SSC-ResNet (busi-cpu), fold 2"))
     assert out["cells"][1]["source"] == "# EW, SSC-ResNet (busi-cpu), fold 2\n\nText.\n"
     assert out["cells"][0] == notebook["cells"][0]
     assert out["cells"][2] == notebook["cells"][2]
     without = {**notebook, "cells": [{"cell_type": "markdown", "source": "Text", "metadata": {}}]}
-    assert run_titles.retitle(json.dumps(without), "T") == json.dumps(without)
+    assert run_pages.retitle(json.dumps(without), "T") == json.dumps(without)
+
+
+def test_every_figure_of_a_run_page_gets_its_caption_and_alt_text():
+    from busmtl.report.run_plots import FIGURES
+
+    # the cells of a notebook made by an older template: no figure metadata at all
+    sources = ["history = run_plots.read_history(run_dir)\nrun_plots.plot_losses(history);",
+               "run_plots.plot_weights(history);", "run_plots.plot_predictions(run_dir, n=4);",
+               "display(run_plots.metrics_table(metrics))"]
+    notebook = {"cells": [{"cell_type": "code", "source": s, "metadata": {}, "outputs": []}
+                          for s in sources], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    out = json.loads(run_pages.caption_figures(json.dumps(notebook)))
+    for cell, name in zip(out["cells"], ["plot_losses", "plot_weights", "plot_predictions"]):
+        caption, alt = FIGURES[name]
+        assert cell["metadata"]["mystnb"] == {"figure": {"caption": caption},
+                                              "image": {"alt": alt, "width": "100%"}}
+    assert out["cells"][3]["metadata"] == {}                    # a table: no figure
+    assert all(len(alt) > 40 and "/" not in alt for _, alt in FIGURES.values())
+
+
+def test_refresh_redraws_a_run_notebooks_figures_and_tables_only(tmp_path):
+    import base64
+
+    import nbformat
+
+    from busmtl.publish import refresh_runs
+
+    source = ROOT / "book" / "runs" / "busi-cpu" / "ew"
+    if not (source / "fold0" / "DONE").is_file():
+        pytest.skip("no committed busi-cpu run in this checkout")
+    profile = tmp_path / "busi-cpu" / "ew"
+    shutil.copytree(source / "fold0", profile / "fold0")
+    shutil.copy(source / "fold0.ipynb", profile / "fold0.ipynb")
+    before = nbformat.read(str(profile / "fold0.ipynb"), as_version=4)
+    run_files = {p.name: p.read_bytes() for p in (profile / "fold0").iterdir()}
+    assert refresh_runs.main([str(tmp_path / "busi-cpu")]) == 0
+    after = nbformat.read(str(profile / "fold0.ipynb"), as_version=4)
+    assert {p.name: p.read_bytes() for p in (profile / "fold0").iterdir()} == run_files
+    assert after.metadata["busmtl"]["redrawn"]["cells"] == 4
+    for old, new in zip(before.cells, after.cells):
+        assert old.source == new.source
+        drawn = run_pages.drawn_figure(new.source) if new.cell_type == "code" else None
+        if drawn is not None:
+            png = base64.b64decode(new.outputs[0]["data"]["image/png"])
+            width = int.from_bytes(png[16:20], "big")           # the PNG header's width
+            assert width <= 7 * 150 + 10                        # drawn for the page's width
+        elif new.cell_type == "code" and refresh_runs.METRICS_CALL not in new.source:
+            assert old.outputs == new.outputs                   # training and provenance as made
+    assert refresh_runs.main([str(tmp_path / "missing")]) == 2
 
 
 def test_toc_without_runs_has_no_appendix_sections(tmp_path):
@@ -95,7 +145,7 @@ def test_smoke_book_builds_offline_with_warnings_as_errors(smoke_book):
     section = re.split(r'<section id="[a-z-]*table-ii-analogue', results, maxsplit=1)[1]
     table2 = section.split("<table", 1)[1].split("</table>", 1)[0]
     assert "pending" not in table2 and "±" in table2
-    titles = json.loads((root / run_titles.TITLES).read_text(encoding="utf-8"))
+    titles = json.loads((root / run_pages.TITLES).read_text(encoding="utf-8"))
     for method in ("ew", "atdwa"):
         for fold in (0, 1):
             page = html / "book" / "runs" / "smoke" / method / f"fold{fold}.html"

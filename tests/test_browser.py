@@ -1,6 +1,6 @@
 """The built book read in a real browser (Playwright driving Debian's chromium) at a laptop's
 1280 px width: no table's content is wider than its container, every image has a real alt text
-(not a file path), no page shows a traceback, a warning or a machine path, no raw Markdown or
+(not a file path), a caption and a link to its full-size file, no page shows a traceback, a warning or a machine path, no raw Markdown or
 MyST markup shows in the prose (a backtick, a role, a directive fence), and every internal link
 resolves (file and anchor). One test per chapter and check, so a failure names the page;
 the book is built once per session (the ``smoke_book`` fixture of conftest.py)."""
@@ -67,8 +67,14 @@ SCAN = """() => {
     return {what: describe(t), content: t.scrollWidth, container: box.clientWidth,
             column: article.clientWidth};
   });
-  const images = [...article.querySelectorAll('img')].map((i) => ({
-    src: i.getAttribute('src') || '', alt: (i.getAttribute('alt') || '').trim()}));
+  const images = [...article.querySelectorAll('img')].map((i) => {
+    const link = i.closest('a[href]');
+    const figure = i.closest('figure');
+    const caption = figure ? figure.querySelector('figcaption') : null;
+    return {src: i.getAttribute('src') || '', alt: (i.getAttribute('alt') || '').trim(),
+            href: link ? link.getAttribute('href') : null,
+            caption: caption ? caption.innerText.trim() : ''};
+  });
   const links = [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href'));
   const ids = [...document.querySelectorAll('[id]')].map((e) => e.id);
   const prose = article.cloneNode(true);   // the text outside code and maths
@@ -133,6 +139,22 @@ def test_every_image_has_a_real_alt_text(scanned, chapter):
     bad = [f"{p.name}: <img src={i['src']!r} alt={i['alt']!r}>"
            for p, scan in _pages(scanned, chapter) for i in scan["images"]
            if not i["alt"] or PATH_ALT.search(i["alt"])]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_image_links_to_its_full_size_file(scanned, chapter):
+    bad = [f"{p.name}: <img src={i['src']!r}> links to {i['href']!r}"
+           for p, scan in _pages(scanned, chapter) for i in scan["images"]
+           if not i["href"] or Path(unquote(urlsplit(i["href"]).path)).name
+           != Path(unquote(urlsplit(i["src"]).path)).name]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_figure_has_a_caption(scanned, chapter):
+    bad = [f"{p.name}: <img alt={i['alt'][:50]!r}> has no caption"
+           for p, scan in _pages(scanned, chapter) for i in scan["images"] if not i["caption"]]
     assert not bad, "\n".join(bad)
 
 

@@ -31,7 +31,8 @@ from busmtl.config import PROFILES
 from busmtl.errors import UserError
 from busmtl.io import write_json
 from busmtl.orchestration.executors import Executor
-from busmtl.publish import run_titles
+from busmtl.publish.run_pages import TITLES as RUN_TITLES
+from busmtl.report.pages import system_title
 from busmtl.runs import layout
 from busmtl.runs.protect import committed_sets
 from busmtl.settings import repo_root
@@ -82,24 +83,12 @@ def _method_page(method: str, profile: str, runs_root: Path, root: Path) -> str:
 
     records = [r for r in run_records(runs_root, profile) if r.method == method]
     table = runs_table(records, run_pages(root, profile, runs_root), profile)
-    return (f"# {_run_title(method, profile)}: run notebooks\n\n"
+    return (f"# {system_title(method, profile)}: run notebooks\n\n"
             f"Every run of `{method}` in the `{profile}` profile ({PROFILES[profile].summary}). "
             "Each page below is the notebook `notebooks/train_fold.ipynb` as papermill executed "
             "it for that fold: the parameters it was given, its settings and provenance, the loss "
             "and weight curves, the test metrics and a sample of test predictions.\n\n"
             f"{md_table(table)}\n")
-
-
-def _run_title(method: str, profile: str, main: str | None = None) -> str:
-    """The system a run page shows: ``EW, SSC-ResNet`` (method, network, auxiliary loss), with
-    ``leak-free split`` for a profile split by duplicate cluster and the profile's name for a
-    companion of the build's profile."""
-    from busmtl.report.systems import system_key, system_name
-
-    title = system_name(system_key(profile, method))
-    if PROFILES[profile].settings.get("split_group") == "duplicates":
-        title += ", leak-free split"
-    return title if profile == (main or profile) else f"{title} ({profile})"
 
 
 def _run_name(notebook: Path) -> str:
@@ -108,11 +97,21 @@ def _run_name(notebook: Path) -> str:
     return f"fold {fold}" + (f", seed {seed}" if seed else "")
 
 
+def _profile_page(shown: str, methods: list[str], main: str) -> str:
+    """The appendix page of one profile's runs: what the profile is, and its method pages."""
+    role = ("the profile of this build" if shown == main else
+            f"a committed companion of `{main}`, compared with its runs in the results chapter")
+    names = ", ".join(system_title(m, shown) for m in methods)
+    return (f"# Runs of `{shown}`\n\n`{shown}`: {PROFILES[shown].summary} ({role}). Its "
+            f"executed run notebooks, one page per method: {names}.\n")
+
+
 def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
-    """Write ``book/_generated/_toc.yml``: the chapters, then an appendix page per method with
-    a table of its runs and its executed run notebooks of ``profile`` (fold order), then the
-    same for each committed companion profile (:func:`companion_profiles`) that has runs; and
-    the run pages' titles for their headings (:mod:`busmtl.publish.run_titles`)."""
+    """Write ``book/_generated/_toc.yml``: the chapters, then in the appendix a page per
+    profile with runs (``profile`` first, then each committed companion profile,
+    :func:`companion_profiles`), under it a page per method with a table of its runs, and under
+    that its executed run notebooks (seed, then fold order); and the run pages' titles for
+    their headings (:mod:`busmtl.publish.run_pages`)."""
     out = root / GENERATED
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("runs_*.md"):
@@ -121,26 +120,34 @@ def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
     if folder.is_dir() and any(folder.iterdir()) and not folder.is_relative_to(root.resolve()):
         print(f"note: the runs in {folder} are outside the book's folder {root}: the tables use "
               "them, the appendix cannot include their notebooks")
-    method_pages, titles = [], {}
+    profile_pages, titles = [], {}
     for shown in [profile, *companion_profiles(profile, runs_root)]:
-        for method, notebooks in run_notebooks(root, shown, runs_root).items():
+        method_pages = []
+        shown_notebooks = run_notebooks(root, shown, runs_root)
+        for method, notebooks in shown_notebooks.items():
             stem = f"runs_{method}" if shown == profile else f"runs_{shown}_{method}"
             page = out / f"{stem}.md"
             page.write_text(_method_page(method, shown, runs_root, root), encoding="utf-8")
-            title = _run_title(method, shown, profile)
+            title = system_title(method, shown, profile)
             sections = [{"file": nb.relative_to(root.resolve()).with_suffix("").as_posix(),
                          "title": f"{title}, {_run_name(nb)}"} for nb in notebooks]
             titles.update({s["file"]: s["title"] for s in sections})
             method_pages.append({"file": page.relative_to(root).with_suffix("").as_posix(),
                                  "sections": sections})
-    # the page headings of the run notebooks (busmtl.publish.run_titles)
-    write_json(root / run_titles.TITLES, titles)
+        if method_pages:
+            page = out / f"runs_profile_{shown}.md"
+            page.write_text(_profile_page(shown, list(shown_notebooks), profile),
+                            encoding="utf-8")
+            profile_pages.append({"file": page.relative_to(root).with_suffix("").as_posix(),
+                                  "sections": method_pages})
+    # the page headings of the run notebooks (busmtl.publish.run_pages)
+    write_json(root / RUN_TITLES, titles)
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     for part in toc["parts"]:
         for chapter in part["chapters"]:
             if chapter["file"] == "book/appendix":
-                chapter["sections"] = method_pages
-                if not method_pages:
+                chapter["sections"] = profile_pages
+                if not profile_pages:
                     chapter.pop("sections")
     path = out / "_toc.yml"
     path.write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")

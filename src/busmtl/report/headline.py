@@ -180,7 +180,8 @@ def first_sentence(grouped: dict, paper: dict, n_done: int, n_planned: int,
         verdict += (f" These rest on {cells} run(s) per method so far: the intervals cover the "
                     "test images, hardly the seeds and folds, and will widen as runs finish.")
     if leak_free:
-        where = f"On the leak-free protocol ({n_done} of {n_planned} runs finished)"
+        where = ("On the leak-free protocol" if n_done == n_planned else
+                 f"On the leak-free protocol ({n_done} of {n_planned} runs finished so far)")
     elif n_done:
         where = (f"On the leak-free protocol {n_done} of {n_planned} runs have finished, none "
                  f"yet of {short(a)} beside a rival on the same fold and seed; on the paper's "

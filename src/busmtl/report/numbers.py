@@ -7,6 +7,18 @@ from __future__ import annotations
 MINUS = "\u2212"
 
 
+#: Counts the book's prose spells out (a sentence never starts with a numeral).
+_WORDS: tuple[str, ...] = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight",
+                           "nine", "ten", "eleven", "twelve")
+
+
+def count(n: int, capital: bool = False) -> str:
+    """``n`` as a reader expects it in prose: a word up to twelve (``"no"`` for 0), digits above;
+    ``capital`` for the start of a sentence."""
+    word = _WORDS[n] if 0 <= n < len(_WORDS) else str(n)
+    return word[:1].upper() + word[1:] if capital else word
+
+
 def signed(value: float, digits: int = 3) -> str:
     """``+0.012`` or ``−0.013``: ``value`` with ``digits`` decimals and its sign."""
     return f"{value:+.{digits}f}".replace("-", MINUS)

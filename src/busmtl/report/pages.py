@@ -109,12 +109,7 @@ def run_records(runs_root: str | Path, profile: str) -> list[RunRecord]:
     if summary.is_file():
         failed = {RunKey(r["method"], int(r["fold"]), int(r.get("seed", 0))) for r in
                   json.loads(summary.read_text(encoding="utf-8"))["runs"] if r["status"] == "failed"}
-    found: dict[RunKey, Path] = {}
-    if folder.is_dir():
-        for run_dir in folder.glob("*/*"):
-            key = layout.key_of(run_dir)
-            if run_dir.is_dir() and key is not None:
-                found[key] = run_dir
+    found = layout.run_folders(folder)
     for key in failed:
         found.setdefault(key, layout.run_dir(Path(runs_root), profile, key))
     order = {m: i for i, m in enumerate(available())}
@@ -126,6 +121,39 @@ def run_records(runs_root: str | Path, profile: str) -> list[RunRecord]:
                    if status == Status.DONE else None)
         records.append(RunRecord(key.method, key.fold, status, run_dir, metrics, key.seed))
     return records
+
+
+def runs_sentence(profile: str, n_runs: int, n_done: int, n_pages: int) -> str:
+    """The appendix's sentence on the runs of a build, e.g. ``This build (profile busi-cpu)
+    holds 25 run folders, all finished, each with its executed notebook in the book.``"""
+    from busmtl.report.numbers import count
+
+    head = f"This build (profile {profile})"
+    if n_runs == 0:
+        return f"{head} holds no run folder yet."
+    folders = f"{n_runs} run folder{'s' if n_runs != 1 else ''}"
+    done = ("all finished" if n_done == n_runs else
+            f"{count(n_done)} of them finished" if n_done else "none finished yet")
+    if n_pages == n_runs:
+        pages = "each with its executed notebook in the book"
+    elif n_pages:
+        pages = f"{count(n_pages)} with its executed notebook in the book"
+    else:
+        pages = "none with its notebook in the book"
+    return f"{head} holds {folders}, {done}, {pages}."
+
+
+def system_title(method: str, profile: str, main: str | None = None) -> str:
+    """The system a run page shows: ``EW, SSC-ResNet`` (method, network, auxiliary loss), with
+    ``leak-free split`` for a profile split by duplicate cluster and the profile's name when it
+    is not ``main`` (the profile of the build, when given)."""
+    from busmtl.config import PROFILES
+    from busmtl.report.systems import system_key, system_name
+
+    title = system_name(system_key(profile, method))
+    if PROFILES[profile].settings.get("split_group") == "duplicates":
+        title += ", leak-free split"
+    return title if profile == (main or profile) else f"{title} ({profile})"
 
 
 def runs_table(records: list[RunRecord], pages: dict[tuple[str, int, int], str] | None = None,
@@ -143,7 +171,8 @@ def runs_table(records: list[RunRecord], pages: dict[tuple[str, int, int], str] 
         test = (r.metrics or {}).get("test", {})
         page = pages.get((r.method, r.fold, r.seed))
         method = system_name(system_key(profile, r.method)) if profile else label(r.method)
-        name = f"{method}, fold {r.fold}" + (f", seed {r.seed}" if r.seed else "")
+        title = system_title(r.method, profile) if profile else method
+        name = f"{title}, fold {r.fold}" + (f", seed {r.seed}" if r.seed else "")
         rows.append({
             "method": method, "fold": r.fold, "seed": r.seed, "status": r.status.value,
             "test Dice": f"{test['seg_dice']:.3f}" if "seg_dice" in test else "",

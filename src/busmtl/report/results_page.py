@@ -24,6 +24,7 @@ from busmtl.config import PROFILES, make_config
 from busmtl.report import aggregate, benchmark, figures, headline, stats, summary, systems, tables
 from busmtl.report.colors import label
 from busmtl.report.headline import METRICS, short
+from busmtl.report.numbers import count
 from busmtl.report.paper_values import INTERACTION_PAPER, TABLE1, TABLE2
 from busmtl.report.protocol import deviations_table
 
@@ -125,7 +126,11 @@ class ResultsPage:
 
     @property
     def on_busi(self) -> bool:
-        return self.settings.get("dataset") == "busi"
+        """True when this build's runs trained on BUSI (:func:`busmtl.data.default.is_busi` of
+        the build's data folder, else of the profile's ``dataset``)."""
+        from busmtl.data.default import is_busi
+
+        return is_busi(os.environ.get("BUSMTL_BOOK_DATA") or self.settings.get("dataset", "auto"))
 
     # ---------------------------------------------------------------------------------------
     def overview(self) -> Values:
@@ -212,7 +217,8 @@ class ResultsPage:
         from busmtl.weighting import FAMILIES, available
 
         return {
-            "bench_own": sum(family.endswith(", own") for family in FAMILIES.values()),
+            "bench_own": count(sum(family.endswith(", own") for family in FAMILIES.values()),
+                               capital=True),
             "bench_registered": len(FAMILIES),
             "bench_progress": _pending_text(planned - done, planned, "benchmark runs")
             + _methods_waiting(benchmark.pending(bench_runs)) + _methods_partway(progress) + ".",
@@ -370,17 +376,19 @@ class ResultsPage:
         t3 = tables.table3(self.runs)
         return {
             "tab_t3": tables.myst_table(
-                t3.iloc[:, :4], "Memory per method, mean over folds, with ratios to equal "
-                "weighting. Memory added by training: peak minus the memory in use before the "
-                "first step.", "tab-t3"),
+                t3.iloc[:, :4], "Memory per method, mean over folds, with its ratio to equal "
+                "weighting on the same fold (mean ± standard deviation over folds). Memory added "
+                "by training: peak minus the memory in use before the first step.", "tab-t3"),
             "tab_t3_time": tables.myst_table(
                 t3.iloc[:, 4:], "Wall-clock time of a step and of an epoch per method, mean over "
-                "folds, with ratios to equal weighting (runs that shared the machine with one "
-                "other run).", "tab-t3-time"),
+                "folds, with its ratio to equal weighting on the same fold (mean ± standard "
+                "deviation over folds; runs that shared the machine with one other run, so the "
+                "CPU-time ratios of the next table are the ones to trust).", "tab-t3-time"),
             "tab_t3_paper": tables.myst_table(
-                tables.table3_paper(), "The primary paper's Table III (GPU), with ratios "
-                "computed from its values as printed to four decimals (so a ratio can differ "
-                "slightly from one of the rounded values shown).", "tab-t3-paper"),
+                tables.table3_paper(), "The primary paper's Table III (GPU; its memory, given "
+                "in GB, shown in MiB as GB x 1024), with ratios computed from its values as "
+                "printed to four decimals (so a ratio can differ slightly from one of the rounded "
+                "values shown).", "tab-t3-paper"),
             "tab_t3_cpu": tables.myst_table(
                 benchmark.cost_table(self.methods, self.costs()),
                 "The CPU time of one training step as a ratio to EW, from the weighting "
@@ -436,8 +444,10 @@ class ResultsPage:
             "tab_vs_ew": tables.myst_table(
                 matrix, "Mean paired difference to equal weighting over folds, with the paired "
                 "t-test p-value; bold with a direction where p < 0.05.", "tab-vs-ew"),
-            "n_clear": n_clear,
-            "n_tests": len(vs_ew),
+            "vs_ew_count": (
+                f"None of its {len(vs_ew)} comparisons has a paired t-test p-value below 0.05."
+                if not n_clear else f"Of its {len(vs_ew)} comparisons, {count(n_clear)} "
+                f"{'has' if n_clear == 1 else 'have'} a paired t-test p-value below 0.05."),
             "vs_ew_caveat": (
                 "So many tests at once produce some such values by chance alone (about one in "
                 "twenty when nothing differs), so a single bold cell is weak evidence."
@@ -456,7 +466,7 @@ class ResultsPage:
             "n_cb": n_cb, "n_cb_planned": n_cb_planned,
             "tab_systems": tables.myst_table(
                 systems.systems_table(sys_runs),
-                "The interaction network and DMF-var with CB-Dice beside the reference runs of "
+                "The interaction network and DMF-Var with CB-Dice beside the reference runs of "
                 "the same methods: test Dice, IoU and accuracy (mean ± sd over the folds "
                 "finished, of those planned).", "tab-systems"),
             "tab_contrast": tables.myst_table(

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
+from matplotlib.ticker import LogLocator, MaxNLocator, NullFormatter, ScalarFormatter
 
 from busmtl.report.colors import (
     FIG_DPI,
@@ -85,6 +85,8 @@ def plot_temperature(ax: plt.Axes, frames: Mapping[str, pd.DataFrame]) -> None:
         logscale |= bool(t.max() > 8 * t.min())
     if logscale:
         ax.set_yscale("log")
+        # ticks at 1, 2 and 5 times each power of ten, so a range within one decade is labelled
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(ScalarFormatter())
         ax.yaxis.set_minor_formatter(NullFormatter())
     _style(ax, "softmax temperature T", "epoch", "T" + (" (log scale)" if logscale else ""))

@@ -142,33 +142,63 @@ EFFICIENCY = {
 }
 
 
+def ratio_cell(ratios: pd.Series) -> str:
+    """``1.50x ± 0.04``: the mean and standard deviation of per-fold ratios to EW (no spread
+    for one fold; ``pending`` for none)."""
+    ratios = ratios.dropna()
+    if not len(ratios):
+        return PENDING
+    spread = f" ± {ratios.std(ddof=1):.2f}" if len(ratios) > 1 else ""
+    return f"{ratios.mean():.2f}x{spread}"
+
+
+def fold_ratios(runs: pd.DataFrame, column: str, baseline: str = "ew") -> dict[str, pd.Series]:
+    """Method -> ``column`` of each of its finished runs over the same fold's (and seed's)
+    ``baseline`` run."""
+    done = _done(runs)
+    keys = [k for k in ("fold", "seed") if k in done.columns]
+    if column not in done.columns:
+        return {}
+    base = done[done["method"] == baseline].set_index(keys)[column].astype(float)
+    out = {}
+    for method, group in done.groupby("method", sort=False):
+        mine = group.set_index(keys)[column].astype(float)
+        out[method] = (mine / base.reindex(mine.index)).dropna()
+    return out
+
+
 def table3(runs: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
-    """Efficiency per method (mean over folds) and its ratio to equal weighting (``ew``).
+    """Efficiency per method (mean over folds) and its ratio to equal weighting (``ew``): the
+    ratio of each run to EW's run of the same fold, mean ± standard deviation over the folds.
 
     "Memory added by training" is the peak minus the memory in use before the first step (on a
     CPU the whole-process peak is dominated by torch and the data); runs made before it was
     recorded show ``missing`` there."""
     frame = pd.DataFrame(index=list(dict.fromkeys(runs["method"])))
-    base: dict[str, float] = {}
     for key, name in EFFICIENCY.items():
         stats = mean_std(runs, key)
-        base[key] = float(stats.loc["ew", "mean"]) if "ew" in stats.index else np.nan
+        ratios = fold_ratios(runs, key)
         frame[name] = [PENDING if r["n"] == 0 else f"{r['mean']:.{digits}f}" for _, r in stats.iterrows()]
         frame[f"{name.split(' (')[0]} / EW"] = [
-            PENDING if r["n"] == 0 or np.isnan(base[key]) else f"{r['mean'] / base[key]:.2f}x"
-            for _, r in stats.iterrows()]
+            ratio_cell(ratios.get(method, pd.Series(dtype=float))) for method in stats.index]
     frame.index = [label(m) for m in frame.index]
     frame.index.name = "method"
     return frame
 
 
+#: MiB in the paper's GB (read as GiB, the unit GPU memory tools report).
+MIB_PER_GB: int = 1024
+
+
 def table3_paper() -> pd.DataFrame:
-    """The paper's Table III with ratios to SSC-ResNet (equal weighting)."""
+    """The paper's Table III with ratios to SSC-ResNet (equal weighting); its memory in MiB,
+    the unit of the companion's tables."""
     base = TABLE3["ew"]
     rows = {}
     for method, v in TABLE3.items():
         rows[label(method)] = {
-            "Peak memory (GB)": f"{v['memory_gb']:.2f}", "Memory / EW": f"{v['memory_gb'] / base['memory_gb']:.2f}x",
+            "Peak memory (MiB)": f"{v['memory_gb'] * MIB_PER_GB:.0f}",
+            "Memory / EW": f"{v['memory_gb'] / base['memory_gb']:.2f}x",
             "Longest step (ms)": f"{v['step_ms_max']:.1f}", "Step / EW": f"{v['step_ms_max'] / base['step_ms_max']:.2f}x",
             "Longest epoch (s)": f"{v['epoch_s_max']:.1f}", "Epoch / EW": f"{v['epoch_s_max'] / base['epoch_s_max']:.2f}x",
         }
