@@ -39,10 +39,10 @@ def test_toc_lists_only_finished_run_notebooks(tmp_path):
     assert [p["file"] for p in pages] == ["book/_generated/runs_ew"]     # atdwa has no finished run
     assert [s["file"] for s in pages[0]["sections"]] == [
         "book/runs/smoke/ew/fold0", "book/runs/smoke/ew/fold1", "book/runs/smoke/ew/fold10"]
-    assert pages[0]["sections"][0]["title"] == "EW, SSC-ResNet, fold 0"
-    # the run pages' headings follow the toc (busmtl.publish.run_pages)
+    assert pages[0]["sections"][0]["title"] == "fold 0"             # under profile and method
+    # the run pages' headings name the whole system (busmtl.publish.run_pages)
     titles = json.loads((root / run_pages.TITLES).read_text())
-    assert titles == {s["file"]: s["title"] for s in pages[0]["sections"]}
+    assert titles == {s["file"]: f"EW, SSC-ResNet, {s['title']}" for s in pages[0]["sections"]}
 
 
 def test_a_run_page_is_retitled_and_nothing_else_changes():

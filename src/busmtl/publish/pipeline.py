@@ -129,9 +129,11 @@ def write_toc(root: Path, profile: str, runs_root: Path) -> Path:
             page = out / f"{stem}.md"
             page.write_text(_method_page(method, shown, runs_root, root), encoding="utf-8")
             title = system_title(method, shown, profile)
+            # in the navigation, under its profile and method: "fold 0, seed 1"; as the
+            # page's heading, the whole title (busmtl.publish.run_pages)
             sections = [{"file": nb.relative_to(root.resolve()).with_suffix("").as_posix(),
-                         "title": f"{title}, {_run_name(nb)}"} for nb in notebooks]
-            titles.update({s["file"]: s["title"] for s in sections})
+                         "title": _run_name(nb)} for nb in notebooks]
+            titles.update({s["file"]: f"{title}, {s['title']}" for s in sections})
             method_pages.append({"file": page.relative_to(root).with_suffix("").as_posix(),
                                  "sections": sections})
         if method_pages:
