@@ -34,13 +34,23 @@ def test_bad_specs_are_named():
         spec.from_parameter("epochs=3")
 
 
-def test_resolve_decides_device_and_precision_and_nothing_else():
+def test_resolve_decides_device_precision_and_weighter_settings_and_nothing_else():
     config = make_config("quick", precision="auto", device="auto")
     resolved = resolve(config, "cpu")
     assert (resolved.device, config.device) == ("cpu", "auto")
     assert resolved.precision in ("fp32", "bf16") and config.precision == "auto"
     differs = {k for k, v in resolved.to_dict().items() if config.to_dict()[k] != v}
     assert differs <= {"device", "precision"}
+
+
+@pytest.mark.parametrize(("method", "filled"), [
+    ("gradnorm", {"lr"}), ("upgrad", {"jacobian"}), ("ew", set())])
+def test_the_hashed_spec_holds_the_weighter_settings_config_json_records(method, filled):
+    from busmtl.training.trainer import weighter_settings
+
+    resolved = resolve(make_config("busi-cpu", method=method), "cpu")
+    assert set(resolved.weighter) == filled
+    assert weighter_settings(resolved) == resolved.weighter      # the trainer adds nothing
 
 
 def test_identity_leaves_out_where_a_run_reads_and_writes():

@@ -68,8 +68,8 @@ def parse_seeds(text: str | None, profile: str) -> list[int]:
 
 
 def resolve(config: TrainConfig, device: str | None = None) -> TrainConfig:
-    """A copy of ``config`` with its device and precision decided: the run's specification
-    (:mod:`busmtl.runs.spec`).
+    """A copy of ``config`` with its device, precision and weighter settings decided: the run's
+    specification (:mod:`busmtl.runs.spec`).
 
     ``device``: where the run will train when that is not this machine (a cluster's GPU
     node); otherwise ``config.device`` is resolved here (``"auto"``: ``cuda`` when available,
@@ -77,13 +77,16 @@ def resolve(config: TrainConfig, device: str | None = None) -> TrainConfig:
     (:func:`busmtl.training.step.resolve_precision`). Validates the result.
     """
     from busmtl.training.step import resolve_precision
-    from busmtl.training.trainer import resolve_device
+    from busmtl.training.trainer import resolve_device, weighter_settings
 
     cfg = copy.deepcopy(config)
     target = device if device not in (None, "auto") else str(resolve_device(cfg.device))
     if cfg.device == "auto":
         cfg.device = target
     cfg.precision = resolve_precision(cfg.precision, target, cfg.model)
+    # the weighter's settings as it will use them (GradNorm's lr, a gradient method's
+    # Jacobian): the specification that is hashed is the one config.json records
+    cfg.weighter = weighter_settings(cfg)
     validate(cfg)
     return cfg
 
