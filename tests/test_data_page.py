@@ -7,10 +7,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import pytest  # noqa: E402
+import pytest
 
-from busmtl.report.data_page import DataPage  # noqa: E402
-from busmtl.settings import repo_root  # noqa: E402
+from busmtl.report.data_page import DataPage
+from busmtl.settings import repo_root
 
 RECORD = repo_root() / "book" / "data"
 
