@@ -126,15 +126,18 @@ def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2,
     first = next(iter(preds.values()))
     images = choose_examples(first, per_class, exclude)
     methods = list(preds)
-    side = PAGE_WIDTH_IN / max(len(images), 1)
+    # the row labels take about 0.4 in left of the images: the whole figure keeps the page's
+    # width, so its text keeps its size on the page
+    width = PAGE_WIDTH_IN - 0.4
+    side = width / max(len(images), 1)
     fig, axes = plt.subplots(len(methods) + 1, len(images), dpi=FIG_DPI,
-                             figsize=(PAGE_WIDTH_IN, (side + 0.25) * (len(methods) + 1)),
+                             figsize=(width, (side + 0.45) * (len(methods) + 1)),
                              squeeze=False)
     for c, i in enumerate(images):
         truth = first["mask_true"][i] > 0
         axes[0, c].imshow(first["image"][i], cmap="gray", vmin=0, vmax=255)
         axes[0, c].contour(truth, levels=[0.5], **TRUTH_STYLE)
-        axes[0, c].set_title(_image_title(first["labels"][i], first["ids"][i]), fontsize=9)
+        axes[0, c].set_title(_image_title(first["labels"][i], first["ids"][i]), fontsize=LABEL_SIZE)
         for r, method in enumerate(methods, start=1):
             p = preds[method]
             j = int(np.flatnonzero(p["ids"] == first["ids"][i])[0])
@@ -145,9 +148,9 @@ def qualitative_figure(runs: pd.DataFrame, fold: int = 0, per_class: int = 2,
             if mask.any():
                 ax.contour(mask, levels=[0.5], colors=color(method), linewidths=1.6)
             p_mal = float(p["cls_prob"][j][1]) if p["cls_prob"].shape[1] > 1 else float("nan")
-            ax.set_title(f"Dice {dice(truth, mask):.2f}, p(mal.) {p_mal:.2f}", fontsize=9)
+            ax.set_title(f"Dice {dice(truth, mask):.2f}\np(mal.) {p_mal:.2f}", fontsize=LABEL_SIZE)
     for r, name in enumerate(["ground truth", *(label(m) for m in methods)]):
-        axes[r, 0].set_ylabel(name, fontsize=9, fontweight="bold")
+        axes[r, 0].set_ylabel(name, fontsize=LABEL_SIZE, fontweight="bold")
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
