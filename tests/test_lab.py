@@ -173,9 +173,9 @@ def test_the_committed_student_notebook_is_the_generated_one(tmp_path):
         (c.cell_type, c.source) for c in fresh.cells], "run `python -m busmtl.teaching.lab` and commit it"
 
 
-def _fail_line(capsys, check, answer) -> str:
-    """What ``check(answer)`` prints; it must fail, and end with a FAIL line."""
-    assert check(answer) is False
+def _fail_line(capsys, check, *answer) -> str:
+    """What ``check(*answer)`` prints; it must fail, and end with a FAIL line."""
+    assert check(*answer) is False
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1].startswith("FAIL"), out
     return out
@@ -201,6 +201,13 @@ def test_a_wrong_answer_never_prints_the_expected_value(capsys):
     out = _fail_line(capsys, lab.check_dwa_by_hand, [1.2, 0.8])
     assert not any(n in out for n in _numbers(expected, (2, 3, 4))) and "exp" not in out, out
     assert "segmentation weight is too large" in out
+
+    # gamma left at its default: ATDWA's temperature moves and its weights are not DWA's
+    from busmtl.teaching.toy import simulate
+
+    out = _fail_line(capsys, lab.check_gamma_zero, simulate("atdwa", noise=lab.NOISE),
+                     simulate("dwa", noise=lab.NOISE))
+    assert "temperature still changes" in out and "T = " not in out, out
 
     out = _fail_line(capsys, lab.check_mgda_by_hand, [0.5, 0.5])
     assert not any(n in out for n in _numbers(lab.mgda_weights(*lab.MGDA_GRADIENTS), (2, 3))), out
