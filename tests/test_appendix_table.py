@@ -46,5 +46,8 @@ def test_the_runs_sentence_reads_as_written_by_hand():
         "executed notebook in the book.")
     assert runs_sentence("quick", 20, 3, 3) == (
         "This build (profile quick) holds 20 run folders, three of them finished, three with "
-        "its executed notebook in the book.")
+        "their executed notebook in the book.")
     assert runs_sentence("quick", 0, 0, 0) == "This build (profile quick) holds no run folder yet."
+    assert runs_sentence("smoke", 1, 1, 1) == (
+        "This build (profile smoke) holds one run folder, finished, with its executed notebook "
+        "in the book.")

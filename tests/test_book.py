@@ -32,6 +32,7 @@ def test_toc_lists_only_finished_run_notebooks(tmp_path):
         nb.with_suffix("").mkdir()
         if done:
             (nb.with_suffix("") / "DONE").write_text("{}")
+            (nb.with_suffix("") / "metrics.json").write_text("{}")
     toc = yaml.safe_load(write_toc(root, "smoke", runs).read_text())
     appendix = next(c for part in toc["parts"] for c in part["chapters"] if c["file"] == "book/appendix")
     assert [p["file"] for p in appendix["sections"]] == ["book/_generated/runs_profile_smoke"]

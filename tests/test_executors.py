@@ -255,6 +255,7 @@ def test_log_folders_are_not_methods(tmp_path):
     for folder in ("ew/fold0", "atdwa/fold0", "slurm_logs", "logs"):
         (tmp_path / "smoke" / folder).mkdir(parents=True)
     (tmp_path / "smoke" / "atdwa" / "fold0" / "DONE").write_text("{}")
+    (tmp_path / "smoke" / "atdwa" / "fold0" / "metrics.json").write_text("{}")
     (tmp_path / "smoke" / "slurm_logs" / "ew-fold0.job.json").write_text("{}")
     _summary(tmp_path / "smoke", [{"method": "ew", "fold": 0, "status": "failed"}])
     assert expected_runs(tmp_path, "smoke")[0] == ["ew", "atdwa"]

@@ -32,9 +32,11 @@ def test_seed_zero_keeps_the_old_folder_name_and_other_seeds_are_named():
 
 
 def test_finished_runs_reads_old_and_seeded_folders(tmp_path):
-    for name in ("fold0", "fold0-seed1", "fold1-seed2"):
+    for name in ("fold0", "fold0-seed1", "fold1-seed2", "fold3"):
         (tmp_path / "ew" / name).mkdir(parents=True)
         (tmp_path / "ew" / name / "DONE").write_text("{}")
+        if name != "fold3":                     # fold3: DONE without metrics is not finished
+            (tmp_path / "ew" / name / "metrics.json").write_text("{}")
     (tmp_path / "ew" / "fold2").mkdir()  # unfinished: no DONE
     (tmp_path / "logs" / "x").mkdir(parents=True)
     found = layout.finished_runs(tmp_path)

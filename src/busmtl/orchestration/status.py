@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from busmtl.runs import layout, lock, marker, state
+from busmtl.runs import layout, lock, marker
 from busmtl.runs.layout import RunKey
-from busmtl.runs.state import Status
+from busmtl.runs.state import Status, finished_hash
 
 #: The states shown, in the order of the counts line.
 STATES: tuple[str, ...] = tuple(s.value for s in Status)
@@ -39,7 +39,7 @@ class RunState:
 
 def _done_hash(run_dir: Path) -> str | None:
     """The run hash of the finished run in ``run_dir`` (:func:`busmtl.runs.state.finished_hash`)."""
-    return state.finished_hash(run_dir)
+    return finished_hash(run_dir)
 
 
 def _timestamp(path: Path, *keys: str) -> dt.datetime | None:

@@ -206,7 +206,7 @@ def hand_made_differences(r: Run, data_dir: Path) -> dict[str, tuple[Any, Any]] 
     from busmtl.data.prepare import dataset_identity
     from busmtl.training.trainer import resolve_device, weighter_settings
 
-    if marker.run_hash(r.run_dir) != "":
+    if marker.run_hash(r.run_dir) != "" or not (r.run_dir / "metrics.json").is_file():
         return None
     try:
         recorded = json.loads((r.run_dir / "config.json").read_text(encoding="utf-8"))

@@ -99,11 +99,11 @@ def _run_name(notebook: Path) -> str:
 
 def _profile_page(shown: str, methods: list[str], main: str) -> str:
     """The appendix page of one profile's runs: what the profile is, and its method pages."""
-    role = ("the profile of this build" if shown == main else
-            f"a committed companion of `{main}`, compared with its runs in the results chapter")
-    names = ", ".join(system_title(m, shown) for m in methods)
-    return (f"# Runs of `{shown}`\n\n`{shown}`: {PROFILES[shown].summary} ({role}). Its "
-            f"executed run notebooks, one page per method: {names}.\n")
+    role = ("This is the profile of this build." if shown == main else
+            f"A committed companion of `{main}`, compared with its runs in the results chapter.")
+    names = "; ".join(system_title(m, shown) for m in methods)
+    return (f"# Runs of `{shown}`\n\n`{shown}`: {PROFILES[shown].summary}. {role} Its "
+            f"executed run notebooks follow, one page per method: {names}.\n")
 
 
 def write_toc(root: Path, profile: str, runs_root: Path) -> Path:

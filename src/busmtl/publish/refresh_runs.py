@@ -28,7 +28,7 @@ import nbformat
 
 from busmtl import __version__
 from busmtl.io import write_text
-from busmtl.runs import layout, marker
+from busmtl.runs import layout, state
 
 #: The cell that shows the run's test metrics (both tables of :mod:`busmtl.report.run_plots`).
 METRICS_CALL = "run_plots.metrics_table("
@@ -76,12 +76,13 @@ def redrawn_outputs(cell_source: str, run_dir: Path) -> list[nbformat.NotebookNo
 
 def refresh(notebook: Path) -> int:
     """Redraw one executed run notebook in place (atomically); returns the cells redrawn.
-    A notebook without a finished run folder beside it is left alone (0)."""
+    A notebook without a finished run folder beside it (``DONE`` and ``metrics.json``) is left
+    alone (0)."""
     import matplotlib
 
     matplotlib.use("Agg")
     run_dir = notebook.with_suffix("")
-    if not marker.exists(run_dir):
+    if not state.is_finished(run_dir):
         return 0
     nb = nbformat.read(str(notebook), as_version=4)
     redrawn = 0

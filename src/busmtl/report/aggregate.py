@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from busmtl.config import PROFILES
-from busmtl.report.paper_values import METRICS
+from busmtl.report.paper_values import METRIC_NAMES
 from busmtl.runs import layout
 from busmtl.runs.layout import RunKey
 from busmtl.runs.state import folder_status
@@ -77,8 +77,9 @@ def collect(runs_root: str | Path, profile: str, methods: list[str] | None = Non
                                "status": folder_status(run_dir, key in failed).value}
         if row["status"] == "done":
             m = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
-            row.update({f"test_{k}": m["test"].get(k, np.nan) for k in METRICS})
-            row.update({f"val_{k}": m["val"].get(k, np.nan) for k in METRICS})
+            # every metric a run records (the tables choose which they show)
+            row.update({f"test_{k}": m["test"].get(k, np.nan) for k in METRIC_NAMES})
+            row.update({f"val_{k}": m["val"].get(k, np.nan) for k in METRIC_NAMES})
             row.update({k: v for k, v in m["efficiency"].items()})
             row.update(best_epoch=m["best_epoch"], epochs_run=m["epochs_run"])
             row.update(_config_columns(run_dir))

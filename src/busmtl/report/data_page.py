@@ -108,10 +108,11 @@ class DataPage:
         its runs, else nothing (the sentences say which)."""
         if self.data_dir:
             from busmtl.data.prepare import load_prepared
-            from busmtl.data.splits import load_splits
+            from busmtl.data.splits import load_splits, run_split_path
 
             data = load_prepared(self.data_dir)
-            splits = load_splits(Path(self.data_dir) / "splits.json", self.data_dir)
+            splits = load_splits(run_split_path(self.data_dir, None, self.cfg.split_group),
+                                 self.data_dir)
             name = "BUSI" if self.on_busi else "synthetic ultrasound phantoms"
             return {
                 "dataset_sentence": (

@@ -131,13 +131,17 @@ def runs_sentence(profile: str, n_runs: int, n_done: int, n_pages: int) -> str:
     head = f"This build (profile {profile})"
     if n_runs == 0:
         return f"{head} holds no run folder yet."
-    folders = f"{n_runs} run folder{'s' if n_runs != 1 else ''}"
+    if n_runs == 1:
+        done = "finished" if n_done else "not finished yet"
+        pages = ", with its executed notebook in the book" if n_pages else ""
+        return f"{head} holds one run folder, {done}{pages}."
+    folders = f"{count(n_runs)} run folders"
     done = ("all finished" if n_done == n_runs else
             f"{count(n_done)} of them finished" if n_done else "none finished yet")
     if n_pages == n_runs:
         pages = "each with its executed notebook in the book"
     elif n_pages:
-        pages = f"{count(n_pages)} with its executed notebook in the book"
+        pages = f"{count(n_pages)} with their executed notebook in the book"
     else:
         pages = "none with its notebook in the book"
     return f"{head} holds {folders}, {done}, {pages}."

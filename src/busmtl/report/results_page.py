@@ -48,6 +48,19 @@ def placeholder(text: str = "no finished runs") -> plt.Figure:
     return fig
 
 
+def _count_sentence(n_tests: int, n_clear: int) -> str:
+    """How many of the comparisons with EW have p < 0.05, as a sentence."""
+    if n_tests == 0:
+        return "No comparison is possible yet."
+    if n_tests == 1:
+        return ("Its one comparison has a paired t-test p-value below 0.05." if n_clear else
+                "Its one comparison has no paired t-test p-value below 0.05.")
+    if not n_clear:
+        return f"None of its {n_tests} comparisons has a paired t-test p-value below 0.05."
+    return (f"Of its {n_tests} comparisons, {count(n_clear)} {'has' if n_clear == 1 else 'have'} "
+            "a paired t-test p-value below 0.05.")
+
+
 def _pending_text(pending: int, planned: int, what: str) -> str:
     """``All 60 leak-free runs have finished`` or ``5 of the 60 leak-free runs are still
     pending``."""
@@ -444,10 +457,7 @@ class ResultsPage:
             "tab_vs_ew": tables.myst_table(
                 matrix, "Mean paired difference to equal weighting over folds, with the paired "
                 "t-test p-value; bold with a direction where p < 0.05.", "tab-vs-ew"),
-            "vs_ew_count": (
-                f"None of its {len(vs_ew)} comparisons has a paired t-test p-value below 0.05."
-                if not n_clear else f"Of its {len(vs_ew)} comparisons, {count(n_clear)} "
-                f"{'has' if n_clear == 1 else 'have'} a paired t-test p-value below 0.05."),
+            "vs_ew_count": _count_sentence(len(vs_ew), n_clear),
             "vs_ew_caveat": (
                 "So many tests at once produce some such values by chance alone (about one in "
                 "twenty when nothing differs), so a single bold cell is weak evidence."

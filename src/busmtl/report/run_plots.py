@@ -122,7 +122,7 @@ def metrics_table(metrics: dict, digits: int = 3) -> pd.DataFrame:
     frame = pd.DataFrame({"test": metrics["test"], "validation": metrics["val"]})
     frame.index = [METRIC_NAMES.get(k, k) for k in frame.index]
     frame.index.name = "metric"
-    return frame.map(lambda v: f"{v:.{digits}f}")
+    return frame.apply(lambda column: column.map(lambda v: f"{v:.{digits}f}"))
 
 
 #: Rows of :func:`efficiency_table`: key of ``metrics.json``'s ``efficiency`` -> label.

@@ -16,8 +16,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from busmtl.runs import marker
-
 _NAME = re.compile(r"^fold(\d+)(?:-seed(\d+))?$")
 
 
@@ -76,13 +74,16 @@ def key_of(path: Path) -> RunKey | None:
 
 
 def finished_runs(folder: Path) -> dict[RunKey, Path]:
-    """Every run folder under one profile's folder that holds ``DONE``, by key, sorted."""
+    """Every run folder under one profile's folder that holds a finished run (``DONE`` and
+    ``metrics.json``, :func:`busmtl.runs.state.is_finished`), by key, sorted."""
+    from busmtl.runs.state import is_finished
+
     folder = Path(folder)
     found: dict[RunKey, Path] = {}
     if not folder.is_dir():
         return found
     for key, run_dir in run_folders(folder).items():
-        if marker.exists(run_dir):
+        if is_finished(run_dir):
             found[key] = run_dir
     return found
 

@@ -28,12 +28,17 @@ class Status(str, Enum):
         return self.value
 
 
+def is_finished(run_dir: str | Path) -> bool:
+    """True when the run folder holds a finished run: ``DONE`` and ``metrics.json``."""
+    return marker.exists(run_dir) and (Path(run_dir) / "metrics.json").is_file()
+
+
 def finished_hash(run_dir: str | Path) -> str | None:
     """The run hash of a finished run: what its ``DONE`` records (``""`` when it records no
     key) when the folder also holds ``metrics.json``; ``None`` for a folder without both, or
     whose ``DONE`` records a hash of ``null`` (a run made by hand)."""
     folder = Path(run_dir)
-    if not (folder / "metrics.json").is_file():
+    if not is_finished(folder):
         return None
     record = marker.read(folder)
     return None if record is None else record.get("run_hash", "")
@@ -45,7 +50,7 @@ def folder_status(run_dir: str | Path, failed: bool = False) -> Status:
     (:mod:`busmtl.runs.lock`), else :attr:`Status.FAILED` when the caller knows the last sweep
     failed it (``failed``), else :attr:`Status.PENDING`."""
     folder = Path(run_dir)
-    if marker.exists(folder) and (folder / "metrics.json").is_file():
+    if is_finished(folder):
         return Status.DONE
     if lock.holder(folder) is not None:
         return Status.RUNNING

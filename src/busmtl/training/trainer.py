@@ -167,16 +167,18 @@ def evaluate(model: torch.nn.Module, loader: DataLoader, device: torch.device,
 # --------------------------------------------------------------------------------------------
 # setting up a run
 # --------------------------------------------------------------------------------------------
-def check_output(out: Path, data_dir: Path) -> None:
+def check_output(out: Path, data_dir: Path | None = None) -> None:
     """A run may be written into ``out`` only when it is new, empty or a run folder (nothing
     in it but a run's own files, :data:`busmtl.training.artifacts.ARTIFACTS`, and the hidden
-    lock and temporary files), and never into the data it trains on (UserError)."""
+    lock and temporary files), and, once ``data_dir`` is known, never into the data it trains
+    on (UserError)."""
     from busmtl.errors import UserError
 
-    target, data = out.resolve(), Path(data_dir).resolve()
-    if target == data or target.is_relative_to(data):
-        raise UserError(f"--out {out} is the data folder {data_dir} or inside it: a run "
-                        "would write among the data; give a new folder, e.g. runs/<name>")
+    if data_dir is not None:
+        target, data = out.resolve(), Path(data_dir).resolve()
+        if target == data or target.is_relative_to(data):
+            raise UserError(f"--out {out} is the data folder {data_dir} or inside it: a run "
+                            "would write among the data; give a new folder, e.g. runs/<name>")
     if not out.is_dir():
         return
     foreign = sorted(p.name for p in out.iterdir()
@@ -603,6 +605,8 @@ def train(config: TrainConfig, out_dir: str | Path, replace: bool = False) -> di
     if finished and not replace:
         raise UserError(f"--out {out} holds a finished run: give another folder, or add --force "
                         "to replace it (the old run stays until the new one has finished)")
+    # before the default dataset may be made (a given data folder is checked at once)
+    check_output(out, Path(cfg.data_dir).expanduser() if cfg.data_dir is not None else None)
     data_dir = _data_dir(cfg)
     cfg.data_dir = str(data_dir)  # recorded in config.json as resolved
     device = resolve_device(cfg.device)
