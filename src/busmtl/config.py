@@ -367,8 +367,6 @@ SETTING_CHOICES: dict[str, tuple[str, ...]] = {
 }
 #: Settings that hold a list of names (given as a tuple, a list or one comma-separated string).
 NAME_LISTS: tuple[str, ...] = ("interaction_modules", "seg_losses")
-#: ``TrainConfig.interaction_modules`` by default: every module of the interaction network on.
-ALL_INTERACTION_MODULES: tuple[str, ...] = TrainConfig.interaction_modules
 
 
 def name_list(value: Any) -> tuple[str, ...]:
@@ -487,16 +485,15 @@ def _validate_model_and_losses(cfg: TrainConfig) -> None:
         LossSetup.from_config(cfg)
     except ValueError as exc:
         raise ValueError(f"bad setting: {exc}") from None
-    if cfg.model != "interaction" and tuple(cfg.interaction_modules) != ALL_INTERACTION_MODULES:
+    if cfg.model != "interaction" and tuple(cfg.interaction_modules) != INTERACTION_MODULES:
         raise ValueError(
             f"bad setting: interaction_modules={','.join(cfg.interaction_modules) or 'none'} "
             f"applies to model 'interaction' only, but model is {cfg.model!r}: add "
             "--model interaction or drop the modules"
         )
-    levels = INTERACTION_LEVELS
-    if cfg.model == "interaction" and len(cfg.decoder_channels) != levels + 1:
+    if cfg.model == "interaction" and len(cfg.decoder_channels) != INTERACTION_LEVELS + 1:
         raise ValueError(
-            f"bad setting: model 'interaction' needs {levels + 1} decoder_channels (D_1..D_4 and "
+            f"bad setting: model 'interaction' needs {INTERACTION_LEVELS + 1} decoder_channels (D_1..D_4 and "
             f"the segmentation head), got {tuple(cfg.decoder_channels)}"
         )
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from busmtl import settings
 from busmtl.data.busi import _class_folders, _scan, find_root
 from busmtl.data.errors import DataError
 from busmtl.data.phantoms import generate_phantoms
-from busmtl.data.prepare import CACHE_FILES, prepare_dataset, read_index
+from busmtl.data.prepare import CACHE_FILES, prepare_dataset, read_index, read_info
 from busmtl.data.splits import load_splits, make_splits, split_file
 
 #: Side of the raw phantom images (BUSI's images are a few hundred pixels wide).
@@ -93,7 +92,6 @@ def is_busi(dataset: str | Path = "auto", busi_dir: str | Path | None = None) ->
     it holds the phantom generator's marker (:data:`busmtl.data.phantoms.MARKER_FILE`) or is a
     cache prepared from such a folder (its ``info.json`` names the source)."""
     from busmtl.data.phantoms import MARKER_FILE
-    from busmtl.data.prepare import INFO_FILE
 
     name = str(dataset)
     if name == "busi":
@@ -108,12 +106,7 @@ def is_busi(dataset: str | Path = "auto", busi_dir: str | Path | None = None) ->
         except FileNotFoundError:  # BUSMTL_BUSI_DIR names a missing folder: no BUSI here
             return False
     folder = Path(name).expanduser()
-    source = folder
-    if (folder / INFO_FILE).is_file():
-        try:
-            source = Path(json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))["source"])
-        except (OSError, ValueError, KeyError, TypeError):
-            source = folder
+    source = Path(read_info(folder).get("source") or folder)
     return not ((folder / MARKER_FILE).is_file() or (source / MARKER_FILE).is_file())
 
 
@@ -168,11 +161,7 @@ def _make_or_check_splits(prepared: Path, seed: int, group: str = "none") -> Pat
 
 def _matches_source(prepared: Path, source: Path) -> bool:
     """Whether the cache lists the same cases as the raw folder (file names only: cheap)."""
-    try:
-        info = json.loads((prepared / "info.json").read_text(encoding="utf-8"))
-        include_normal = bool(info.get("include_normal", False))
-    except (OSError, ValueError):
-        include_normal = False
+    include_normal = bool(read_info(prepared).get("include_normal", False))
     cases, _, _ = _scan(source, include_normal)
     return [c.id for c in cases] == [row["id"] for row in read_index(prepared)]
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import tempfile
 import warnings
 import zipfile
@@ -217,6 +218,16 @@ def dataset_identity(data_dir: str | Path) -> str:
     data_dir = Path(data_dir)
     _require_cache(data_dir)
     return _hash_file(data_dir / "index.csv")
+
+
+def read_info(data_dir: str | Path) -> dict[str, Any]:
+    """A cache's ``info.json`` (source, size, counts, ...); ``{}`` when it is missing or
+    unreadable (it is for people and is not needed to load the cache)."""
+    try:
+        info = json.loads((Path(data_dir) / INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def read_index(data_dir: str | Path) -> list[dict[str, str]]:

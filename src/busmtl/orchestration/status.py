@@ -37,11 +37,6 @@ class RunState:
     finished: dt.datetime | None = None
 
 
-def _done_hash(run_dir: Path) -> str | None:
-    """The run hash of the finished run in ``run_dir`` (:func:`busmtl.runs.state.finished_hash`)."""
-    return finished_hash(run_dir)
-
-
 def _timestamp(path: Path, *keys: str) -> dt.datetime | None:
     """The ISO time stored under ``keys`` in the JSON file at ``path`` (``None`` if absent)."""
     try:
@@ -154,7 +149,7 @@ def sweep_status(profile: str, runs_root: str | Path | None = None) -> tuple[lis
     for r in planned:
         key = RunKey(r["method"], int(r["fold"]), int(r.get("seed", 0)))
         run_dir = layout.run_dir(folder.parent, profile, key)
-        recorded = _done_hash(run_dir)
+        recorded = finished_hash(run_dir)
         job = r.get("job_id")
         owner = lock.holder(run_dir)
         started = finished = None

@@ -105,9 +105,9 @@ def refresh(notebook: Path) -> int:
 
 def notebooks(folder: Path) -> list[Path]:
     """The executed notebooks of one profile's runs (``<method>/<name>.ipynb``)."""
-    return [layout.notebook_path(folder.parent, folder.name, key)
-            for key in layout.finished_runs(folder)
-            if layout.notebook_path(folder.parent, folder.name, key).is_file()]
+    paths = (layout.notebook_path(folder.parent, folder.name, key)
+             for key in layout.finished_runs(folder))
+    return [path for path in paths if path.is_file()]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

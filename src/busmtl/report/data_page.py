@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from busmtl.config import TrainConfig, make_config
+from busmtl.data.prepare import PreparedData
 from busmtl.report import aggregate, figures, leak
 from busmtl.report.colors import label
 from busmtl.report.numbers import interval
@@ -103,14 +105,26 @@ class DataPage:
             "rotation_limit": ROTATION_LIMIT,
         }
 
+    @cached_property
+    def prepared(self) -> PreparedData:
+        """The build's prepared cache (only for a build with ``data_dir``)."""
+        from busmtl.data.prepare import load_prepared
+
+        return load_prepared(self.data_dir)
+
+    @cached_property
+    def sample(self) -> dict[str, np.ndarray] | None:
+        """The fixed test sample of the build's runs (``None`` with a data folder, or without
+        a finished run)."""
+        return None if self.data_dir else sample_predictions(self.records)
+
     def dataset(self) -> Values:
         """What this build shows of the data: its prepared cache, else the fixed test sample of
         its runs, else nothing (the sentences say which)."""
         if self.data_dir:
-            from busmtl.data.prepare import load_prepared
             from busmtl.data.splits import load_splits, run_split_path
 
-            data = load_prepared(self.data_dir)
+            data = self.prepared
             splits = load_splits(run_split_path(self.data_dir, None, self.cfg.split_group),
                                  self.data_dir)
             name = "BUSI" if self.on_busi else "synthetic ultrasound phantoms"
@@ -128,7 +142,7 @@ class DataPage:
                     f"{splits.seed})."),
                 "examples_caption": "drawn at random from the prepared data",
             }
-        sample = sample_predictions(self.records)
+        sample = self.sample
         if sample is None:
             return {
                 "dataset_sentence": (
@@ -155,14 +169,11 @@ class DataPage:
             "examples_caption": "the fixed test sample that every run keeps (predictions.npz)",
         }
 
-    def _sample(self) -> dict[str, np.ndarray] | None:
-        return None if self.data_dir else sample_predictions(self.records)
-
     def examples(self) -> Values:
         """Benign and malignant examples with their outline; never a frame filed under both
         classes (its label is unknowable)."""
         both = leak.cross_class_ids(self.record_dir) if self.on_busi else set()
-        sample = self._sample()
+        sample = self.sample
         if self.data_dir:
             fig = figures.examples_figure(self.data_dir, per_class=4, exclude=both)
         elif sample is not None:
@@ -174,11 +185,9 @@ class DataPage:
 
     def augmentation(self) -> Values:
         """One benign image and its augmented copies, one transform each."""
-        sample = self._sample()
+        sample = self.sample
         if self.data_dir:
-            from busmtl.data.prepare import load_prepared
-
-            labels = load_prepared(self.data_dir).labels
+            labels = self.prepared.labels
             fig = figures.augmentation_figure(self.data_dir, index=int((labels == 0).argmax()))
         elif sample is not None:
             benign = np.flatnonzero(sample["labels"] == 0)

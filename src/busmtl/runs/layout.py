@@ -78,14 +78,7 @@ def finished_runs(folder: Path) -> dict[RunKey, Path]:
     ``metrics.json``, :func:`busmtl.runs.state.is_finished`), by key, sorted."""
     from busmtl.runs.state import is_finished
 
-    folder = Path(folder)
-    found: dict[RunKey, Path] = {}
-    if not folder.is_dir():
-        return found
-    for key, run_dir in run_folders(folder).items():
-        if is_finished(run_dir):
-            found[key] = run_dir
-    return found
+    return {key: run_dir for key, run_dir in run_folders(folder).items() if is_finished(run_dir)}
 
 
 def run_folders(folder: Path) -> dict[RunKey, Path]:

@@ -29,6 +29,7 @@ from busmtl.config import FIELD_NAMES, TrainConfig
 from busmtl.data.errors import DataError
 from busmtl.io import write_json
 from busmtl.runs import marker
+from busmtl.runs.state import is_finished
 from busmtl.training import artifacts
 from busmtl.training.step import resolve_precision, torch_settings
 
@@ -65,7 +66,7 @@ def check_output(run_dir: Path, out: Path, data_dir: Path | None = None) -> None
         raise UserError(f"--out {out} is a file: give a folder for the evaluation")
     if (out / "history.csv").exists() or (out / "model.pt").exists():
         raise UserError(f"--out {out} holds a training run: give a new folder, e.g. eval/")
-    earlier = marker.exists(out) and (out / "metrics.json").is_file()
+    earlier = is_finished(out)
     if out.is_dir() and any(out.iterdir()) and not earlier:
         raise UserError(f"--out {out} is a folder with other files: give a new or empty folder")
 
